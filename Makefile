@@ -1,0 +1,65 @@
+# Xen HVM device model for QEMU 7.2 (Debian 12) / Xen 4.17: project driver.
+#
+#   make run      set up, build, and run the main job
+#   make check    set up, build, and run every test; ends "N passed, N failed"
+#   make build    binary at build/qemu-system-x86_64
+#   make series   git format-patch series (with cover letter) in series-out/
+#   make bench    benchmarks (bench/), ratios against Debian's stock build
+#   make install  PREFIX=/usr/local: install the device model for Xen hosts
+
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+BUILD := build
+QEMU_TARGETS := qemu-system-x86_64 qemu-img
+# QEMU's own qtests we build; the bridge runs them against -accel xen.
+QTESTS := ahci-test ide-test fdc-test rtl8139-test i440fx-test q35-test \
+          usb-hcd-uhci-test display-vga-test
+# Our unit tests inside QEMU's tree (tests/unit).
+UNIT_TESTS :=
+
+.PHONY: all deps base assemble configure build check run series bench install clean distclean
+
+all: build
+
+deps:
+	@bash mk/deps.sh
+
+base: deps
+	@bash mk/fetch-base.sh
+
+assemble: base
+	@bash mk/assemble.sh
+
+configure: assemble
+	@bash mk/configure.sh
+
+build: configure
+	@ninja -C $(BUILD)/qemu $(QEMU_TARGETS) $(addprefix tests/qtest/,$(QTESTS)) \
+		$(addprefix tests/unit/,$(UNIT_TESTS))
+	@ln -sf qemu/qemu-system-x86_64 $(BUILD)/qemu-system-x86_64
+	@ln -sf qemu/qemu-img $(BUILD)/qemu-img
+	@if [ -f tests/xensim/Makefile ]; then \
+		$(MAKE) --no-print-directory -C tests/xensim O=$(abspath $(BUILD))/xensim; fi
+
+series: assemble
+	@bash mk/series.sh
+
+check: build series
+	@bash mk/check.sh
+
+run: build series
+	@bash mk/run.sh
+
+bench: build
+	@bash mk/bench.sh
+
+install: build
+	install -D -m 0755 $(BUILD)/qemu/qemu-system-x86_64 \
+		$(DESTDIR)$(PREFIX)/lib/xen-dm/bin/qemu-system-x86_64
+	@echo "Set device_model_override=\"$(PREFIX)/lib/xen-dm/bin/qemu-system-x86_64\" in xl.cfg"
+
+clean:
+	rm -rf $(BUILD)/qemu $(BUILD)/src $(BUILD)/series.git series-out
+
+distclean:
+	rm -rf $(BUILD) series-out
