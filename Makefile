@@ -38,6 +38,10 @@ build: configure
 		$(addprefix tests/unit/,$(UNIT_TESTS))
 	@ln -sf qemu/qemu-system-x86_64 $(BUILD)/qemu-system-x86_64
 	@ln -sf qemu/qemu-img $(BUILD)/qemu-img
+	@# Run from the build tree, QEMU looks for firmware under qemu-bundle/.
+	@for d in share/qemu share/seabios lib/ipxe/qemu; do \
+		mkdir -p $(BUILD)/qemu/qemu-bundle/usr/$$(dirname $$d); \
+		ln -sfn /usr/$$d $(BUILD)/qemu/qemu-bundle/usr/$$d; done
 	@if [ -f tests/xensim/Makefile ]; then \
 		$(MAKE) --no-print-directory -C tests/xensim O=$(abspath $(BUILD))/xensim; fi
 

@@ -7,6 +7,9 @@
 # in name order.  MAINTAINERS is special: the project's file is one section,
 # spliced in after the existing Xen section.
 #
+# Only what git tracks takes part (as it stands in the work tree), so that a
+# clean clone and a work tree with someone's unfinished files build alike.
+#
 # The result is committed in $SERIES_REPO (throwaway), then copied to $SRC
 # with content comparison so that unchanged files keep their mtimes and
 # ninja rebuilds only what a change touched.
@@ -18,16 +21,19 @@ rm -rf "$SERIES_REPO"
 git clone -q --shared "$BASE_REPO" "$SERIES_REPO"
 git -C "$SERIES_REPO" checkout -q -b series base
 
-# Every file of ours that lands in the QEMU tree must belong to a patch.
+# Every tracked file of ours that lands in the QEMU tree must belong to a
+# patch (untracked work in progress is left out until it is listed).
 listed=$(mktemp)
 trap 'rm -f "$listed"' EXIT
-for d in "$TOP"/series/[0-9]*/; do
+patch_dirs=$(cd "$TOP" && git ls-files 'series/[0-9]*/message' | xargs -r -n1 dirname | sort)
+for d in $patch_dirs; do
+    d=$TOP/$d
     [ -f "$d/files" ] && grep -v '^\s*\(#\|$\)' "$d/files" >> "$listed" || true
 done
 sort -o "$listed" "$listed"
 dups=$(uniq -d "$listed")
 [ -z "$dups" ] || die "files in more than one patch: $dups"
-unlisted=$(cd "$TOP" && git ls-files --cached --others --exclude-standard -- \
+unlisted=$(cd "$TOP" && git ls-files --cached -- \
                accel hw include configs docs MAINTAINERS tests/qtest tests/unit \
            | sort | comm -23 - "$listed")
 [ -z "$unlisted" ] || die "files in no patch of series/: $unlisted"
@@ -43,8 +49,8 @@ splice_maintainers() {
 }
 
 n=0
-for d in "$TOP"/series/[0-9]*/; do
-    [ -f "$d/message" ] || die "$d has no message"
+for d in $patch_dirs; do
+    d=$TOP/$d
     if [ -f "$d/files" ]; then
         grep -v '^\s*\(#\|$\)' "$d/files" | while read -r f; do
             [ -f "$TOP/$f" ] || die "$d/files names missing $f"
@@ -56,8 +62,8 @@ for d in "$TOP"/series/[0-9]*/; do
             fi
         done
     fi
-    for p in "$d"/*.diff; do
-        [ -e "$p" ] || continue
+    for p in $(cd "$TOP" && git ls-files "${d#$TOP/}/*.diff"); do
+        p=$TOP/$p
         git -C "$SERIES_REPO" apply --whitespace=nowarn "$p" || die "hook $p does not apply"
     done
     git -C "$SERIES_REPO" add -A

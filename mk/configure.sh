@@ -15,6 +15,7 @@ opts=(
     --audio-drv-list=
     --disable-docs --disable-install-blobs
     --enable-trace-backends=log
+    --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 )
 if command -v ccache >/dev/null; then
     opts+=(--cc="ccache cc" --cxx="ccache c++" --objcc="ccache cc")

@@ -9,7 +9,7 @@ PKGS=(
     build-essential dpkg-dev git rsync ccache pkg-config python3 python3-venv
     meson ninja-build flex bison
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
-    libxen-dev qemu-system-xen qemu-system-data seabios
+    libxen-dev qemu-system-xen qemu-system-data seabios ipxe-qemu
 )
 
 SRC_LIST=/etc/apt/sources.list.d/xen-dm-deb-src.sources
