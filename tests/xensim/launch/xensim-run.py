@@ -1,0 +1,837 @@
+#!/usr/bin/env python3
+"""xensim launcher: start a device model the way libxl 4.17 does, on xensim.
+
+Installed as build/xensim/run.  It starts xensim's xenstored and
+hypervisor (xensim-hv) with sockets in a private temporary directory,
+writes the xenstore nodes libxl writes before the spawn, spawns the given
+QEMU with the argv libxl builds for an HVM guest, waits for
+device-model/<domid>/state = "running", talks QMP to it as libxl does
+(new connection per operation, ids from 0x786c7100, \\r\\n framing), can
+drive a short guest workload through the hypervisor's control socket, and
+tears down with SIGHUP as `xl destroy` does.  See README-launch.md.
+
+Invariants: every wait is bounded; every process it starts is stopped
+(unless --keep); the exit status is 0 only if every check passed,
+EXIT_NOT_BUILT when the simulator is not built, 1 otherwise.
+"""
+
+import argparse
+import json
+import os
+import select
+import shlex
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+EXIT_NOT_BUILT = 77
+
+LIBXL_QMP_ID_BASE = 0x786c7100     # "xlq\0", libxl_qmp.c
+DM_START_TIMEOUT = 60              # LIBXL_DEVICE_MODEL_START_TIMEOUT
+QMP_CMD_TIMEOUT = 10               # LIBXL_QMP_CMD_TIMEOUT
+QMP_MAX_MSG = 1 << 20              # libxl's receive limit
+SIGHUP_EXIT_TIMEOUT = 20
+HELPER_START_TIMEOUT = 20
+
+VIDEORAM_MIB = {"cirrus": 8, "std": 16, "none": 0}
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+
+
+class Failure(Exception):
+    """A check failed; the message says which."""
+
+
+def log(msg):
+    """Progress goes to stderr; stdout carries the summary or --keep env."""
+    print("xensim-run: " + msg, file=sys.stderr, flush=True)
+
+
+# ---- xenstore (xs_wire) client ------------------------------------------
+
+XS_DIRECTORY, XS_READ, XS_WATCH, XS_UNWATCH = 1, 2, 4, 5
+XS_WRITE, XS_MKDIR, XS_RM, XS_SET_PERMS = 11, 12, 13, 14
+XS_WATCH_EVENT, XS_ERROR = 15, 16
+XS_HDR = struct.Struct("=IIII")
+
+
+class XenStore:
+    """A minimal blocking xs_wire client, as libxl's libxenstore talks."""
+
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.events = []
+        self.req_id = 0
+
+    def close(self):
+        self.sock.close()
+
+    def _recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise Failure("xenstored closed the connection")
+            buf += chunk
+        return buf
+
+    def _recv_msg(self):
+        mtype, req_id, _tx, length = XS_HDR.unpack(
+            self._recv_exact(XS_HDR.size))
+        if length > 4096:
+            raise Failure("xenstored sent an oversized frame")
+        return mtype, req_id, self._recv_exact(length)
+
+    def request(self, mtype, *args, value=None):
+        payload = b"".join(a.encode() + b"\0" for a in args)
+        if value is not None:
+            payload += value.encode()
+        self.req_id += 1
+        self.sock.sendall(XS_HDR.pack(mtype, self.req_id, 0, len(payload))
+                          + payload)
+        while True:
+            rtype, req_id, data = self._recv_msg()
+            if rtype == XS_WATCH_EVENT:
+                self.events.append(data.split(b"\0")[:2])
+                continue
+            if rtype == XS_ERROR:
+                raise OSError(data.rstrip(b"\0").decode())
+            if rtype != mtype or req_id != self.req_id:
+                raise Failure("xenstored answered type %d to type %d"
+                              % (rtype, mtype))
+            return data
+
+    def write(self, path, value):
+        self.request(XS_WRITE, path, value=value)
+
+    def read(self, path):
+        try:
+            return self.request(XS_READ, path).decode(errors="replace")
+        except OSError:
+            return None
+
+    def mkdir(self, path):
+        self.request(XS_MKDIR, path)
+
+    def rm(self, path):
+        try:
+            self.request(XS_RM, path)
+        except OSError:
+            pass
+
+    def directory(self, path):
+        try:
+            data = self.request(XS_DIRECTORY, path)
+        except OSError:
+            return []
+        return [x.decode() for x in data.split(b"\0") if x]
+
+    def set_perms(self, path, *perms):
+        self.request(XS_SET_PERMS, path, *perms)
+
+    def watch(self, path, token):
+        self.request(XS_WATCH, path, token)
+
+    def unwatch(self, path, token):
+        self.request(XS_UNWATCH, path, token)
+
+    def wait_event(self, timeout):
+        """The next watch event (path, token), or None after timeout."""
+        if not self.events:
+            ready, _, _ = select.select([self.sock], [], [], timeout)
+            if not ready:
+                return None
+            while True:
+                rtype, _req, data = self._recv_msg()
+                if rtype == XS_WATCH_EVENT:
+                    self.events.append(data.split(b"\0")[:2])
+                    break
+        path, token = self.events.pop(0)
+        return path.decode(), token.decode()
+
+
+# ---- QMP client, libxl style --------------------------------------------
+
+class QmpConnection:
+    """One libxl QMP connection: greeting, capabilities, commands."""
+
+    def __init__(self, path, transcript):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(QMP_CMD_TIMEOUT)
+        self.sock.connect(path)
+        self.buf = b""
+        self.next_id = LIBXL_QMP_ID_BASE
+        self.transcript = transcript
+        self.greeting = None
+
+    def close(self):
+        self.sock.close()
+
+    def _recv_line(self):
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > QMP_MAX_MSG:
+                raise Failure("QMP message over 1 MiB")
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                raise Failure("no QMP answer within %d s" % QMP_CMD_TIMEOUT)
+            if not chunk:
+                raise Failure("QEMU closed the QMP connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        if b"\n" in line:
+            raise Failure("QMP message not terminated by \\r\\n: %r"
+                          % line[:80])
+        self.transcript.append("<- " + line.decode(errors="replace"))
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            raise Failure("QMP sent invalid JSON: %r" % line[:80])
+        if not isinstance(msg, dict):
+            raise Failure("QMP message is not an object")
+        return msg
+
+    def _recv_message(self):
+        """Next non-event message, classified as libxl does."""
+        while True:
+            msg = self._recv_line()
+            for key in ("QMP", "return", "error", "event"):
+                if key in msg:
+                    break
+            else:
+                raise Failure("QMP message of no known type: %s" % msg)
+            if key != "event":
+                return key, msg
+
+    def handshake(self):
+        kind, msg = self._recv_message()
+        if kind != "QMP":
+            raise Failure("expected the QMP greeting, got %s" % kind)
+        try:
+            ver = msg["QMP"]["version"]["qemu"]
+            self.greeting = (int(ver["major"]), int(ver["minor"]),
+                             int(ver["micro"]))
+        except (KeyError, TypeError, ValueError):
+            raise Failure("greeting lacks QMP.version.qemu")
+        self.execute("qmp_capabilities")
+
+    def execute(self, command, arguments=None):
+        cmd_id = self.next_id
+        self.next_id += 1
+        req = {"execute": command, "id": cmd_id}
+        if arguments is not None:
+            req["arguments"] = arguments
+        line = json.dumps(req, separators=(",", ":"))
+        self.transcript.append("-> " + line)
+        self.sock.sendall(line.encode() + b"\r\n")
+        kind, msg = self._recv_message()
+        if "id" not in msg:
+            raise Failure("reply to %s has no id" % command)
+        if msg["id"] != cmd_id:
+            raise Failure("reply id %r, expected %#x" % (msg["id"], cmd_id))
+        if kind == "error":
+            err = msg["error"]
+            if not isinstance(err, dict) or "class" not in err \
+                    or "desc" not in err:
+                raise Failure("error reply without class/desc")
+            raise Failure("%s failed: %s: %s"
+                          % (command, err["class"], err["desc"]))
+        if kind != "return":
+            raise Failure("unexpected %s in reply to %s" % (kind, command))
+        return msg["return"]
+
+
+# ---- hypervisor control socket ------------------------------------------
+
+class Control:
+    """Line client of xensim-hv's control socket."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def _line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise Failure("hv control socket closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode(errors="replace").rstrip("\r")
+
+    def command(self, line):
+        """Send one command; return (status line, preceding lines)."""
+        self.sock.sendall(line.encode() + b"\n")
+        body = []
+        while True:
+            reply = self._line()
+            if reply == "ok" or reply.startswith("ok ") \
+                    or reply.startswith("err"):
+                return reply, body
+            body.append(reply)
+
+    def ok(self, line):
+        reply, _ = self.command(line)
+        if reply.startswith("err"):
+            raise Failure("%s: %s" % (line, reply))
+
+    def value(self, line):
+        reply, _ = self.command(line)
+        if not reply.startswith("ok "):
+            raise Failure("%s: %s" % (line, reply))
+        return int(reply.split()[1], 0)
+
+
+def pci_scan(ctl):
+    """Scan PCI bus 0 through CF8/CFC; list of (dev, fn, id, class)."""
+    found = []
+    for dev in range(32):
+        for fn in range(8):
+            addr = 0x80000000 | (dev << 11) | (fn << 8)
+            ctl.ok("outl 0xcf8 %#x" % addr)
+            ids = ctl.value("inl 0xcfc")
+            if ids & 0xffff == 0xffff:
+                if fn == 0:
+                    break
+                continue
+            ctl.ok("outl 0xcf8 %#x" % (addr | 0x08))
+            cls = ctl.value("inl 0xcfc") >> 8
+            ctl.ok("outl 0xcf8 %#x" % (addr | 0x0c))
+            hdr_type = (ctl.value("inl 0xcfc") >> 16) & 0xff
+            found.append((dev, fn, ids, cls))
+            if fn == 0 and not hdr_type & 0x80:
+                break
+    return found
+
+
+# ---- the launcher --------------------------------------------------------
+
+def libxl_argv(opts, run_dir, qemu_args):
+    """The device-model argv libxl 4.17 builds (libxl-dm.md section 1)."""
+    d = opts.domid
+    argv = [opts.qemu, "-xen-domid", str(d), "-no-shutdown"]
+    for cid, name in (("libxl-cmd", "qmp-libxl"),
+                      ("libxenstat-cmd", "qmp-libxenstat")):
+        argv += ["-chardev", "socket,id=%s,path=%s/%s-%d,server=on,wait=off"
+                 % (cid, run_dir, name, d),
+                 "-mon", "chardev=%s,mode=control" % cid]
+    argv += ["-nodefaults", "-no-user-config", "-name", opts.name,
+             "-vnc", "none", "-display", "none"]
+    if opts.serial:
+        argv += ["-serial", "pty"]
+    videoram = VIDEORAM_MIB[opts.vga]
+    if opts.vga == "cirrus":
+        argv += ["-device", "cirrus-vga,vgamem_mb=%d" % videoram]
+    elif opts.vga == "std":
+        argv += ["-device", "VGA,vgamem_mb=%d" % videoram]
+    argv += ["-boot", "order=cda"]
+    if opts.vcpus > 1:
+        argv += ["-smp", "%d,maxcpus=%d" % (opts.vcpus, opts.vcpus)]
+    argv += ["-net", "none"]
+    argv += ["-machine", "xenfv,suppress-vmdesc=on"]
+    argv += ["-m", str(opts.memory - videoram)]
+    if opts.disk:
+        fmt = disk_format(opts.disk)
+        if opts.hdtype == "ahci":
+            argv += ["-device", "ahci,id=ahci0",
+                     "-drive", "file=%s,if=none,id=ahcidisk-0,format=%s,"
+                     "cache=writeback" % (opts.disk, fmt),
+                     "-device", "ide-hd,bus=ahci0.0,unit=0,"
+                     "drive=ahcidisk-0"]
+        else:
+            argv += ["-drive", "file=%s,if=ide,index=0,media=disk,"
+                     "format=%s,cache=writeback" % (opts.disk, fmt)]
+    return argv + qemu_args
+
+
+def disk_format(path):
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    return "qcow2" if magic == b"QFI\xfb" else "raw"
+
+
+def wait_for(cond, timeout, what, alive=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        if alive is not None and alive.poll() is not None:
+            raise Failure("%s exited (status %s) before %s"
+                          % (alive.args[0], alive.returncode, what))
+        time.sleep(0.05)
+    raise Failure("timed out after %d s waiting for %s" % (timeout, what))
+
+
+def can_connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+class Launch:
+    def __init__(self, opts, qemu_args):
+        self.opts = opts
+        self.qemu_args = qemu_args
+        self.dir = tempfile.mkdtemp(prefix="xensim-run.")
+        self.paths = {
+            "xenstored": os.path.join(self.dir, "xenstored.sock"),
+            "hv": os.path.join(self.dir, "xensim.sock"),
+            "control": os.path.join(self.dir, "xensim-control.sock"),
+            "qmp": os.path.join(self.dir, "qmp-libxl-%d" % opts.domid),
+            "qmp_stat": os.path.join(self.dir,
+                                     "qmp-libxenstat-%d" % opts.domid),
+            "qemu_log": os.path.join(self.dir,
+                                     "qemu-dm-%s.log" % opts.name),
+        }
+        self.procs = {}
+        self.xs = None
+        self.summary = []
+        self.checks_failed = 0
+
+    # -- helpers
+
+    def note(self, ok, what):
+        self.summary.append(("ok  " if ok else "FAIL") + "  " + what)
+        if not ok:
+            self.checks_failed += 1
+        log(("ok: " if ok else "FAILED: ") + what)
+
+    def spawn(self, key, argv, env=None, log_name=None):
+        out = open(os.path.join(self.dir, log_name or key + ".log"), "wb")
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+        out.close()
+        self.procs[key] = proc
+        with open(os.path.join(self.dir, "pids"), "a") as f:
+            f.write("%s %d\n" % (key, proc.pid))
+        return proc
+
+    def env(self):
+        env = dict(os.environ)
+        lib = os.path.join(HERE, "lib")
+        env["LD_LIBRARY_PATH"] = lib + (":" + env["LD_LIBRARY_PATH"]
+                                        if env.get("LD_LIBRARY_PATH")
+                                        else "")
+        env["XENSIM_SOCKET"] = self.paths["hv"]
+        env["XENSTORED_PATH"] = self.paths["xenstored"]
+        env["XENSTORED_RUNDIR"] = self.dir
+        env.setdefault("XEN_QEMU_CONSOLE_LIMIT", "1048576")
+        env["XEN_DOMAIN_ID"] = str(self.opts.domid)
+        return env
+
+    # -- stages
+
+    def start_helpers(self):
+        xenstored = os.path.join(HERE, "xenstored")
+        hv = os.path.join(HERE, "xensim-hv")
+        libs = os.path.join(HERE, "lib", "libxenctrl.so.4.17")
+        missing = [p for p in (xenstored, hv, libs) if not os.path.exists(p)]
+        if missing:
+            raise NotBuilt("simulator not built: missing "
+                           + ", ".join(missing))
+        xs = self.spawn("xenstored", [xenstored, "--socket",
+                                      self.paths["xenstored"]])
+        wait_for(lambda: can_connect(self.paths["xenstored"]),
+                 HELPER_START_TIMEOUT, "xenstored's socket", xs)
+        mem = self.opts.memory - VIDEORAM_MIB[self.opts.vga]
+        hvp = self.spawn("hv", [hv, "--socket", self.paths["hv"],
+                                "--control", self.paths["control"],
+                                "--domid", str(self.opts.domid),
+                                "--memory", str(mem),
+                                "--vcpus", str(self.opts.vcpus),
+                                "--quiet"])
+        wait_for(lambda: os.path.exists(self.paths["hv"]) and
+                 os.path.exists(self.paths["control"]),
+                 HELPER_START_TIMEOUT, "xensim-hv's sockets", hvp)
+        log("xenstored pid %d, xensim-hv pid %d, run dir %s"
+            % (xs.pid, hvp.pid, self.dir))
+        self.xs = XenStore(self.paths["xenstored"])
+
+    def write_libxl_nodes(self):
+        """What libxl writes before spawning the DM (libxl-dm.md 3.1)."""
+        d, xs = self.opts.domid, self.xs
+        dom = "/local/domain/%d" % d
+        xs.write("/libxl/%d/dm-version" % d, "qemu_xen")
+        xs.mkdir(dom)
+        xs.set_perms(dom, "n0", "r%d" % d)
+        xs.write(dom + "/name", self.opts.name)
+        xs.write(dom + "/domid", str(d))
+        for key, val in (("acpi", "1"), ("acpi_s3", "1"), ("acpi_s4", "1"),
+                         ("acpi_laptop_slate", "0"),
+                         ("device-model", "qemu_xen")):
+            xs.write(dom + "/platform/" + key, val)
+        xs.write(dom + "/hvmloader/bios", "seabios")
+        xs.write(dom + "/hvmloader/allow-memory-relocate", "0")
+        xs.mkdir("/local/domain/0/device-model/%d" % d)
+
+    def spawn_qemu(self):
+        argv = libxl_argv(self.opts, self.dir, self.qemu_args)
+        with open(os.path.join(self.dir, "qemu-argv"), "w") as f:
+            f.write(" ".join(shlex.quote(a) for a in argv) + "\n")
+        log("spawning " + " ".join(shlex.quote(a) for a in argv))
+        self.watch_state()
+        qemu = self.spawn("qemu", argv, env=self.env(),
+                          log_name=os.path.basename(self.paths["qemu_log"]))
+        self.xs.write("/local/domain/%d/image/device-model-pid"
+                      % self.opts.domid, str(qemu.pid))
+        return qemu
+
+    def watch_state(self):
+        self.state_path = ("/local/domain/0/device-model/%d/state"
+                           % self.opts.domid)
+        self.xs.watch(self.state_path, "dm-state")
+
+    def wait_running(self, qemu):
+        """libxl's readiness wait: a watch on state, 60 s, QEMU alive."""
+        start = time.monotonic()
+        deadline = start + DM_START_TIMEOUT
+        while True:
+            if self.xs.read(self.state_path) == "running":
+                break
+            if qemu.poll() is not None:
+                raise Failure("QEMU exited with status %s before 'running'"
+                              % qemu.returncode)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure("state not 'running' after %d s"
+                              % DM_START_TIMEOUT)
+            self.xs.wait_event(min(left, 0.5))
+        self.xs.unwatch(self.state_path, "dm-state")
+        self.note(True, "device-model state = running after %.1f s"
+                  % (time.monotonic() - start))
+        for key in ("qmp", "qmp_stat"):
+            if not os.path.exists(self.paths[key]):
+                raise Failure("QMP socket %s missing" % self.paths[key])
+
+    def qmp_postconfig(self):
+        """libxl's first connection after the spawn, plus unpause."""
+        transcript = []
+        try:
+            conn = QmpConnection(self.paths["qmp"], transcript)
+            conn.handshake()
+            self.qemu_version = "%d.%d.%d" % conn.greeting
+            self.note(True, "QMP greeting (QEMU %s) and qmp_capabilities "
+                      "(id %#x)" % (self.qemu_version, LIBXL_QMP_ID_BASE))
+            status = conn.execute("query-status")
+            ok = isinstance(status, dict) and \
+                status.get("status") == "running"
+            self.note(ok, "query-status: %s" % (
+                status.get("status") if isinstance(status, dict)
+                else status))
+            chardevs = conn.execute("query-chardev")
+            labels = [c.get("label") for c in chardevs
+                      if isinstance(c, dict)]
+            self.note("libxl-cmd" in labels,
+                      "query-chardev: %s" % ", ".join(map(str, labels)))
+            for c in chardevs:
+                label = str(c.get("label", ""))
+                fname = str(c.get("filename", ""))
+                if label.startswith("serial") and fname.startswith("pty:"):
+                    self.xs.write("/local/domain/%d/serial/%s/tty"
+                                  % (self.opts.domid, label[6:]), fname[4:])
+            conn.close()
+            # libxl_domain_unpause: a new connection, then "cont".
+            conn = QmpConnection(self.paths["qmp"], transcript)
+            conn.handshake()
+            conn.execute("cont")
+            conn.close()
+            self.note(True, "unpause: cont on a running VM succeeds")
+        finally:
+            with open(os.path.join(self.dir, "qmp-transcript"), "w") as f:
+                f.write("\n".join(transcript) + "\n")
+            if self.opts.verbose:
+                for line in transcript:
+                    log("qmp " + line)
+
+    def workload(self):
+        ctl = Control(self.paths["control"])
+        try:
+            if self.opts.pci_scan:
+                devs = pci_scan(ctl)
+                log("PCI bus 0 (through CF8/CFC on vCPU 0):")
+                for dev, fn, ids, cls in devs:
+                    log("  00:%02x.%x %04x:%04x class %06x"
+                        % (dev, fn, ids & 0xffff, ids >> 16, cls))
+                has = {ids for _, _, ids, _ in devs}
+                self.note(0x12378086 in has and 0x00015853 in has,
+                          "PCI scan: %d functions, i440FX and Xen platform "
+                          "device present" % len(devs))
+            for line in self.opts.control:
+                reply, body = ctl.command(line)
+                for b in body:
+                    log("  " + b)
+                self.note(not reply.startswith("err"),
+                          "control '%s': %s" % (line, reply))
+        finally:
+            ctl.close()
+
+    def counters(self):
+        try:
+            ctl = Control(self.paths["control"])
+            _, body = ctl.command("counters")
+            ctl.close()
+        except (OSError, Failure) as e:
+            log("no hv counters: %s" % e)
+            return
+        self.hv_counters = body
+        log("hv counters: " + ", ".join(body))
+
+    def keep(self):
+        env = self.env()
+        info = [
+            ("XENSIM_RUN_DIR", self.dir),
+            ("XENSIM_SOCKET", self.paths["hv"]),
+            ("XENSIM_CONTROL", self.paths["control"]),
+            ("XENSTORED_PATH", self.paths["xenstored"]),
+            ("XENSIM_QMP", self.paths["qmp"]),
+            ("XENSIM_QMP_LIBXENSTAT", self.paths["qmp_stat"]),
+            ("XENSIM_QEMU_LOG", self.paths["qemu_log"]),
+            ("XENSIM_QEMU_PID", str(self.procs["qemu"].pid)),
+            ("XENSIM_HV_PID", str(self.procs["hv"].pid)),
+            ("XENSTORED_PID", str(self.procs["xenstored"].pid)),
+            ("XENSIM_DOMID", str(self.opts.domid)),
+            ("LD_LIBRARY_PATH", env["LD_LIBRARY_PATH"]),
+            ("XENSIM_STOP", "%s --stop %s" % (os.path.join(HERE, "run"),
+                                              self.dir)),
+        ]
+        text = "".join("%s=%s\n" % (k, shlex.quote(v)) for k, v in info)
+        with open(os.path.join(self.dir, "env"), "w") as f:
+            f.write(text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def destroy(self):
+        """xl destroy: rm the DM's xenstore dir, SIGHUP, then clean up."""
+        qemu = self.procs.get("qemu")
+        d = self.opts.domid
+        if self.xs:
+            self.xs.rm("/local/domain/0/device-model/%d" % d)
+        if qemu and qemu.poll() is None:
+            qemu.send_signal(signal.SIGHUP)
+            try:
+                qemu.wait(SIGHUP_EXIT_TIMEOUT)
+                self.note(True, "QEMU exited on SIGHUP (status %d)"
+                          % qemu.returncode)
+            except subprocess.TimeoutExpired:
+                qemu.kill()
+                qemu.wait()
+                self.note(False, "QEMU still alive %d s after SIGHUP"
+                          % SIGHUP_EXIT_TIMEOUT)
+        elif qemu:
+            self.note(False, "QEMU had already exited (status %s)"
+                      % qemu.returncode)
+        for key in ("qmp", "qmp_stat"):
+            if os.path.exists(self.paths[key]):
+                os.unlink(self.paths[key])
+        if self.xs:
+            self.xs.rm("/libxl/%d" % d)
+            self.xs.rm("/local/domain/%d" % d)
+            self.xs.close()
+            self.xs = None
+        stop_helpers(self.procs)
+
+    def show_log_tail(self):
+        try:
+            with open(self.paths["qemu_log"], errors="replace") as f:
+                lines = f.read().splitlines()[-15:]
+        except OSError:
+            return
+        if lines:
+            log("last lines of the QEMU log:")
+            for line in lines:
+                log("    " + line)
+
+    def run(self):
+        ok = False
+        try:
+            self.start_helpers()
+            self.write_libxl_nodes()
+            qemu = self.spawn_qemu()
+            self.wait_running(qemu)
+            self.qmp_postconfig()
+            if self.opts.pci_scan or self.opts.control:
+                self.workload()
+            self.counters()
+            ok = True
+        except NotBuilt:
+            self.abandon()
+            raise
+        except (Failure, OSError) as e:
+            self.note(False, str(e))
+            self.show_log_tail()
+        if ok and self.opts.keep:
+            self.keep()
+            return 0
+        self.destroy()
+        self.print_summary()
+        if self.checks_failed:
+            log("logs kept in %s" % self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return 1 if self.checks_failed else 0
+
+    def abandon(self):
+        stop_helpers(self.procs)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def print_summary(self):
+        print("== xensim-run summary: domid %d, %s, %d MiB, %d vCPU(s)%s"
+              % (self.opts.domid, os.path.basename(self.opts.qemu),
+                 self.opts.memory, self.opts.vcpus,
+                 ", disk %s (%s)" % (os.path.basename(self.opts.disk),
+                                     self.opts.hdtype)
+                 if self.opts.disk else ""))
+        for line in self.summary:
+            print("   " + line)
+        for line in getattr(self, "hv_counters", []):
+            print("   hv  " + line)
+        print("== %s" % ("PASS" if not self.checks_failed else
+                         "FAIL (%d checks)" % self.checks_failed))
+
+
+class NotBuilt(Exception):
+    """The simulator's parts are missing."""
+
+
+def stop_helpers(procs):
+    for key in ("hv", "xenstored"):
+        proc = procs.get(key)
+        if proc and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def stop_kept(run_dir):
+    """Tear down what `run --keep` left behind, as libxl would."""
+    pids = {}
+    try:
+        with open(os.path.join(run_dir, "pids")) as f:
+            for line in f:
+                key, pid = line.split()
+                pids[key] = int(pid)
+    except (OSError, ValueError) as e:
+        log("cannot read %s/pids: %s" % (run_dir, e))
+        return 1
+    status = 0
+    for key, sig in (("qemu", signal.SIGHUP), ("hv", signal.SIGTERM),
+                     ("xenstored", signal.SIGTERM)):
+        pid = pids.get(key)
+        if pid is None:
+            continue
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + SIGHUP_EXIT_TIMEOUT
+        while time.monotonic() < deadline and os.path.exists(
+                "/proc/%d" % pid) and not is_zombie(pid):
+            time.sleep(0.05)
+        if os.path.exists("/proc/%d" % pid) and not is_zombie(pid):
+            log("%s (pid %d) ignored signal %d; killing it" % (key, pid, sig))
+            os.kill(pid, signal.SIGKILL)
+            status = 1
+        else:
+            log("%s (pid %d) stopped" % (key, pid))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return status
+
+
+def is_zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def parse_args(argv):
+    if "--" in argv:
+        split = argv.index("--")
+        own, rest = argv[:split], argv[split + 1:]
+    else:
+        own, rest = argv, []
+    p = argparse.ArgumentParser(
+        prog="run", usage="%(prog)s [options] -- QEMU-BINARY [ARGS...]\n"
+        "       %(prog)s --stop RUN-DIR",
+        description="Start a QEMU device model on xensim as libxl 4.17 "
+        "does, check it, and tear it down.")
+    p.add_argument("--domid", type=int, default=1)
+    p.add_argument("--memory", type=int, default=128, metavar="MiB",
+                   help="libxl maxmem; QEMU gets -m MiB minus videoram")
+    p.add_argument("--vcpus", type=int, default=1)
+    p.add_argument("--name", default=None)
+    p.add_argument("--disk", metavar="IMG")
+    p.add_argument("--hdtype", choices=("ahci", "ide"), default="ide")
+    p.add_argument("--vga", choices=sorted(VIDEORAM_MIB), default="cirrus")
+    p.add_argument("--serial", action="store_true",
+                   help="add a pty serial port (-serial pty)")
+    p.add_argument("--pci-scan", action="store_true",
+                   help="scan PCI bus 0 through the hv control socket")
+    p.add_argument("--control", action="append", default=[],
+                   metavar="LINE", help="send LINE to the hv control socket")
+    p.add_argument("--keep", action="store_true",
+                   help="leave everything running and print its env")
+    p.add_argument("--stop", metavar="RUN-DIR",
+                   help="tear down what --keep left running")
+    p.add_argument("-v", "--verbose", action="store_true")
+    opts = p.parse_args(own)
+    if opts.stop:
+        return opts, []
+    if not rest:
+        p.error("the QEMU binary goes after --")
+    if not 0 < opts.domid < 0x7ff0:
+        p.error("--domid must be a guest domain id (1..32751)")
+    if not 0 < opts.vcpus <= 128:
+        p.error("--vcpus must be 1..128")
+    if opts.memory - VIDEORAM_MIB[opts.vga] < 16:
+        p.error("--memory too small")
+    if opts.disk:
+        opts.disk = os.path.abspath(opts.disk)
+        if not os.path.isfile(opts.disk):
+            p.error("no such disk image: %s" % opts.disk)
+    opts.qemu = rest[0]
+    if not os.access(opts.qemu, os.X_OK):
+        p.error("not executable: %s" % opts.qemu)
+    opts.name = opts.name or "xensim-guest-%d" % opts.domid
+    return opts, rest[1:]
+
+
+def main(argv):
+    opts, qemu_args = parse_args(argv)
+    if opts.stop:
+        return stop_kept(opts.stop)
+    launch = Launch(opts, qemu_args)
+    try:
+        return launch.run()
+    except NotBuilt as e:
+        log(str(e))
+        return EXIT_NOT_BUILT
+    except KeyboardInterrupt:
+        launch.destroy()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
