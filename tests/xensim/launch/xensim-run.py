@@ -404,6 +404,9 @@ class Launch:
         self.xs = None
         self.summary = []
         self.checks_failed = 0
+        self.result = {"qemu": opts.qemu, "domid": opts.domid,
+                       "memory_mib": opts.memory, "vcpus": opts.vcpus,
+                       "disk": opts.disk, "hdtype": opts.hdtype}
 
     # -- helpers
 
@@ -515,6 +518,7 @@ class Launch:
                               % DM_START_TIMEOUT)
             self.xs.wait_event(min(left, 0.5))
         self.xs.unwatch(self.state_path, "dm-state")
+        self.result["running_after_s"] = round(time.monotonic() - start, 1)
         self.note(True, "device-model state = running after %.1f s"
                   % (time.monotonic() - start))
         for key in ("qmp", "qmp_stat"):
@@ -527,12 +531,15 @@ class Launch:
         try:
             conn = QmpConnection(self.paths["qmp"], transcript)
             conn.handshake()
-            self.qemu_version = "%d.%d.%d" % conn.greeting
+            self.result["qemu_version"] = "%d.%d.%d" % conn.greeting
             self.note(True, "QMP greeting (QEMU %s) and qmp_capabilities "
-                      "(id %#x)" % (self.qemu_version, LIBXL_QMP_ID_BASE))
+                      "(id %#x)" % (self.result["qemu_version"],
+                                    LIBXL_QMP_ID_BASE))
             status = conn.execute("query-status")
             ok = isinstance(status, dict) and \
                 status.get("status") == "running"
+            self.result["status"] = status.get("status") \
+                if isinstance(status, dict) else None
             self.note(ok, "query-status: %s" % (
                 status.get("status") if isinstance(status, dict)
                 else status))
@@ -554,6 +561,8 @@ class Launch:
             conn.execute("cont")
             conn.close()
             self.note(True, "unpause: cont on a running VM succeeds")
+            self.result["qmp_commands"] = sum(
+                1 for t in transcript if t.startswith("-> "))
         finally:
             with open(os.path.join(self.dir, "qmp-transcript"), "w") as f:
                 f.write("\n".join(transcript) + "\n")
@@ -570,6 +579,9 @@ class Launch:
                 for dev, fn, ids, cls in devs:
                     log("  00:%02x.%x %04x:%04x class %06x"
                         % (dev, fn, ids & 0xffff, ids >> 16, cls))
+                self.result["pci"] = ["00:%02x.%x %04x:%04x" % (
+                    dev, fn, ids & 0xffff, ids >> 16)
+                    for dev, fn, ids, _ in devs]
                 has = {ids for _, _, ids, _ in devs}
                 self.note(0x12378086 in has and 0x00015853 in has,
                           "PCI scan: %d functions, i440FX and Xen platform "
@@ -592,6 +604,12 @@ class Launch:
             log("no hv counters: %s" % e)
             return
         self.hv_counters = body
+        counters = {}
+        for line in body:
+            words = line.split()
+            if len(words) == 2:
+                counters[words[0]] = words[1]
+        self.result["counters"] = counters
         log("hv counters: " + ", ".join(body))
 
     def keep(self):
@@ -682,6 +700,11 @@ class Launch:
             return 0
         self.destroy()
         self.print_summary()
+        self.result["checks"] = self.summary
+        self.result["pass"] = not self.checks_failed
+        if self.opts.summary_json:
+            with open(self.opts.summary_json, "w") as f:
+                json.dump(self.result, f, indent=1)
         if self.checks_failed:
             log("logs kept in %s" % self.dir)
         else:
@@ -723,8 +746,21 @@ def stop_helpers(procs):
                 proc.wait()
 
 
+def read_env_file(run_dir):
+    env = {}
+    try:
+        with open(os.path.join(run_dir, "env")) as f:
+            for line in f:
+                key, _, val = line.rstrip("\n").partition("=")
+                words = shlex.split(val)
+                env[key] = words[0] if words else ""
+    except (OSError, ValueError):
+        pass
+    return env
+
+
 def stop_kept(run_dir):
-    """Tear down what `run --keep` left behind, as libxl would."""
+    """Tear down what `run --keep` left behind, as xl destroy would."""
     pids = {}
     try:
         with open(os.path.join(run_dir, "pids")) as f:
@@ -734,21 +770,32 @@ def stop_kept(run_dir):
     except (OSError, ValueError) as e:
         log("cannot read %s/pids: %s" % (run_dir, e))
         return 1
+    env = read_env_file(run_dir)
+    xs, domid = None, env.get("XENSIM_DOMID")
+    try:
+        xs = XenStore(env["XENSTORED_PATH"], timeout=5)
+        xs.rm("/local/domain/0/device-model/%s" % domid)
+    except (KeyError, OSError, Failure) as e:
+        log("xenstore cleanup skipped: %s" % e)
+        xs = None
     status = 0
     for key, sig in (("qemu", signal.SIGHUP), ("hv", signal.SIGTERM),
                      ("xenstored", signal.SIGTERM)):
         pid = pids.get(key)
         if pid is None:
             continue
+        if key == "hv" and xs:
+            xs.rm("/libxl/%s" % domid)
+            xs.rm("/local/domain/%s" % domid)
+            xs.close()
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
             continue
         deadline = time.monotonic() + SIGHUP_EXIT_TIMEOUT
-        while time.monotonic() < deadline and os.path.exists(
-                "/proc/%d" % pid) and not is_zombie(pid):
+        while time.monotonic() < deadline and not is_zombie(pid):
             time.sleep(0.05)
-        if os.path.exists("/proc/%d" % pid) and not is_zombie(pid):
+        if not is_zombie(pid):
             log("%s (pid %d) ignored signal %d; killing it" % (key, pid, sig))
             os.kill(pid, signal.SIGKILL)
             status = 1
@@ -759,6 +806,7 @@ def stop_kept(run_dir):
 
 
 def is_zombie(pid):
+    """True if @pid is gone or a zombie (nobody may ever reap it)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
@@ -795,6 +843,8 @@ def parse_args(argv):
                    help="leave everything running and print its env")
     p.add_argument("--stop", metavar="RUN-DIR",
                    help="tear down what --keep left running")
+    p.add_argument("--summary-json", metavar="FILE",
+                   help="also write the results as JSON to FILE")
     p.add_argument("-v", "--verbose", action="store_true")
     opts = p.parse_args(own)
     if opts.stop:
