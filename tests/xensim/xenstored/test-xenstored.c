@@ -208,6 +208,28 @@ static bool raw_closed(int fd)
     return poll(&pfd, 1, GUARD_MS) == 1 && recv(fd, &c, 1, 0) == 0;
 }
 
+/* Read and discard until EOF (true) or the guard expires (false). */
+static bool raw_closed_after_drain(int fd)
+{
+    char buf[65536];
+
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        ssize_t n;
+
+        if (poll(&pfd, 1, GUARD_MS) != 1) {
+            return false;
+        }
+        n = recv(fd, buf, sizeof(buf), 0);
+        if (n == 0) {
+            return true;
+        }
+        if (n < 0) {
+            return errno == ECONNRESET;
+        }
+    }
+}
+
 /* ---- the tests ------------------------------------------------------- */
 
 static void test_basic(struct xs_handle *h)
@@ -521,6 +543,32 @@ static void test_reset_watches(void)
     close(fd);
 }
 
+/* A client that sets a watch and never reads must not hold the daemon. */
+static void test_slow_reader(struct xs_handle *h)
+{
+    int fd = raw_connect();
+    char req[1100];
+    char value[64];
+    size_t len;
+    int i;
+    bool writes_ok = true;
+
+    len = snprintf(req, sizeof(req), "/flood") + 1;
+    memset(req + len, 't', 1000);
+    req[len + 1000] = '\0';
+    len += 1001;
+    ok(fd >= 0 && raw_send(fd, XS_WATCH, 0, len, req, len),
+       "a client watches with a 1000-byte token and stops reading");
+    for (i = 0; i < 6000 && writes_ok; i++) {
+        snprintf(value, sizeof(value), "%d", i);
+        writes_ok = write_str(h, XBT_NULL, "/flood/x", value);
+    }
+    ok(writes_ok && read_is(h, XBT_NULL, "/flood/x", "5999"),
+       "6000 writes that each queue it an event are all served");
+    ok(raw_closed_after_drain(fd), "the non-reading client was dropped");
+    close(fd);
+}
+
 static pid_t start_daemon(const char *bin, const char *dir)
 {
     pid_t pid;
@@ -577,6 +625,7 @@ int main(int argc, char **argv)
         test_transactions(h, other);
         test_bad_input(h);
         test_reset_watches();
+        test_slow_reader(h);
         xs_close(h);
         xs_close(other);
     }

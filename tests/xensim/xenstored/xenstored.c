@@ -44,6 +44,8 @@
 #define MAX_CONNS           256
 #define MAX_WATCHES         256     /* per connection */
 #define MAX_TRANSACTIONS    16      /* per connection */
+#define MAX_ALL_TRANSACTIONS 128    /* each holds a copy of the tree */
+#define REQUESTS_PER_ROUND  64      /* per client per poll round */
 #define MAX_TOKEN_LEN       1000    /* keeps every event within one frame */
 #define MAX_OUTQ            (4u << 20) /* unread replies before a drop */
 
@@ -98,6 +100,7 @@ static struct store *store;
 static struct conn *conns[MAX_CONNS];
 static unsigned int nr_conns;
 static unsigned int conn_serial;
+static unsigned int nr_all_txs;
 static bool verbose;
 static volatile sig_atomic_t quit;
 static unsigned char introduced[65536 / 8];
@@ -380,6 +383,7 @@ static void tx_unlink(struct conn *c, struct transaction *t)
     }
     *pp = t->next;
     c->nr_txs--;
+    nr_all_txs--;
     tx_free(t);
 }
 
@@ -856,7 +860,8 @@ static int do_transaction_start(struct conn *c, char *data)
     if (split_args(data, c->hdr.len, argv, 1) != 1) {
         return EINVAL;
     }
-    if (c->nr_txs >= MAX_TRANSACTIONS) {
+    if (c->nr_txs >= MAX_TRANSACTIONS ||
+        nr_all_txs >= MAX_ALL_TRANSACTIONS) {
         return ENOSPC;
     }
     t = calloc(1, sizeof(*t));
@@ -874,6 +879,7 @@ static int do_transaction_start(struct conn *c, char *data)
     t->next = c->txs;
     c->txs = t;
     c->nr_txs++;
+    nr_all_txs++;
     snprintf(buf, sizeof(buf), "%u", t->id);
     reply_str(c, buf);
     return 0;
@@ -1102,11 +1108,16 @@ static void handle_request(struct conn *c)
 
 /* ---- connections ----------------------------------------------------- */
 
+/*
+ * Read and serve what @c has sent, up to REQUESTS_PER_ROUND requests so
+ * that a client streaming requests cannot starve the others.
+ */
 static void conn_read(struct conn *c)
 {
     const size_t hlen = sizeof(struct xsd_sockmsg);
+    unsigned int served = 0;
 
-    for (;;) {
+    while (served < REQUESTS_PER_ROUND) {
         size_t want = c->in_used < hlen ? hlen : hlen + c->hdr.len;
         ssize_t n = recv(c->fd, c->in + c->in_used, want - c->in_used, 0);
 
@@ -1135,6 +1146,7 @@ static void conn_read(struct conn *c)
         }
         if (c->in_used == hlen + c->hdr.len && c->in_used >= hlen) {
             handle_request(c);
+            served++;
             c->in_used = 0;
             if (c->dead) {
                 return;
