@@ -1,0 +1,347 @@
+/*
+ * xensim-hv dm_op: executes one struct xen_dm_op from the device model
+ * with the argument checks Xen's dm.c applies (non-zero pads, wrapping
+ * ranges, out-of-range IRQs and links all fail with EINVAL; unknown
+ * servers with ENOENT; unknown ops with EOPNOTSUPP).  Rejected calls are
+ * reported on stderr naming the op, since a correct device model never
+ * makes them.  Runs under hv.lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv.h"
+
+#include <xen/hvm/dm_op.h>
+#include <xen/hvm/hvm_op.h>
+
+#define DIRTY_VRAM_MAX_PAGES    (1u << (30 - XENSIM_PAGE_SHIFT))
+
+static const char *const dm_op_names[] = {
+    [XEN_DMOP_create_ioreq_server] = "create_ioreq_server",
+    [XEN_DMOP_get_ioreq_server_info] = "get_ioreq_server_info",
+    [XEN_DMOP_map_io_range_to_ioreq_server] = "map_io_range_to_ioreq_server",
+    [XEN_DMOP_unmap_io_range_from_ioreq_server] =
+        "unmap_io_range_from_ioreq_server",
+    [XEN_DMOP_set_ioreq_server_state] = "set_ioreq_server_state",
+    [XEN_DMOP_destroy_ioreq_server] = "destroy_ioreq_server",
+    [XEN_DMOP_track_dirty_vram] = "track_dirty_vram",
+    [XEN_DMOP_set_pci_intx_level] = "set_pci_intx_level",
+    [XEN_DMOP_set_isa_irq_level] = "set_isa_irq_level",
+    [XEN_DMOP_set_pci_link_route] = "set_pci_link_route",
+    [XEN_DMOP_modified_memory] = "modified_memory",
+    [XEN_DMOP_set_mem_type] = "set_mem_type",
+    [XEN_DMOP_inject_event] = "inject_event",
+    [XEN_DMOP_inject_msi] = "inject_msi",
+    [XEN_DMOP_map_mem_type_to_ioreq_server] = "map_mem_type_to_ioreq_server",
+    [XEN_DMOP_remote_shutdown] = "remote_shutdown",
+    [XEN_DMOP_relocate_memory] = "relocate_memory",
+    [XEN_DMOP_pin_memory_cacheattr] = "pin_memory_cacheattr",
+    [XEN_DMOP_set_irq_level] = "set_irq_level",
+    [XEN_DMOP_nr_vcpus] = "nr_vcpus",
+};
+
+static const char *dm_op_name(uint32_t op)
+{
+    if (op < sizeof(dm_op_names) / sizeof(dm_op_names[0]) &&
+        dm_op_names[op]) {
+        return dm_op_names[op];
+    }
+    return "unknown";
+}
+
+static void irq_changed(void)
+{
+    hv.events++;
+    pthread_cond_broadcast(&hv.cond);
+}
+
+static int track_dirty_vram(struct xen_dm_op_track_dirty_vram *t,
+                            void *out, size_t outlen)
+{
+    size_t bytes = ((size_t)t->nr + 7) / 8;
+
+    if (t->pad || t->nr > DIRTY_VRAM_MAX_PAGES ||
+        t->first_pfn + t->nr < t->first_pfn) {
+        return -EINVAL;
+    }
+    if (t->nr == 0) {
+        free(hv.dirty_bits);
+        hv.dirty_bits = NULL;
+        hv.dirty_nr = 0;
+        return 0;
+    }
+    if (outlen < bytes) {
+        return -EFAULT;
+    }
+    if (!hv.dirty_bits || hv.dirty_first != t->first_pfn ||
+        hv.dirty_nr != t->nr) {
+        /* A new range: everything counts as dirty once, as on Xen. */
+        free(hv.dirty_bits);
+        hv.dirty_bits = calloc(1, bytes);
+        if (!hv.dirty_bits) {
+            return -ENOMEM;
+        }
+        hv.dirty_first = t->first_pfn;
+        hv.dirty_nr = t->nr;
+        memset(out, 0xff, bytes);
+        return 0;
+    }
+    memcpy(out, hv.dirty_bits, bytes);
+    memset(hv.dirty_bits, 0, bytes);
+    return 0;
+}
+
+static int modified_memory(struct xen_dm_op_modified_memory *m,
+                           const void *in, size_t inlen)
+{
+    const struct xen_dm_op_modified_memory_extent *ext = in;
+    uint32_t i;
+
+    if (m->opaque || (size_t)m->nr_extents * sizeof(*ext) > inlen) {
+        return -EINVAL;
+    }
+    for (i = 0; i < m->nr_extents; i++) {
+        if (ext[i].pad || ext[i].first_pfn + ext[i].nr < ext[i].first_pfn) {
+            return -EINVAL;
+        }
+        for (uint64_t g = 0; g < ext[i].nr; g++) {
+            hv_mark_dirty(ext[i].first_pfn + g);
+        }
+    }
+    return 0;
+}
+
+static int set_mem_type(struct xen_dm_op_set_mem_type *m)
+{
+    if (m->pad || m->first_pfn + m->nr < m->first_pfn) {
+        return -EINVAL;
+    }
+    switch (m->mem_type) {
+    case HVMMEM_ram_rw:
+    case HVMMEM_ram_ro:
+    case HVMMEM_ioreq_server:
+        break;
+    default:
+        return -EINVAL;
+    }
+    return hv_set_mem_type(m->first_pfn, m->nr, m->mem_type);
+}
+
+static int pin_cacheattr(struct xen_dm_op_pin_memory_cacheattr *p)
+{
+    if (p->pad || p->start > p->end) {
+        return -EINVAL;
+    }
+    switch (p->type) {
+    case XEN_DMOP_MEM_CACHEATTR_UC:
+    case XEN_DMOP_MEM_CACHEATTR_WC:
+    case XEN_DMOP_MEM_CACHEATTR_WT:
+    case XEN_DMOP_MEM_CACHEATTR_WP:
+    case XEN_DMOP_MEM_CACHEATTR_WB:
+    case XEN_DMOP_MEM_CACHEATTR_UCM:
+    case XEN_DMOP_DELETE_MEM_CACHEATTR:
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
+                 size_t inlen, void *out, size_t outlen)
+{
+    switch (op->op) {
+    case XEN_DMOP_create_ioreq_server: {
+        struct xen_dm_op_create_ioreq_server *d = &op->u.create_ioreq_server;
+        int id;
+
+        if (d->pad[0] || d->pad[1] || d->pad[2]) {
+            return -EINVAL;
+        }
+        id = hv_server_create(c, d->handle_bufioreq);
+        if (id < 0) {
+            return id;
+        }
+        d->id = id;
+        return 0;
+    }
+    case XEN_DMOP_get_ioreq_server_info: {
+        struct xen_dm_op_get_ioreq_server_info *d =
+            &op->u.get_ioreq_server_info;
+        HvIoreqServer *s;
+
+        if (d->flags & ~XEN_DMOP_no_gfns) {
+            return -EINVAL;
+        }
+        s = hv_server_find(d->id);
+        if (!s) {
+            return -ENOENT;
+        }
+        if (!(d->flags & XEN_DMOP_no_gfns)) {
+            /* The legacy gfn pool is not simulated: use map_resource. */
+            return -EOPNOTSUPP;
+        }
+        d->bufioreq_port = s->buf_port;
+        return 0;
+    }
+    case XEN_DMOP_map_io_range_to_ioreq_server:
+    case XEN_DMOP_unmap_io_range_from_ioreq_server: {
+        struct xen_dm_op_ioreq_server_range *r =
+            &op->u.map_io_range_to_ioreq_server;
+
+        if (r->pad) {
+            return -EINVAL;
+        }
+        if (op->op == XEN_DMOP_map_io_range_to_ioreq_server) {
+            return hv_server_map_range(r->id, r->type, r->start, r->end);
+        }
+        return hv_server_unmap_range(r->id, r->type, r->start, r->end);
+    }
+    case XEN_DMOP_set_ioreq_server_state: {
+        struct xen_dm_op_set_ioreq_server_state *d =
+            &op->u.set_ioreq_server_state;
+
+        if (d->pad) {
+            return -EINVAL;
+        }
+        return hv_server_set_state(d->id, d->enabled);
+    }
+    case XEN_DMOP_destroy_ioreq_server:
+        if (op->u.destroy_ioreq_server.pad) {
+            return -EINVAL;
+        }
+        return hv_server_destroy(op->u.destroy_ioreq_server.id);
+    case XEN_DMOP_track_dirty_vram:
+        return track_dirty_vram(&op->u.track_dirty_vram, out, outlen);
+    case XEN_DMOP_set_pci_intx_level: {
+        struct xen_dm_op_set_pci_intx_level *d = &op->u.set_pci_intx_level;
+
+        if (d->domain || d->bus || d->device > 0x1f || d->intx > 3 ||
+            d->level > 1) {
+            return -EINVAL;
+        }
+        if (hv.intx_level[d->device][d->intx] != d->level) {
+            hv.intx_level[d->device][d->intx] = d->level;
+            hv.cnt[HV_CNT_pci_intx_changes]++;
+            irq_changed();
+        }
+        return 0;
+    }
+    case XEN_DMOP_set_isa_irq_level: {
+        struct xen_dm_op_set_isa_irq_level *d = &op->u.set_isa_irq_level;
+
+        if (d->isa_irq > 15 || d->level > 1) {
+            return -EINVAL;
+        }
+        if (hv.isa_level[d->isa_irq] != d->level) {
+            hv.isa_level[d->isa_irq] = d->level;
+            hv.cnt[HV_CNT_isa_irq_changes]++;
+            irq_changed();
+        }
+        return 0;
+    }
+    case XEN_DMOP_set_irq_level: {
+        struct xen_dm_op_set_irq_level *d = &op->u.set_irq_level;
+
+        if (d->pad[0] || d->pad[1] || d->pad[2] || d->irq >= HV_NR_GSIS ||
+            d->level > 1) {
+            return -EINVAL;
+        }
+        hv.gsi_level[d->irq] = d->level;
+        irq_changed();
+        return 0;
+    }
+    case XEN_DMOP_set_pci_link_route: {
+        struct xen_dm_op_set_pci_link_route *d = &op->u.set_pci_link_route;
+
+        if (d->link > 3 || d->isa_irq > 15) {
+            return -EINVAL;
+        }
+        hv.link_route[d->link] = d->isa_irq;
+        hv.cnt[HV_CNT_link_routes]++;
+        irq_changed();
+        return 0;
+    }
+    case XEN_DMOP_modified_memory:
+        return modified_memory(&op->u.modified_memory, in, inlen);
+    case XEN_DMOP_set_mem_type:
+        return set_mem_type(&op->u.set_mem_type);
+    case XEN_DMOP_inject_event: {
+        struct xen_dm_op_inject_event *d = &op->u.inject_event;
+
+        if (d->pad0 || d->pad1 || d->vcpuid >= hv.nr_vcpus) {
+            return -EINVAL;
+        }
+        hv_log("inject_event vcpu %u vector %#x type %u", d->vcpuid,
+               d->vector, d->type);
+        return 0;
+    }
+    case XEN_DMOP_inject_msi: {
+        struct xen_dm_op_inject_msi *d = &op->u.inject_msi;
+
+        if (d->pad) {
+            return -EINVAL;
+        }
+        hv.msi_count++;
+        hv.msi_last_addr = d->addr;
+        hv.msi_last_data = d->data;
+        hv.cnt[HV_CNT_msis]++;
+        irq_changed();
+        return 0;
+    }
+    case XEN_DMOP_map_mem_type_to_ioreq_server: {
+        struct xen_dm_op_map_mem_type_to_ioreq_server *d =
+            &op->u.map_mem_type_to_ioreq_server;
+
+        if (d->opaque || d->type != HVMMEM_ioreq_server ||
+            (d->flags & ~(XEN_DMOP_IOREQ_MEM_ACCESS_READ |
+                          XEN_DMOP_IOREQ_MEM_ACCESS_WRITE))) {
+            return -EINVAL;
+        }
+        return hv_server_find(d->id) ? 0 : -ENOENT;
+    }
+    case XEN_DMOP_remote_shutdown:
+        hv.shutdown_reason = op->u.remote_shutdown.reason;
+        hv.shutdown_count++;
+        hv.cnt[HV_CNT_shutdowns]++;
+        hv_log("device model requested shutdown, reason %u",
+               op->u.remote_shutdown.reason);
+        irq_changed();
+        return 0;
+    case XEN_DMOP_relocate_memory: {
+        struct xen_dm_op_relocate_memory *d = &op->u.relocate_memory;
+
+        if (d->pad) {
+            return -EINVAL;
+        }
+        return hv_relocate(d->src_gfn, d->dst_gfn, d->size);
+    }
+    case XEN_DMOP_pin_memory_cacheattr:
+        return pin_cacheattr(&op->u.pin_memory_cacheattr);
+    case XEN_DMOP_nr_vcpus:
+        op->u.nr_vcpus.vcpus = hv.nr_vcpus;
+        return 0;
+    default:
+        return -EOPNOTSUPP;
+    }
+}
+
+int hv_dm_op(HvClient *c, void *buf, size_t oplen, const void *in,
+             size_t inlen, void *out, size_t outlen)
+{
+    struct xen_dm_op *op = buf;
+    int ret;
+
+    if (oplen < sizeof(*op)) {
+        hv_bug("dm_op: short argument (%zu bytes)", oplen);
+        return -EFAULT;
+    }
+    hv.cnt[HV_CNT_dm_ops]++;
+    ret = op->pad ? -EINVAL : do_op(c, op, in, inlen, out, outlen);
+    if (ret < 0) {
+        hv.cnt[HV_CNT_dm_op_errors]++;
+        hv_bug("dm_op %s (%u) from pid %d failed: %s", dm_op_name(op->op),
+               op->op, c ? c->pid : 0, strerror(-ret));
+    }
+    return ret;
+}

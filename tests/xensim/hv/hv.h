@@ -1,0 +1,243 @@
+/*
+ * xensim-hv internals: the state of the simulated hypervisor and the
+ * single guest domain it runs.
+ *
+ * Threads: the server thread (server.c) answers the libraries; each
+ * control connection has its own thread; vCPU calls (vcpu.h) come from
+ * those or from the qtest bridge.  All state below is guarded by
+ * hv.lock; hv.cond is broadcast whenever something a vCPU may be waiting
+ * for changes (a notify from the device model, an interrupt line).
+ *
+ * Invariants:
+ *  - The p2m is a sorted list of non-overlapping extents; each maps a gfn
+ *    run to a run of the guest memory memfd.  A gfn maps at most one
+ *    memfd page; a memfd page backs at most one gfn.
+ *  - Guest-side ports and dom0-side ports are linked both ways or not at
+ *    all; a dom0 port is owned by exactly one library connection.
+ *  - Nothing the device model sends may terminate the process: bad
+ *    requests get Xen's error and a report on stderr (hv_bug()).
+ */
+#ifndef XENSIM_HV_H
+#define XENSIM_HV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xenctrl.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/hvm/params.h>
+
+#include "../proto.h"
+
+#define HV_MAX_VCPUS        (XENSIM_PAGE_SIZE / sizeof(ioreq_t))
+#define HV_MAX_SERVERS      8       /* Xen's MAX_NR_IOREQ_SERVERS */
+#define HV_MAX_RANGES       256     /* Xen's MAX_NR_IO_RANGES, per type */
+#define HV_MAX_PORTS        1024
+#define HV_NR_GSIS          48
+#define HV_LOWMEM_END       0xF0000000ull
+#define HV_HIGHMEM_START    0x100000000ull
+#define HV_VGA_HOLE_START   0xA0ull     /* gfn */
+#define HV_VGA_HOLE_END     0xC0ull     /* gfn, exclusive */
+
+/* --- counters ----------------------------------------------------------- */
+
+#define HV_COUNTERS(X) \
+    X(fmem_maps) X(fmem_map_pages) X(fmem_map_page_errors) \
+    X(fmem_map_failures) X(fmem_unmaps) X(resource_maps) \
+    X(resource_unmaps) X(populate_pages) X(ioreq_pio) X(ioreq_copy) \
+    X(ioreq_pci_config) X(ioreq_invalidate) X(ioreq_timeoffset) \
+    X(ioreq_buffered) X(ioreq_unclaimed) X(ioreq_timeouts) \
+    X(notify_to_dm) X(notify_from_dm) X(dm_ops) X(dm_op_errors) \
+    X(isa_irq_changes) X(pci_intx_changes) X(link_routes) X(msis) \
+    X(evtchn_binds) X(unsupported_calls) X(dm_bugs) X(shutdowns)
+
+typedef enum HvCounter {
+#define HV_COUNTER_ENUM(n) HV_CNT_##n,
+    HV_COUNTERS(HV_COUNTER_ENUM)
+#undef HV_COUNTER_ENUM
+    HV_CNT_MAX
+} HvCounter;
+
+extern const char *const hv_counter_names[HV_CNT_MAX];
+
+/* --- event channels ----------------------------------------------------- */
+
+typedef struct HvClient HvClient;
+
+typedef enum HvPortState {
+    HV_PORT_FREE = 0,
+    HV_PORT_UNBOUND,        /* allocated, waiting for the other end */
+    HV_PORT_INTERDOMAIN,    /* linked to a port of the other space */
+} HvPortState;
+
+/* A port in the guest's space (the Xen side of ioreq channels). */
+typedef struct HvGuestPort {
+    HvPortState state;
+    uint32_t peer;          /* dom0 port when INTERDOMAIN */
+    bool pending;
+} HvGuestPort;
+
+/* A port in dom0's space, bound through some xenevtchn handle. */
+typedef struct HvDom0Port {
+    HvPortState state;
+    uint32_t peer;          /* guest port when INTERDOMAIN */
+    HvClient *owner;
+    bool masked;            /* delivered and not yet unmasked */
+    bool pending;           /* raised while masked */
+} HvDom0Port;
+
+/* --- ioreq servers ------------------------------------------------------ */
+
+typedef struct HvRange {
+    uint64_t start, end;    /* inclusive */
+} HvRange;
+
+typedef struct HvRangeSet {
+    HvRange r[HV_MAX_RANGES];
+    unsigned nr;
+} HvRangeSet;
+
+typedef struct HvIoreqServer {
+    bool used, enabled;
+    uint16_t id;
+    uint8_t bufioreq_handling;  /* HVM_IOREQSRV_BUFIOREQ_* */
+    HvClient *owner;
+    int memfd;                  /* frame 0 buffered, frame 1 sync */
+    buffered_iopage_t *buf;
+    shared_iopage_t *shared;
+    uint32_t vcpu_port[HV_MAX_VCPUS];
+    uint32_t buf_port;
+    HvRangeSet range[3];        /* XEN_DMOP_IO_RANGE_{PORT,MEMORY,PCI} */
+} HvIoreqServer;
+
+/* --- memory ------------------------------------------------------------- */
+
+typedef struct HvExtent {
+    uint64_t gfn, nr;
+    uint64_t off;               /* byte offset in the memfd */
+} HvExtent;
+
+typedef struct HvMemType {
+    uint64_t gfn, nr;
+    uint16_t type;              /* HVMMEM_* other than ram_rw */
+} HvMemType;
+
+/* --- the hypervisor ----------------------------------------------------- */
+
+typedef struct Hv {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+
+    /* configuration */
+    uint32_t domid;
+    unsigned nr_vcpus;
+    uint64_t memory_mib;
+    int timeout_ms;
+    bool quiet;
+
+    /* memory */
+    int memfd;
+    uint64_t memfd_size;        /* bytes, sparse */
+    uint64_t memfd_top;         /* next free offset for populate */
+    HvExtent *p2m;
+    unsigned p2m_len, p2m_cap;
+    HvMemType *memtype;
+    unsigned memtype_len, memtype_cap;
+    uint64_t dirty_first, dirty_nr;
+    uint8_t *dirty_bits;
+    bool invalidate_pending;
+
+    /* ioreq */
+    HvIoreqServer server[HV_MAX_SERVERS];
+    uint32_t pci_cf8;
+
+    /* event channels, index 0 never used */
+    HvGuestPort gport[HV_MAX_PORTS];
+    HvDom0Port lport[HV_MAX_PORTS];
+
+    /* interrupts */
+    uint8_t isa_level[16];
+    uint8_t intx_level[32][4];
+    uint8_t link_route[4];
+    uint8_t gsi_level[HV_NR_GSIS];      /* from set_irq_level */
+    uint64_t msi_count;
+    uint64_t msi_last_addr;
+    uint32_t msi_last_data;
+    uint64_t events;                    /* bumps on every broadcast */
+
+    /* domain state */
+    uint64_t hvm_param[HVM_NR_PARAMS];
+    int shutdown_reason;                /* -1 none */
+    uint64_t shutdown_count;
+
+    /* fault injection */
+    uint64_t fault_map_fail_in;         /* 0 off, else countdown */
+    uint64_t fault_evtchn_fail_in;
+    uint64_t fault_page_error_gfn;      /* ~0 off */
+    int fault_slow_ms;
+
+    uint64_t cnt[HV_CNT_MAX];
+} Hv;
+
+extern Hv hv;
+
+/* log.c */
+void hv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hv_bug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hv_print_counters(FILE *f);
+
+/* mem.c; callers hold hv.lock */
+int hv_mem_init(uint64_t mib);
+int64_t hv_p2m_lookup(uint64_t gfn);        /* memfd offset or -1 */
+int hv_populate(uint64_t gfn, uint64_t nr);
+int hv_relocate(uint64_t src, uint64_t dst, uint64_t nr);
+int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type);
+uint16_t hv_mem_type(uint64_t gfn);
+void *hv_gfn_ptr(uint64_t gfn);             /* hv's own view, or NULL */
+void hv_mark_dirty(uint64_t gfn);
+
+/* evtchn.c; callers hold hv.lock */
+int hv_guest_port_alloc(void);              /* unbound, remote dom0 */
+void hv_guest_port_free(uint32_t port);
+void hv_guest_send(uint32_t gport);         /* guest -> dom0 */
+int hv_evtchn_bind_interdomain(HvClient *c, uint32_t domid, uint32_t rport);
+int hv_evtchn_bind_unbound(HvClient *c, uint32_t domid);
+int hv_evtchn_unbind(HvClient *c, uint32_t lport);
+int hv_evtchn_notify(HvClient *c, uint32_t lport);
+void hv_evtchn_unmask(HvClient *c, uint32_t lport);
+void hv_evtchn_client_gone(HvClient *c);
+
+/* ioreq.c; callers hold hv.lock */
+HvIoreqServer *hv_server_find(uint16_t id);
+int hv_server_create(HvClient *owner, uint8_t handle_bufioreq);
+int hv_server_destroy(uint16_t id);
+int hv_server_set_state(uint16_t id, bool enabled);
+int hv_server_map_range(uint16_t id, uint32_t type, uint64_t s, uint64_t e);
+int hv_server_unmap_range(uint16_t id, uint32_t type, uint64_t s,
+                          uint64_t e);
+void hv_server_client_gone(HvClient *c);
+HvIoreqServer *hv_server_select(uint8_t type, uint64_t addr, uint64_t len);
+
+/* dmop.c; caller holds hv.lock.  Returns 0 or -errno. */
+int hv_dm_op(HvClient *c, void *op, size_t oplen, const void *in,
+             size_t inlen, void *out, size_t outlen);
+
+/* vcpu.c */
+void hv_vcpu_init(void);
+
+/* control.c */
+void *hv_control_session(void *fdp);
+
+/* server.c */
+struct HvClient {
+    int fd;
+    int event_sock;             /* hv end of an evtchn handle's socket */
+    XenSimLib lib;
+    int pid;
+    bool dead;
+};
+int hv_serve(const char *socket_path, const char *control_path);
+void hv_request_exit(void);
+
+#endif /* XENSIM_HV_H */

@@ -1,0 +1,263 @@
+/*
+ * xensim-hv ioreq servers: creation (two pages in a memfd: frame 0 the
+ * buffered ring, frame 1 the vCPU slots), per-vCPU and buffered event
+ * channels, the PIO/MMIO/PCI rangesets, and the selection of the server
+ * that handles an access, as Xen's ioreq_server_select() does.
+ *
+ * Invariants: a server's ranges of one type never overlap one another
+ * (Xen's rangeset refuses with EEXIST); vp_eport of every slot names the
+ * vCPU's port from creation on; only enabled servers are selected.  All
+ * functions run under hv.lock.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hv.h"
+
+#include <xen/hvm/dm_op.h>
+#include <xen/hvm/hvm_op.h>
+
+HvIoreqServer *hv_server_find(uint16_t id)
+{
+    if (id >= HV_MAX_SERVERS || !hv.server[id].used) {
+        return NULL;
+    }
+    return &hv.server[id];
+}
+
+static void server_release(HvIoreqServer *s)
+{
+    unsigned i;
+
+    for (i = 0; i < hv.nr_vcpus; i++) {
+        hv_guest_port_free(s->vcpu_port[i]);
+    }
+    if (s->buf_port) {
+        hv_guest_port_free(s->buf_port);
+    }
+    if (s->buf) {
+        munmap(s->buf, 2 * XENSIM_PAGE_SIZE);
+    }
+    if (s->memfd >= 0) {
+        close(s->memfd);
+    }
+    memset(s, 0, sizeof(*s));
+    s->memfd = -1;
+}
+
+int hv_server_create(HvClient *owner, uint8_t handle_bufioreq)
+{
+    HvIoreqServer *s = NULL;
+    unsigned i;
+    int port;
+    char *pages;
+
+    if (handle_bufioreq > HVM_IOREQSRV_BUFIOREQ_ATOMIC) {
+        return -EINVAL;
+    }
+    for (i = 0; i < HV_MAX_SERVERS; i++) {
+        if (!hv.server[i].used) {
+            s = &hv.server[i];
+            break;
+        }
+    }
+    if (!s) {
+        return -ENOSPC;
+    }
+    memset(s, 0, sizeof(*s));
+    s->used = true;
+    s->id = i;
+    s->owner = owner;
+    s->bufioreq_handling = handle_bufioreq;
+    s->memfd = memfd_create("xensim-ioreq", MFD_CLOEXEC);
+    if (s->memfd < 0 || ftruncate(s->memfd, 2 * XENSIM_PAGE_SIZE) < 0) {
+        goto fail;
+    }
+    pages = mmap(NULL, 2 * XENSIM_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                 MAP_SHARED, s->memfd, 0);
+    if (pages == MAP_FAILED) {
+        goto fail;
+    }
+    s->buf = (buffered_iopage_t *)pages;
+    s->shared = (shared_iopage_t *)(pages + XENSIM_PAGE_SIZE);
+    for (i = 0; i < hv.nr_vcpus; i++) {
+        port = hv_guest_port_alloc();
+        if (port < 0) {
+            goto fail;
+        }
+        s->vcpu_port[i] = port;
+        s->shared->vcpu_ioreq[i].vp_eport = port;
+    }
+    if (handle_bufioreq != HVM_IOREQSRV_BUFIOREQ_OFF) {
+        port = hv_guest_port_alloc();
+        if (port < 0) {
+            goto fail;
+        }
+        s->buf_port = port;
+    }
+    hv_log("ioreq server %u created by pid %d (bufioreq %u)", s->id,
+           owner ? owner->pid : 0, handle_bufioreq);
+    return s->id;
+
+fail:
+    server_release(s);
+    return -ENOMEM;
+}
+
+int hv_server_destroy(uint16_t id)
+{
+    HvIoreqServer *s = hv_server_find(id);
+
+    if (!s) {
+        return -ENOENT;
+    }
+    hv_log("ioreq server %u destroyed", id);
+    server_release(s);
+    pthread_cond_broadcast(&hv.cond);
+    return 0;
+}
+
+int hv_server_set_state(uint16_t id, bool enabled)
+{
+    HvIoreqServer *s = hv_server_find(id);
+
+    if (!s) {
+        return -ENOENT;
+    }
+    if (s->enabled != enabled) {
+        hv_log("ioreq server %u %s", id, enabled ? "enabled" : "disabled");
+    }
+    s->enabled = enabled;
+    hv.events++;
+    pthread_cond_broadcast(&hv.cond);
+    return 0;
+}
+
+static int range_add(HvRangeSet *rs, uint64_t s, uint64_t e)
+{
+    unsigned i;
+
+    for (i = 0; i < rs->nr; i++) {
+        if (s <= rs->r[i].end && e >= rs->r[i].start) {
+            return -EEXIST;
+        }
+    }
+    if (rs->nr == HV_MAX_RANGES) {
+        return -ENOSPC;
+    }
+    rs->r[rs->nr++] = (HvRange) { s, e };
+    return 0;
+}
+
+static int range_del(HvRangeSet *rs, uint64_t s, uint64_t e)
+{
+    unsigned i;
+
+    for (i = 0; i < rs->nr; i++) {
+        HvRange *r = &rs->r[i];
+
+        if (s < r->start || e > r->end) {
+            continue;
+        }
+        if (s == r->start && e == r->end) {
+            *r = rs->r[--rs->nr];
+        } else if (s == r->start) {
+            r->start = e + 1;
+        } else if (e == r->end) {
+            r->end = s - 1;
+        } else {
+            if (rs->nr == HV_MAX_RANGES) {
+                return -ENOSPC;
+            }
+            rs->r[rs->nr++] = (HvRange) { e + 1, r->end };
+            r->end = s - 1;
+        }
+        return 0;
+    }
+    return -ENOENT;
+}
+
+int hv_server_map_range(uint16_t id, uint32_t type, uint64_t s, uint64_t e)
+{
+    HvIoreqServer *sv = hv_server_find(id);
+
+    if (type > XEN_DMOP_IO_RANGE_PCI || s > e) {
+        return -EINVAL;
+    }
+    if (!sv) {
+        return -ENOENT;
+    }
+    return range_add(&sv->range[type], s, e);
+}
+
+int hv_server_unmap_range(uint16_t id, uint32_t type, uint64_t s,
+                          uint64_t e)
+{
+    HvIoreqServer *sv = hv_server_find(id);
+
+    if (type > XEN_DMOP_IO_RANGE_PCI || s > e) {
+        return -EINVAL;
+    }
+    if (!sv) {
+        return -ENOENT;
+    }
+    return range_del(&sv->range[type], s, e);
+}
+
+void hv_server_client_gone(HvClient *c)
+{
+    unsigned i;
+
+    for (i = 0; i < HV_MAX_SERVERS; i++) {
+        if (hv.server[i].used && hv.server[i].owner == c) {
+            /* Xen would keep it and hang the guest; we tidy up. */
+            hv_log("ioreq server %u: its device model (pid %d) went away",
+                   i, c->pid);
+            hv_server_destroy(i);
+        }
+    }
+}
+
+static bool range_hit(const HvRangeSet *rs, uint64_t s, uint64_t e)
+{
+    unsigned i;
+
+    for (i = 0; i < rs->nr; i++) {
+        if (s >= rs->r[i].start && e <= rs->r[i].end) {
+            return true;
+        }
+    }
+    return false;
+}
+
+HvIoreqServer *hv_server_select(uint8_t type, uint64_t addr, uint64_t len)
+{
+    unsigned i;
+    uint32_t rtype;
+    uint64_t s = addr, e = addr + len - 1;
+
+    switch (type) {
+    case IOREQ_TYPE_PIO:
+        rtype = XEN_DMOP_IO_RANGE_PORT;
+        break;
+    case IOREQ_TYPE_COPY:
+        rtype = XEN_DMOP_IO_RANGE_MEMORY;
+        break;
+    case IOREQ_TYPE_PCI_CONFIG:
+        rtype = XEN_DMOP_IO_RANGE_PCI;
+        s = e = addr >> 32;
+        break;
+    default:
+        return NULL;
+    }
+    for (i = 0; i < HV_MAX_SERVERS; i++) {
+        HvIoreqServer *sv = &hv.server[i];
+
+        if (sv->used && sv->enabled && range_hit(&sv->range[rtype], s, e)) {
+            return sv;
+        }
+    }
+    return NULL;
+}

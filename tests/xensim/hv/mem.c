@@ -1,0 +1,326 @@
+/*
+ * xensim-hv guest memory: one memfd holds every guest page; the p2m maps
+ * gfns to memfd offsets.  Foreign maps are mmaps of the memfd, so a
+ * mapping keeps pointing at the same page when its gfn is relocated,
+ * exactly as on Xen.
+ *
+ * Invariants (see hv.h): p2m extents are sorted by gfn, never overlap,
+ * and never share backing; adjacent extents contiguous in both gfn and
+ * offset are merged.  Removing gfns from the p2m (relocation) queues a
+ * mapcache invalidation, as Xen does on p2m removals.  All functions
+ * run under hv.lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hv.h"
+
+#include <xen/hvm/hvm_op.h>
+
+/* The hv's own mapping of the whole (sparse) memfd. */
+static char *mem_base;
+static uint64_t mem_reserved;
+#define HV_MEM_RESERVE  (1ull << 40)
+
+/* Index of the first extent whose end is > gfn. */
+static unsigned p2m_search(uint64_t gfn)
+{
+    unsigned lo = 0, hi = hv.p2m_len;
+
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+
+        if (hv.p2m[mid].gfn + hv.p2m[mid].nr <= gfn) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+int64_t hv_p2m_lookup(uint64_t gfn)
+{
+    unsigned i = p2m_search(gfn);
+
+    if (i < hv.p2m_len && hv.p2m[i].gfn <= gfn) {
+        return hv.p2m[i].off + ((gfn - hv.p2m[i].gfn) << XENSIM_PAGE_SHIFT);
+    }
+    return -1;
+}
+
+void *hv_gfn_ptr(uint64_t gfn)
+{
+    int64_t off = hv_p2m_lookup(gfn);
+
+    return off < 0 ? NULL : mem_base + off;
+}
+
+static int p2m_reserve(unsigned extra)
+{
+    if (hv.p2m_len + extra > hv.p2m_cap) {
+        unsigned cap = (hv.p2m_len + extra) * 2;
+        HvExtent *n = realloc(hv.p2m, cap * sizeof(*n));
+
+        if (!n) {
+            return -ENOMEM;
+        }
+        hv.p2m = n;
+        hv.p2m_cap = cap;
+    }
+    return 0;
+}
+
+/* Drop [gfn, gfn + nr) from the p2m, splitting extents as needed. */
+static int p2m_remove(uint64_t gfn, uint64_t nr)
+{
+    uint64_t end = gfn + nr;
+    unsigned i;
+
+    if (p2m_reserve(1) < 0) {
+        return -ENOMEM;
+    }
+    for (i = p2m_search(gfn); i < hv.p2m_len && hv.p2m[i].gfn < end;) {
+        HvExtent *e = &hv.p2m[i];
+        uint64_t e_end = e->gfn + e->nr;
+
+        hv.invalidate_pending = true;
+        if (e->gfn < gfn && e_end > end) {
+            /* Hole in the middle: split in two. */
+            memmove(e + 2, e + 1, (hv.p2m_len - i - 1) * sizeof(*e));
+            hv.p2m_len++;
+            e[1].gfn = end;
+            e[1].nr = e_end - end;
+            e[1].off = e->off + ((end - e->gfn) << XENSIM_PAGE_SHIFT);
+            e->nr = gfn - e->gfn;
+            return 0;
+        }
+        if (e->gfn < gfn) {
+            e->nr = gfn - e->gfn;
+            i++;
+        } else if (e_end > end) {
+            e->off += (end - e->gfn) << XENSIM_PAGE_SHIFT;
+            e->nr = e_end - end;
+            e->gfn = end;
+            i++;
+        } else {
+            memmove(e, e + 1, (hv.p2m_len - i - 1) * sizeof(*e));
+            hv.p2m_len--;
+        }
+    }
+    return 0;
+}
+
+/* Map [gfn, gfn + nr) to memfd offset off; the range must be free. */
+static int p2m_insert(uint64_t gfn, uint64_t nr, uint64_t off)
+{
+    unsigned i = p2m_search(gfn);
+    HvExtent *prev = i ? &hv.p2m[i - 1] : NULL;
+
+    if (prev && prev->gfn + prev->nr == gfn &&
+        prev->off + (prev->nr << XENSIM_PAGE_SHIFT) == off) {
+        prev->nr += nr;
+        if (i < hv.p2m_len && hv.p2m[i].gfn == gfn + nr &&
+            hv.p2m[i].off == off + (nr << XENSIM_PAGE_SHIFT)) {
+            prev->nr += hv.p2m[i].nr;
+            memmove(&hv.p2m[i], &hv.p2m[i + 1],
+                    (hv.p2m_len - i - 1) * sizeof(HvExtent));
+            hv.p2m_len--;
+        }
+        return 0;
+    }
+    if (p2m_reserve(1) < 0) {
+        return -ENOMEM;
+    }
+    memmove(&hv.p2m[i + 1], &hv.p2m[i], (hv.p2m_len - i) * sizeof(HvExtent));
+    hv.p2m[i] = (HvExtent) { gfn, nr, off };
+    hv.p2m_len++;
+    return 0;
+}
+
+static int memfd_grow(uint64_t size)
+{
+    if (size <= hv.memfd_size) {
+        return 0;
+    }
+    if (size > mem_reserved || ftruncate(hv.memfd, size) < 0) {
+        return -ENOMEM;
+    }
+    hv.memfd_size = size;
+    return 0;
+}
+
+int hv_mem_init(uint64_t mib)
+{
+    uint64_t bytes = mib << 20;
+    uint64_t low = bytes < HV_LOWMEM_END ? bytes : HV_LOWMEM_END;
+    uint64_t high = bytes - low;
+    uint64_t low_pages = low >> XENSIM_PAGE_SHIFT;
+
+    hv.memfd = memfd_create("xensim-guest-ram", MFD_CLOEXEC);
+    if (hv.memfd < 0) {
+        return -errno;
+    }
+    mem_reserved = HV_MEM_RESERVE;
+    mem_base = mmap(NULL, mem_reserved, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_NORESERVE, hv.memfd, 0);
+    if (mem_base == MAP_FAILED) {
+        return -errno;
+    }
+    /* Initial RAM sits at memfd offset == guest address (sparse file). */
+    if (memfd_grow(high ? HV_HIGHMEM_START + high : low) < 0) {
+        return -ENOMEM;
+    }
+    if (low_pages > HV_VGA_HOLE_START) {
+        p2m_insert(0, HV_VGA_HOLE_START, 0);
+        if (low_pages > HV_VGA_HOLE_END) {
+            p2m_insert(HV_VGA_HOLE_END, low_pages - HV_VGA_HOLE_END,
+                       HV_VGA_HOLE_END << XENSIM_PAGE_SHIFT);
+        }
+    } else if (low_pages) {
+        p2m_insert(0, low_pages, 0);
+    }
+    if (high) {
+        p2m_insert(HV_HIGHMEM_START >> XENSIM_PAGE_SHIFT,
+                   high >> XENSIM_PAGE_SHIFT, HV_HIGHMEM_START);
+    }
+    hv.memfd_top = hv.memfd_size;
+    return 0;
+}
+
+int hv_populate(uint64_t gfn, uint64_t nr)
+{
+    uint64_t off = hv.memfd_top;
+    int ret;
+
+    if (gfn + nr < gfn || ((gfn + nr) >> (52 - XENSIM_PAGE_SHIFT))) {
+        return -EINVAL;
+    }
+    ret = memfd_grow(off + (nr << XENSIM_PAGE_SHIFT));
+    if (ret < 0) {
+        return ret;
+    }
+    for (uint64_t i = 0; i < nr; i++) {
+        if (hv_p2m_lookup(gfn + i) >= 0) {
+            hv_log("populate_physmap: gfn %#llx was populated already; "
+                   "it gets a fresh page", (unsigned long long)(gfn + i));
+            break;
+        }
+    }
+    ret = p2m_remove(gfn, nr);
+    if (ret == 0) {
+        ret = p2m_insert(gfn, nr, off);
+    }
+    if (ret == 0) {
+        hv.memfd_top = off + (nr << XENSIM_PAGE_SHIFT);
+        hv.cnt[HV_CNT_populate_pages] += nr;
+    }
+    return ret;
+}
+
+int hv_relocate(uint64_t src, uint64_t dst, uint64_t nr)
+{
+    int64_t *off;
+    uint64_t i;
+    int ret = 0;
+
+    if (src + nr < src || dst + nr < dst) {
+        return -EINVAL;
+    }
+    off = malloc(nr * sizeof(*off));
+    if (!off) {
+        return -ENOMEM;
+    }
+    for (i = 0; i < nr; i++) {
+        off[i] = hv_p2m_lookup(src + i);
+        if (off[i] < 0) {
+            free(off);
+            return -EINVAL;
+        }
+    }
+    /* Page by page, as Xen's gmfn_range add_to_physmap: the dst gfn
+     * loses whatever it had, the src gfn becomes a hole. */
+    for (i = 0; i < nr && ret == 0; i++) {
+        ret = p2m_remove(src + i, 1);
+        if (ret == 0) {
+            ret = p2m_remove(dst + i, 1);
+        }
+        if (ret == 0) {
+            ret = p2m_insert(dst + i, 1, off[i]);
+        }
+    }
+    free(off);
+    return ret;
+}
+
+int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type)
+{
+    unsigned i;
+
+    for (uint64_t g = gfn; g < gfn + nr; g++) {
+        if (hv_p2m_lookup(g) < 0) {
+            return -EINVAL;
+        }
+    }
+    /* Drop overlapping entries (whole ones; partial overlaps are cut). */
+    for (i = 0; i < hv.memtype_len;) {
+        HvMemType *m = &hv.memtype[i];
+
+        if (m->gfn >= gfn && m->gfn + m->nr <= gfn + nr) {
+            *m = hv.memtype[--hv.memtype_len];
+            continue;
+        }
+        if (m->gfn < gfn + nr && m->gfn + m->nr > gfn) {
+            if (m->gfn < gfn) {
+                m->nr = gfn - m->gfn;
+            } else {
+                m->nr -= gfn + nr - m->gfn;
+                m->gfn = gfn + nr;
+            }
+        }
+        i++;
+    }
+    if (type == HVMMEM_ram_rw) {
+        return 0;
+    }
+    if (hv.memtype_len == hv.memtype_cap) {
+        unsigned cap = hv.memtype_cap ? hv.memtype_cap * 2 : 16;
+        HvMemType *n = realloc(hv.memtype, cap * sizeof(*n));
+
+        if (!n) {
+            return -ENOMEM;
+        }
+        hv.memtype = n;
+        hv.memtype_cap = cap;
+    }
+    hv.memtype[hv.memtype_len++] = (HvMemType) { gfn, nr, type };
+    return 0;
+}
+
+uint16_t hv_mem_type(uint64_t gfn)
+{
+    unsigned i;
+
+    for (i = 0; i < hv.memtype_len; i++) {
+        if (gfn >= hv.memtype[i].gfn &&
+            gfn < hv.memtype[i].gfn + hv.memtype[i].nr) {
+            return hv.memtype[i].type;
+        }
+    }
+    return HVMMEM_ram_rw;
+}
+
+void hv_mark_dirty(uint64_t gfn)
+{
+    if (hv.dirty_bits && gfn >= hv.dirty_first &&
+        gfn < hv.dirty_first + hv.dirty_nr) {
+        uint64_t bit = gfn - hv.dirty_first;
+
+        hv.dirty_bits[bit / 8] |= 1u << (bit % 8);
+    }
+}

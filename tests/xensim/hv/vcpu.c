@@ -1,0 +1,597 @@
+/*
+ * xensim-hv vCPUs: the guest side of the ioreq protocol (see vcpu.h).
+ *
+ * A synchronous access writes the request into the vCPU's slot of the
+ * selected server with state NONE -> READY, raises the vCPU's event
+ * channel, and sleeps on hv.cond (releasing hv.lock, so the server thread
+ * can take the device model's calls) until the slot reaches
+ * STATE_IORESP_READY; then the slot returns to NONE and the data is
+ * taken, as Xen's hvm_wait_for_io() does.
+ *
+ * Invariants: at most one request per vCPU in flight (vcpu_lock); the
+ * slot is only touched while its server exists (checked under hv.lock);
+ * anything the device model gets wrong (bad state, notify without a
+ * response, a slot not idle) is reported with the request named, and the
+ * access fails or is completed, never the process.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include "hv.h"
+#include "vcpu.h"
+
+#include <xen/hvm/hvm_op.h>
+
+/* ioreq_t's bitfield byte: state:4, data_is_ptr:1, dir:1, df:1. */
+#define IOREQ_FLAGS_BYTE    (offsetof(ioreq_t, _pad0) + 2)
+#define IOREQ_STATE_MASK    0x0f
+#define IOREQ_PTR_BIT       0x10
+#define IOREQ_DIR_BIT       0x20
+#define IOREQ_DF_BIT        0x40
+
+#define PCI_CF8_ENABLED     0x80000000u
+
+static pthread_mutex_t vcpu_lock[HV_MAX_VCPUS];
+
+void hv_vcpu_init(void)
+{
+    unsigned i;
+
+    for (i = 0; i < HV_MAX_VCPUS; i++) {
+        pthread_mutex_init(&vcpu_lock[i], NULL);
+    }
+}
+
+static volatile uint8_t *flags_byte(ioreq_t *slot)
+{
+    return (volatile uint8_t *)slot + IOREQ_FLAGS_BYTE;
+}
+
+static uint8_t slot_state(ioreq_t *slot)
+{
+    return __atomic_load_n(flags_byte(slot), __ATOMIC_ACQUIRE) &
+           IOREQ_STATE_MASK;
+}
+
+static void slot_set_state(ioreq_t *slot, uint8_t state)
+{
+    uint8_t b = *flags_byte(slot);
+
+    __atomic_store_n(flags_byte(slot), (b & ~IOREQ_STATE_MASK) | state,
+                     __ATOMIC_RELEASE);
+}
+
+static const char *type_name(uint8_t type)
+{
+    switch (type) {
+    case IOREQ_TYPE_PIO:
+        return "PIO";
+    case IOREQ_TYPE_COPY:
+        return "COPY";
+    case IOREQ_TYPE_PCI_CONFIG:
+        return "PCI_CONFIG";
+    case IOREQ_TYPE_TIMEOFFSET:
+        return "TIMEOFFSET";
+    case IOREQ_TYPE_INVALIDATE:
+        return "INVALIDATE";
+    }
+    return "?";
+}
+
+/* What the guest asked for; the "name" of an ioreq in reports. */
+typedef struct HvAccess {
+    uint8_t type;
+    bool is_write, data_is_ptr, df;
+    uint64_t addr, data;
+    uint32_t size, count;
+} HvAccess;
+
+static void count_type(uint8_t type)
+{
+    switch (type) {
+    case IOREQ_TYPE_PIO:
+        hv.cnt[HV_CNT_ioreq_pio]++;
+        break;
+    case IOREQ_TYPE_COPY:
+        hv.cnt[HV_CNT_ioreq_copy]++;
+        break;
+    case IOREQ_TYPE_PCI_CONFIG:
+        hv.cnt[HV_CNT_ioreq_pci_config]++;
+        break;
+    case IOREQ_TYPE_TIMEOFFSET:
+        hv.cnt[HV_CNT_ioreq_timeoffset]++;
+        break;
+    case IOREQ_TYPE_INVALIDATE:
+        hv.cnt[HV_CNT_ioreq_invalidate]++;
+        break;
+    }
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+/* Send a on cpu's slot of s and wait for the answer.  hv.lock held. */
+static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
+{
+    uint16_t id = s->id;
+    ioreq_t *slot = &s->shared->vcpu_ioreq[cpu];
+    uint32_t port = s->vcpu_port[cpu];
+    struct timespec deadline;
+    uint8_t st = slot_state(slot);
+
+    if (st == STATE_IORESP_READY) {
+        hv_log("vcpu %u: late response to a timed-out ioreq; dropped", cpu);
+        slot_set_state(slot, STATE_IOREQ_NONE);
+    } else if (st != STATE_IOREQ_NONE) {
+        hv_bug("vcpu %u: slot of ioreq server %u still in state %u (%s "
+               "addr %#llx) when a new %s request is due", cpu, id, st,
+               type_name(slot->type), (unsigned long long)slot->addr,
+               type_name(a->type));
+        return -EBUSY;
+    }
+    if (slot->vp_eport != port) {
+        hv_bug("vcpu %u: device model changed vp_eport to %u (Xen's port "
+               "is %u)", cpu, slot->vp_eport, port);
+        slot->vp_eport = port;
+    }
+    slot->addr = a->addr;
+    slot->data = a->data;
+    slot->count = a->count;
+    slot->size = a->size;
+    slot->type = a->type;
+    __atomic_store_n(flags_byte(slot),
+                     (a->data_is_ptr ? IOREQ_PTR_BIT : 0) |
+                     (a->is_write ? 0 : IOREQ_DIR_BIT) |
+                     (a->df ? IOREQ_DF_BIT : 0) | STATE_IOREQ_NONE,
+                     __ATOMIC_RELAXED);
+    slot_set_state(slot, STATE_IOREQ_READY);
+    count_type(a->type);
+    hv.gport[port].pending = false;
+    hv_guest_send(port);
+
+    deadline_in(&deadline, hv.timeout_ms);
+    for (;;) {
+        if (!hv.server[id].used || hv.server[id].shared != s->shared) {
+            hv_log("vcpu %u: ioreq server %u vanished during %s addr %#llx",
+                   cpu, id, type_name(a->type),
+                   (unsigned long long)a->addr);
+            return -ENODEV;
+        }
+        st = slot_state(slot);
+        if (st == STATE_IORESP_READY) {
+            a->data = slot->data;
+            slot_set_state(slot, STATE_IOREQ_NONE);
+            return 0;
+        }
+        if (st == STATE_IOREQ_NONE || st > STATE_IORESP_READY) {
+            hv_bug("vcpu %u: device model set ioreq state %u instead of "
+                   "IORESP_READY on %s addr %#llx size %u", cpu, st,
+                   type_name(a->type), (unsigned long long)a->addr,
+                   a->size);
+            slot_set_state(slot, STATE_IOREQ_NONE);
+            return -EIO;
+        }
+        if (hv.gport[port].pending) {
+            hv.gport[port].pending = false;
+            hv_bug("vcpu %u: device model notified port %u while the "
+                   "slot is still %s (%s addr %#llx): response in the "
+                   "wrong state", cpu, port,
+                   st == STATE_IOREQ_READY ? "READY" : "INPROCESS",
+                   type_name(a->type), (unsigned long long)a->addr);
+        }
+        if (pthread_cond_timedwait(&hv.cond, &hv.lock, &deadline) ==
+            ETIMEDOUT && slot_state(slot) != STATE_IORESP_READY) {
+            hv.cnt[HV_CNT_ioreq_timeouts]++;
+            hv_bug("vcpu %u: no response to %s addr %#llx size %u within "
+                   "%d ms (slot state %u)", cpu, type_name(a->type),
+                   (unsigned long long)a->addr, a->size, hv.timeout_ms,
+                   slot_state(slot));
+            return -ETIMEDOUT;
+        }
+    }
+}
+
+/* Xen sends a pending mapcache invalidation before re-entering the
+ * guest; we send it before the next access.  hv.lock held. */
+static int flush_invalidate(unsigned cpu)
+{
+    unsigned i;
+    int ret = 0;
+
+    if (!hv.invalidate_pending) {
+        return 0;
+    }
+    hv.invalidate_pending = false;
+    for (i = 0; i < HV_MAX_SERVERS; i++) {
+        HvAccess a = {
+            .type = IOREQ_TYPE_INVALIDATE, .is_write = true,
+            .size = 4, .count = 1, .data = ~0ull,
+        };
+
+        if (hv.server[i].used && hv.server[i].enabled) {
+            int r = send_sync(cpu, &hv.server[i], &a);
+
+            ret = ret ? ret : r;
+        }
+    }
+    return ret;
+}
+
+static uint64_t ones(unsigned size)
+{
+    return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+/* Route a to its server (or complete it unclaimed).  hv.lock held. */
+static int access_locked(unsigned cpu, HvAccess *a)
+{
+    HvIoreqServer *s;
+    uint64_t len = (uint64_t)a->size * (a->count ? a->count : 1);
+    int ret;
+
+    ret = flush_invalidate(cpu);
+    if (ret < 0) {
+        return ret;
+    }
+    if (a->type == IOREQ_TYPE_PIO && (a->addr & ~3ull) == 0xcfc &&
+        (hv.pci_cf8 & PCI_CF8_ENABLED)) {
+        uint64_t sbdf = (hv.pci_cf8 >> 8) & 0xffff;
+        uint64_t reg = (hv.pci_cf8 & 0xfc) | (a->addr & 3);
+
+        s = hv_server_select(IOREQ_TYPE_PCI_CONFIG, (sbdf << 32) | reg, 1);
+        if (s) {
+            a->type = IOREQ_TYPE_PCI_CONFIG;
+            a->addr = (sbdf << 32) | reg;
+        }
+    } else if (a->type == IOREQ_TYPE_COPY && a->df) {
+        s = hv_server_select(a->type, a->addr - len + a->size, len);
+    } else {
+        s = hv_server_select(a->type, a->addr, len);
+    }
+    if (!s) {
+        hv.cnt[HV_CNT_ioreq_unclaimed]++;
+        if (!a->is_write && !a->data_is_ptr) {
+            a->data = ones(a->size);
+        }
+        return 0;
+    }
+    ret = send_sync(cpu, s, a);
+    if (ret == 0 && !a->is_write && !a->data_is_ptr) {
+        a->data &= ones(a->size);
+    }
+    return ret;
+}
+
+static int do_access(unsigned cpu, HvAccess *a)
+{
+    int ret;
+
+    if (cpu >= hv.nr_vcpus) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&vcpu_lock[cpu]);
+    pthread_mutex_lock(&hv.lock);
+    ret = access_locked(cpu, a);
+    pthread_mutex_unlock(&hv.lock);
+    pthread_mutex_unlock(&vcpu_lock[cpu]);
+    return ret;
+}
+
+int xensim_pio(unsigned cpu, uint16_t port, unsigned size, bool is_write,
+               uint32_t *val)
+{
+    HvAccess a = {
+        .type = IOREQ_TYPE_PIO, .is_write = is_write, .addr = port,
+        .size = size, .count = 1, .data = is_write ? *val : 0,
+    };
+    int ret;
+
+    if (size != 1 && size != 2 && size != 4) {
+        return -EINVAL;
+    }
+    if (is_write && size == 4 && port == 0xcf8) {
+        /* Xen latches CF8 and still forwards the write. */
+        pthread_mutex_lock(&hv.lock);
+        hv.pci_cf8 = *val;
+        pthread_mutex_unlock(&hv.lock);
+    }
+    ret = do_access(cpu, &a);
+    if (ret == 0 && !is_write) {
+        *val = a.data;
+    }
+    return ret;
+}
+
+int xensim_pio_rep(unsigned cpu, uint16_t port, unsigned size,
+                   bool is_write, uint64_t gpa, uint32_t count, bool df)
+{
+    HvAccess a = {
+        .type = IOREQ_TYPE_PIO, .is_write = is_write, .addr = port,
+        .size = size, .count = count, .data = gpa, .data_is_ptr = true,
+        .df = df,
+    };
+
+    if ((size != 1 && size != 2 && size != 4) || !count) {
+        return -EINVAL;
+    }
+    return do_access(cpu, &a);
+}
+
+static int ram_rw(uint64_t gpa, void *buf, size_t len, bool is_write)
+{
+    char *p = buf;
+
+    while (len) {
+        uint64_t gfn = gpa >> XENSIM_PAGE_SHIFT;
+        size_t in_page = XENSIM_PAGE_SIZE - (gpa & (XENSIM_PAGE_SIZE - 1));
+        size_t chunk = len < in_page ? len : in_page;
+        char *host = hv_gfn_ptr(gfn);
+
+        if (!host) {
+            return -EFAULT;
+        }
+        host += gpa & (XENSIM_PAGE_SIZE - 1);
+        if (!is_write) {
+            memcpy(p, host, chunk);
+        } else if (hv_mem_type(gfn) != HVMMEM_ram_ro) {
+            memcpy(host, p, chunk);
+            hv_mark_dirty(gfn);
+        }
+        gpa += chunk;
+        p += chunk;
+        len -= chunk;
+    }
+    return 0;
+}
+
+int xensim_ram_read(uint64_t gpa, void *buf, size_t len)
+{
+    int ret;
+
+    pthread_mutex_lock(&hv.lock);
+    ret = ram_rw(gpa, buf, len, false);
+    pthread_mutex_unlock(&hv.lock);
+    return ret;
+}
+
+int xensim_ram_write(uint64_t gpa, const void *buf, size_t len)
+{
+    int ret;
+
+    pthread_mutex_lock(&hv.lock);
+    ret = ram_rw(gpa, (void *)buf, len, true);
+    pthread_mutex_unlock(&hv.lock);
+    return ret;
+}
+
+int xensim_mmio(unsigned cpu, uint64_t addr, unsigned size, bool is_write,
+                uint64_t *val)
+{
+    HvAccess a = {
+        .type = IOREQ_TYPE_COPY, .is_write = is_write, .addr = addr,
+        .size = size, .count = 1, .data = is_write ? *val : 0,
+    };
+    uint64_t v = is_write ? *val : 0;
+    int ret;
+
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        return -EINVAL;
+    }
+    if (cpu >= hv.nr_vcpus) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&vcpu_lock[cpu]);
+    pthread_mutex_lock(&hv.lock);
+    if (hv_gfn_ptr(addr >> XENSIM_PAGE_SHIFT) &&
+        hv_gfn_ptr((addr + size - 1) >> XENSIM_PAGE_SHIFT)) {
+        /* RAM: no device model involved (little-endian guest). */
+        ret = ram_rw(addr, &v, size, is_write);
+        a.data = v;
+    } else {
+        ret = access_locked(cpu, &a);
+    }
+    pthread_mutex_unlock(&hv.lock);
+    pthread_mutex_unlock(&vcpu_lock[cpu]);
+    if (ret == 0 && !is_write) {
+        *val = a.data;
+    }
+    return ret;
+}
+
+/* Put one request on s's buffered ring; false if it does not fit. */
+static bool buffered_put(HvIoreqServer *s, uint64_t addr, unsigned size,
+                         uint64_t val)
+{
+    buffered_iopage_t *pg = s->buf;
+    uint64_t *ptrs = (uint64_t *)&pg->read_pointer;
+    unsigned slots = size == 8 ? 2 : 1;
+    uint32_t rp = __atomic_load_n(&pg->read_pointer, __ATOMIC_ACQUIRE);
+    uint32_t wp = pg->write_pointer;
+    buf_ioreq_t bp = {
+        .type = IOREQ_TYPE_COPY,
+        .dir = IOREQ_WRITE,
+        .size = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3,
+        .addr = addr,
+        .data = val,
+    };
+    uint64_t old, new;
+
+    if (wp - rp > IOREQ_BUFFER_SLOT_NUM) {
+        hv_bug("buffered ring of ioreq server %u: read_pointer %u is "
+               "ahead of write_pointer %u", s->id, rp, wp);
+        return false;
+    }
+    if (wp - rp >= IOREQ_BUFFER_SLOT_NUM - (slots - 1)) {
+        return false;
+    }
+    pg->buf_ioreq[wp % IOREQ_BUFFER_SLOT_NUM] = bp;
+    if (slots == 2) {
+        bp.data = val >> 32;
+        pg->buf_ioreq[(wp + 1) % IOREQ_BUFFER_SLOT_NUM] = bp;
+    }
+    __atomic_store_n(&pg->write_pointer, wp + slots, __ATOMIC_RELEASE);
+
+    /* BUFIOREQ_ATOMIC: keep both pointers small, in one 64-bit swap. */
+    old = __atomic_load_n(ptrs, __ATOMIC_ACQUIRE);
+    do {
+        uint32_t r = old, w = old >> 32;
+        uint32_t n = r / IOREQ_BUFFER_SLOT_NUM;
+
+        if (!n || s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_ATOMIC) {
+            break;
+        }
+        r -= n * IOREQ_BUFFER_SLOT_NUM;
+        w -= n * IOREQ_BUFFER_SLOT_NUM;
+        new = ((uint64_t)w << 32) | r;
+    } while (!__atomic_compare_exchange_n(ptrs, &old, new, false,
+                                          __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    hv.cnt[HV_CNT_ioreq_buffered]++;
+    hv_guest_send(s->buf_port);
+    return true;
+}
+
+int xensim_mmio_buffered_write(uint64_t addr, unsigned size, uint64_t val)
+{
+    HvIoreqServer *s;
+    bool done = false;
+
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&hv.lock);
+    s = hv_server_select(IOREQ_TYPE_COPY, addr, size);
+    if (!s) {
+        hv.cnt[HV_CNT_ioreq_unclaimed]++;
+        done = true;
+    } else if (s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF &&
+               addr <= 0xfffff) {
+        done = buffered_put(s, addr, size, val);
+    }
+    pthread_mutex_unlock(&hv.lock);
+    if (done) {
+        return 0;
+    }
+    return xensim_mmio(0, addr, size, true, &val);
+}
+
+static int pci_gsi(unsigned dev, unsigned intx)
+{
+    return ((dev << 2) + (dev >> 3) + intx) % 32 + 16;
+}
+
+/* Level of gsi from everything the device model drives.  hv.lock held. */
+static int irq_level_locked(unsigned gsi)
+{
+    unsigned dev, intx;
+
+    if (gsi >= HV_NR_GSIS) {
+        return 0;
+    }
+    if (hv.gsi_level[gsi]) {
+        return 1;
+    }
+    if (gsi < 16 && hv.isa_level[gsi]) {
+        return 1;
+    }
+    for (dev = 0; dev < 32; dev++) {
+        for (intx = 0; intx < 4; intx++) {
+            if (!hv.intx_level[dev][intx]) {
+                continue;
+            }
+            if (gsi >= 16 && pci_gsi(dev, intx) == (int)gsi) {
+                return 1;
+            }
+            if (gsi > 0 && gsi < 16 &&
+                hv.link_route[(dev + intx) & 3] == gsi) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int xensim_irq_level(unsigned gsi)
+{
+    int level;
+
+    pthread_mutex_lock(&hv.lock);
+    level = irq_level_locked(gsi);
+    pthread_mutex_unlock(&hv.lock);
+    return level;
+}
+
+int xensim_wait_irq(unsigned gsi, int level, int timeout_ms)
+{
+    struct timespec deadline;
+    int ret = 0;
+
+    deadline_in(&deadline, timeout_ms);
+    pthread_mutex_lock(&hv.lock);
+    while (irq_level_locked(gsi) != !!level) {
+        if (pthread_cond_timedwait(&hv.cond, &hv.lock, &deadline) ==
+            ETIMEDOUT) {
+            ret = irq_level_locked(gsi) == !!level ? 0 : -ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&hv.lock);
+    return ret;
+}
+
+uint64_t xensim_msi_count(uint64_t *last_addr, uint32_t *last_data)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&hv.lock);
+    n = hv.msi_count;
+    if (last_addr) {
+        *last_addr = hv.msi_last_addr;
+    }
+    if (last_data) {
+        *last_data = hv.msi_last_data;
+    }
+    pthread_mutex_unlock(&hv.lock);
+    return n;
+}
+
+int xensim_invalidate(void)
+{
+    int ret;
+
+    pthread_mutex_lock(&vcpu_lock[0]);
+    pthread_mutex_lock(&hv.lock);
+    hv.invalidate_pending = true;
+    ret = flush_invalidate(0);
+    pthread_mutex_unlock(&hv.lock);
+    pthread_mutex_unlock(&vcpu_lock[0]);
+    return ret;
+}
+
+unsigned xensim_nr_vcpus(void)
+{
+    return hv.nr_vcpus;
+}
+
+bool xensim_dm_ready(void)
+{
+    unsigned i;
+    bool ready = false;
+
+    pthread_mutex_lock(&hv.lock);
+    for (i = 0; i < HV_MAX_SERVERS; i++) {
+        ready |= hv.server[i].used && hv.server[i].enabled;
+    }
+    pthread_mutex_unlock(&hv.lock);
+    return ready;
+}

@@ -1,0 +1,135 @@
+/*
+ * xensim libxenevtchn.so.1: event channels of the simulated host.
+ *
+ * Like /dev/xen/evtchn, each handle has one fd (here the client end of a
+ * socketpair whose other end the hypervisor holds) that is readable
+ * exactly while a port bound on this handle is pending; each pending
+ * port arrives as one 4-byte message.  So xenevtchn_pending() is a local
+ * non-blocking read, and the ioreq hot path costs one round trip
+ * (notify) plus one one-way message (unmask).
+ *
+ * Invariants: a port returned by xenevtchn_pending() stays masked in the
+ * hypervisor until xenevtchn_unmask(); failures are -1/errno.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <xenevtchn.h>
+
+#include "client.h"
+
+struct xenevtchn_handle {
+    XenSimConn *conn;
+    int event_fd;           /* readable while a port is pending */
+};
+
+xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
+                                 unsigned open_flags)
+{
+    xenevtchn_handle *xce = calloc(1, sizeof(*xce));
+    int fds[1];
+    unsigned nfds = 1;
+
+    if (!xce) {
+        return NULL;
+    }
+    xce->conn = xensim_conn_open(XENSIM_LIB_EVTCHN, fds, &nfds);
+    if (!xce->conn || nfds != 1) {
+        int e = xce->conn ? EPROTO : errno;
+
+        xensim_conn_close(xce->conn);
+        free(xce);
+        errno = e;
+        return NULL;
+    }
+    xce->event_fd = fds[0];
+    return xce;
+}
+
+xenevtchn_handle *xenevtchn_fdopen(struct xentoollog_logger *logger, int fd,
+                                   unsigned open_flags)
+{
+    errno = EOPNOTSUPP;
+    return NULL;
+}
+
+int xenevtchn_close(xenevtchn_handle *xce)
+{
+    if (xce) {
+        close(xce->event_fd);
+        xensim_conn_close(xce->conn);
+        free(xce);
+    }
+    return 0;
+}
+
+int xenevtchn_fd(xenevtchn_handle *xce)
+{
+    return xce->event_fd;
+}
+
+int xenevtchn_restrict(xenevtchn_handle *xce, domid_t domid)
+{
+    return 0;
+}
+
+int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    return xensim_simple(xce->conn, XENSIM_OP_EVTCHN_NOTIFY, port, 0, 0, 0,
+                         NULL) < 0 ? -1 : 0;
+}
+
+xenevtchn_port_or_error_t xenevtchn_bind_unbound_port(xenevtchn_handle *xce,
+                                                      uint32_t domid)
+{
+    return xensim_simple(xce->conn, XENSIM_OP_EVTCHN_BIND_UNBOUND, domid, 0,
+                         0, 0, NULL);
+}
+
+xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *xce,
+                                                     uint32_t domid,
+                                                     evtchn_port_t
+                                                     remote_port)
+{
+    return xensim_simple(xce->conn, XENSIM_OP_EVTCHN_BIND_INTERDOMAIN, domid,
+                         remote_port, 0, 0, NULL);
+}
+
+xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *xce,
+                                              unsigned int virq)
+{
+    return xensim_simple(xce->conn, XENSIM_OP_EVTCHN_BIND_VIRQ, virq, 0, 0,
+                         0, NULL);
+}
+
+int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    return xensim_simple(xce->conn, XENSIM_OP_EVTCHN_UNBIND, port, 0, 0, 0,
+                         NULL) < 0 ? -1 : 0;
+}
+
+xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
+{
+    uint32_t port;
+    ssize_t n;
+
+    do {
+        n = recv(xce->event_fd, &port, sizeof(port), MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof(port)) {
+        return port;
+    }
+    if (n >= 0) {
+        errno = n ? EPROTO : EIO;   /* EOF: the hypervisor is gone */
+    }
+    return -1;
+}
+
+int xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    XenSimMsg req = { .op = XENSIM_OP_EVTCHN_UNMASK, .arg = { port } };
+
+    return xensim_send_oneway(xce->conn, &req, NULL, 0);
+}
