@@ -28,8 +28,9 @@ fi
 for p in $patches; do
     n=$((n + 1))
     name=$(basename "$p")
-    if (cd "$am/tree" && perl scripts/checkpatch.pl --no-tree -q "$p") >"$am/cp.log" 2>&1 \
-       || ! grep -q '^ERROR' "$am/cp.log"; then
+    # Errors fail a patch; warnings are for the reviewer to weigh.
+    if (cd "$am/tree" && perl scripts/checkpatch.pl --no-tree "$p") >"$am/cp.log" 2>&1 \
+       && grep -qE 'total: 0 errors|no obvious style problems' "$am/cp.log"; then
         echo "ok $n - checkpatch: $name"
     else
         grep -A3 '^ERROR' "$am/cp.log" | sed 's/^/# /'

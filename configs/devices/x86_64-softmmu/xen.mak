@@ -12,3 +12,5 @@ CONFIG_E1000E_PCI_EXPRESS=y
 CONFIG_USB_UHCI=y
 CONFIG_USB_EHCI_PCI=y
 CONFIG_SERIAL_ISA=y
+# The PC machines add a parallel port unless started with -nodefaults.
+CONFIG_PARALLEL=y
