@@ -17,12 +17,15 @@
  *    errno set and nothing left mapped.
  *  - Unmapping keeps Xen's return value (that of munmap) even when the
  *    call is reported as a device-model bug.
+ *  - Plain munmap() of (part of) a foreign mapping, which is how QEMU's
+ *    mapcache releases buckets, updates the registry too (interposed).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <xenforeignmemory.h>
@@ -43,16 +46,23 @@ struct xenforeignmemory_resource_handle {
 /* --- registry of live mappings (all handles of the process) ---------- */
 
 typedef struct FmemMapping {
-    void *addr;
+    char *addr;
     size_t pages;
     int is_resource;
+    XenSimConn *conn;           /* the handle that made it */
 } FmemMapping;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static FmemMapping *registry;
 static size_t registry_len, registry_cap;
 
-static void registry_add(void *addr, size_t pages, int is_resource)
+static int real_munmap(void *addr, size_t len)
+{
+    return syscall(SYS_munmap, addr, len);
+}
+
+static void registry_add(XenSimConn *conn, void *addr, size_t pages,
+                         int is_resource)
 {
     pthread_mutex_lock(&registry_lock);
     if (registry_len == registry_cap) {
@@ -67,7 +77,8 @@ static void registry_add(void *addr, size_t pages, int is_resource)
         registry = n;
         registry_cap = cap;
     }
-    registry[registry_len++] = (FmemMapping) { addr, pages, is_resource };
+    registry[registry_len++] = (FmemMapping) { addr, pages, is_resource,
+                                               conn };
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -88,6 +99,89 @@ static int registry_del(void *addr, size_t pages, int is_resource)
     }
     pthread_mutex_unlock(&registry_lock);
     return ret;
+}
+
+/*
+ * [addr, addr + len) is being unmapped or replaced behind our back (plain
+ * munmap, mmap MAP_FIXED): trim or drop the mappings it overlaps and tell
+ * the hypervisor how many foreign pages went away.
+ */
+static void registry_forget_range(char *addr, size_t len)
+{
+    char *end = addr + len;
+    size_t i = 0;
+
+    pthread_mutex_lock(&registry_lock);
+    while (i < registry_len) {
+        FmemMapping *m = &registry[i];
+        char *m_end = m->addr + m->pages * XENSIM_PAGE_SIZE;
+        size_t gone;
+        XenSimMsg req = { .op = XENSIM_OP_FMEM_UNMAP };
+
+        if (m->addr >= end || m_end <= addr) {
+            i++;
+            continue;
+        }
+        gone = ((m_end < end ? m_end : end) -
+                (m->addr > addr ? m->addr : addr)) / XENSIM_PAGE_SIZE;
+        req.arg[0] = (uintptr_t)(m->addr > addr ? m->addr : addr);
+        req.arg[1] = gone;
+        req.arg[2] = 1;
+        xensim_send_oneway(m->conn, &req, NULL, 0);
+        if (m->addr < addr && m_end > end) {
+            /* Hole in the middle: keep the head, re-add the tail. */
+            FmemMapping tail = *m;
+
+            tail.addr = end;
+            tail.pages = (m_end - end) / XENSIM_PAGE_SIZE;
+            m->pages = (addr - m->addr) / XENSIM_PAGE_SIZE;
+            pthread_mutex_unlock(&registry_lock);
+            registry_add(tail.conn, tail.addr, tail.pages, tail.is_resource);
+            return;
+        }
+        if (m->addr < addr) {
+            m->pages = (addr - m->addr) / XENSIM_PAGE_SIZE;
+            i++;
+        } else if (m_end > end) {
+            m->pages = (m_end - end) / XENSIM_PAGE_SIZE;
+            m->addr = end;
+            i++;
+        } else {
+            *m = registry[--registry_len];
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Forget every mapping of a closing handle (the mappings stay valid). */
+static void registry_forget_conn(XenSimConn *conn)
+{
+    size_t i = 0;
+
+    pthread_mutex_lock(&registry_lock);
+    while (i < registry_len) {
+        if (registry[i].conn == conn) {
+            registry[i] = registry[--registry_len];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/*
+ * QEMU's mapcache releases foreign maps with plain munmap(), never with
+ * xenforeignmemory_unmap().  This library therefore interposes munmap
+ * (under glibc's version node, see xenforeignmemory.map) so the registry
+ * and the hypervisor's unmap counters stay true.  Everything else passes
+ * straight to the kernel.
+ */
+int munmap(void *addr, size_t len)
+{
+    if (__atomic_load_n(&registry_len, __ATOMIC_RELAXED)) {
+        registry_forget_range(addr, len);
+    }
+    return real_munmap(addr, len);
 }
 
 /* --- handle ----------------------------------------------------------- */
@@ -118,6 +212,7 @@ xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
 int xenforeignmemory_close(xenforeignmemory_handle *fmem)
 {
     if (fmem) {
+        registry_forget_conn(fmem->conn);
         close(fmem->memfd);
         xensim_conn_close(fmem->conn);
         free(fmem);
@@ -195,6 +290,10 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
             }
         }
     }
+    if (flags & MAP_FIXED) {
+        /* Replaces whatever was mapped there, foreign maps included. */
+        registry_forget_range(addr, pages * XENSIM_PAGE_SIZE);
+    }
     base = mmap(addr, pages * XENSIM_PAGE_SIZE, PROT_NONE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
                 (flags & MAP_FIXED), -1, 0);
@@ -204,7 +303,7 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
     }
     if (map_runs(fmem, base, prot, pages, slot) < 0) {
         e = errno;
-        munmap(base, pages * XENSIM_PAGE_SIZE);
+        real_munmap(base, pages * XENSIM_PAGE_SIZE);
         goto fail_free;
     }
     if (err) {
@@ -213,7 +312,7 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
         }
     }
     free(slot);
-    registry_add(base, pages, 0);
+    registry_add(fmem->conn, base, pages, 0);
     return base;
 
 fail_free:
@@ -243,7 +342,7 @@ int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr,
     } else {
         xensim_send_oneway(fmem->conn, &req, NULL, 0);
     }
-    return munmap(addr, pages * XENSIM_PAGE_SIZE);
+    return real_munmap(addr, pages * XENSIM_PAGE_SIZE);
 }
 
 /* --- resources -------------------------------------------------------- */
@@ -295,7 +394,7 @@ xenforeignmemory_resource_handle *xenforeignmemory_map_resource(
     fres->type = type;
     fres->id = id;
     *paddr = addr;
-    registry_add(addr, nr_frames, 1);
+    registry_add(fmem->conn, addr, nr_frames, 1);
     return fres;
 }
 
@@ -317,7 +416,7 @@ int xenforeignmemory_unmap_resource(xenforeignmemory_handle *fmem,
     } else {
         xensim_send_oneway(fmem->conn, &req, NULL, 0);
     }
-    ret = munmap(fres->addr, fres->nr_frames * XENSIM_PAGE_SIZE);
+    ret = real_munmap(fres->addr, fres->nr_frames * XENSIM_PAGE_SIZE);
     free(fres);
     return ret;
 }

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""xensim end to end: a real QEMU device model (Debian's stock binary and,
+when built, ours) runs on xensim-hv + xenstored with a libxl-style argv,
+reaches running, and answers PCI config reads of every device on bus 0
+through CF8/CFC issued by the simulator's vCPU (control socket).
+
+TAP on stdout.  usage: e2e-pci.py BUILD_XENSIM_DIR QEMU [QEMU...]
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+DOMID = 7
+# xenfv's bus 0 as QEMU 7.2 builds it from libxl's argv: the machine
+# creates xen-platform before the -device VGA of the command line.
+EXPECTED = {
+    (0, 0): 0x12378086,     # i440FX host bridge
+    (1, 0): 0x70008086,     # PIIX3 ISA bridge
+    (1, 1): 0x70108086,     # PIIX3 IDE
+    (1, 3): 0x71138086,     # PIIX4 ACPI/PM
+    (2, 0): 0x00015853,     # xen-platform
+    (3, 0): 0x11111234,     # VGA
+}
+
+n = 0
+
+
+def tap(ok, what):
+    global n
+    n += 1
+    print("%sok %d - %s" % ("" if ok else "not ", n, what), flush=True)
+    return ok
+
+
+class Control:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.connect(path)
+        self.f = self.s.makefile("rw")
+
+    def cmd(self, line):
+        self.f.write(line + "\n")
+        self.f.flush()
+        extra = []
+        while True:
+            reply = self.f.readline()
+            if not reply:
+                return "err EOF", extra
+            reply = reply.strip()
+            if reply.startswith("ok") or reply.startswith("err"):
+                return reply, extra
+            extra.append(reply)
+
+    def value(self, line):
+        reply, _ = self.cmd(line)
+        parts = reply.split()
+        if parts[0] != "ok" or len(parts) < 2:
+            raise RuntimeError("%s: %s" % (line, reply))
+        return int(parts[1], 0)
+
+
+def wait_path(path, proc, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.path.exists(path):
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def stop(proc):
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_one(build, qemu):
+    name = os.path.basename(qemu)
+    tmp = tempfile.mkdtemp(prefix="xensim-e2e.")
+    xs_sock, hv_sock = tmp + "/xs.sock", tmp + "/hv.sock"
+    ctl_sock = tmp + "/control.sock"
+    procs = []
+    try:
+        xs = subprocess.Popen([build + "/xenstored", "--socket", xs_sock],
+                              stdout=subprocess.DEVNULL,
+                              stderr=open(tmp + "/xs.log", "w"))
+        procs.append(xs)
+        hv_log = open(tmp + "/hv.log", "w")
+        hv = subprocess.Popen([build + "/xensim-hv", "--socket", hv_sock,
+                               "--control", ctl_sock, "--domid", str(DOMID),
+                               "--memory", "128", "--vcpus", "2"],
+                              stdout=subprocess.DEVNULL, stderr=hv_log)
+        procs.append(hv)
+        if not tap(wait_path(xs_sock, xs) and wait_path(ctl_sock, hv),
+                   "%s: xenstored and xensim-hv listening" % name):
+            return
+        env = dict(os.environ, LD_LIBRARY_PATH=build + "/lib",
+                   XENSIM_SOCKET=hv_sock, XENSTORED_PATH=xs_sock,
+                   XEN_DOMAIN_ID=str(DOMID))
+        argv = [qemu, "-xen-domid", str(DOMID), "-no-shutdown",
+                "-nodefaults", "-no-user-config", "-name", "e2e",
+                "-vnc", "none", "-display", "none",
+                "-device", "VGA,vgamem_mb=16", "-boot", "order=cda",
+                "-smp", "2,maxcpus=2", "-net", "none",
+                "-machine", "xenfv", "-m", "128"]
+        q = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=open(tmp + "/qemu.log", "w"))
+        procs.append(q)
+        ctl = Control(ctl_sock)
+        end = time.time() + 30
+        ready = False
+        while time.time() < end and q.poll() is None:
+            if ctl.value("ready") == 1:
+                ready = True
+                break
+            time.sleep(0.05)
+        if not tap(ready, "%s: loads the replacement libraries and enables "
+                   "its ioreq server" % name):
+            print("# " + open(tmp + "/qemu.log").read().replace("\n", "\n# "))
+            return
+        # QEMU writes "running" right after it enables the server.
+        found = {}
+        for dev in range(32):
+            for fn in range(8):
+                ctl.cmd("outl 0xcf8 %#x" % (0x80000000 | dev << 11 | fn << 8))
+                ids = ctl.value("inl 0xcfc")
+                if ids != 0xffffffff:
+                    found[(dev, fn)] = ids
+                if fn == 0:
+                    if ids == 0xffffffff:
+                        break
+                    ctl.cmd("outl 0xcf8 %#x" % (0x8000000c | dev << 11))
+                    if not ctl.value("inl 0xcfc") & 0x00800000:
+                        break   # not multi-function
+        tap(found == EXPECTED, "%s: PCI IDs of every device on bus 0 via "
+            "CF8/CFC: %s" % (name, ", ".join(
+                "%02x.%x=%04x:%04x" % (d, f, v & 0xffff, v >> 16)
+                for (d, f), v in sorted(found.items()))))
+        reply, _ = ctl.cmd("invalidate")
+        tap(reply == "ok", "%s: answers a mapcache invalidation" % name)
+        ctl.cmd("memwrite 0x100000 efbeadde")
+        tap(ctl.value("readl 0x100000") == 0xdeadbeef,
+            "%s: guest RAM shared with the simulator" % name)
+        tap(q.poll() is None, "%s: still running" % name)
+        stop(q)
+        stop(hv)
+        hv_log.close()
+        log = open(tmp + "/hv.log").read()
+        bugs = [l for l in log.splitlines() if "DM BUG" in l]
+        tap(not bugs, "%s: no device-model bugs reported%s" %
+            (name, "".join("\n# " + b for b in bugs)))
+    finally:
+        for p in reversed(procs):
+            stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    build = sys.argv[1]
+    for qemu in sys.argv[2:]:
+        if not os.access(qemu, os.X_OK):
+            tap(True, "# SKIP %s not built" % qemu)
+            continue
+        run_one(build, qemu)
+    print("1..%d" % n)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+/*
+ * xensim unit test: foreign memory.  Maps of guest RAM see the same
+ * bytes as the guest (control socket memread/memwrite); unpopulated gfns
+ * fail per page in err[] and the whole map without err[]; bad arguments
+ * and injected faults fail with errno; relocated gfns keep existing
+ * mappings; resources map the ioreq pages; an unmap of something never
+ * mapped is reported and the hypervisor carries on.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <xendevicemodel.h>
+#include <xenforeignmemory.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/memory.h>
+
+#include "harness.h"
+
+#define PAGE 4096
+
+int main(void)
+{
+    xenforeignmemory_handle *fmem;
+    xendevicemodel_handle *dmod;
+    xenforeignmemory_resource_handle *fres;
+    xen_pfn_t pfn[4] = { 0x10, 0x11, 0xa0, 0x12 };
+    int err[4] = { 1, 1, 1, 1 };
+    char *p, *q;
+    void *addr = NULL;
+    ioservid_t id;
+    const char *reply;
+
+    harness_start("1", "16", "1", "2000");
+    fmem = xenforeignmemory_open(NULL, 0);
+    dmod = xendevicemodel_open(NULL, 0);
+    check(fmem && dmod, "open");
+
+    ctl("memwrite 0x10000 deadbeef");
+    p = xenforeignmemory_map(fmem, 1, PROT_READ | PROT_WRITE, 2, pfn, err);
+    check(p && err[0] == 0 && err[1] == 0, "map two RAM pages");
+    check(p && !memcmp(p, "\xde\xad\xbe\xef", 4),
+          "guest's write visible through the map");
+    if (p) {
+        memcpy(p + PAGE + 8, "\x01\x02", 2);
+    }
+    reply = ctl("memread 0x11008 2");
+    check(!strcmp(reply, "ok 0102"), "write through the map lands in "
+          "guest RAM (%s)", reply);
+    check(xenforeignmemory_unmap(fmem, p, 2) == 0, "unmap");
+
+    p = xenforeignmemory_map(fmem, 1, PROT_READ, 4, pfn, err);
+    check(p && !err[0] && !err[1] && err[2] == -EINVAL && !err[3],
+          "VGA hole gfn fails per page (err %d %d %d %d)", err[0], err[1],
+          err[2], err[3]);
+    check(p && p[3 * PAGE] == 0, "page after the hole still mapped");
+    xenforeignmemory_unmap(fmem, p, 4);
+
+    errno = 0;
+    p = xenforeignmemory_map(fmem, 1, PROT_READ, 4, pfn, NULL);
+    check(!p && errno == EINVAL, "without err[] a bad page fails the map");
+    p = xenforeignmemory_map(fmem, 2, PROT_READ, 1, pfn, err);
+    check(!p && errno == ESRCH, "map of another domain: ESRCH");
+    p = xenforeignmemory_map(fmem, 1, PROT_READ, 0, pfn, err);
+    check(!p && errno == EINVAL, "map of 0 pages: EINVAL");
+
+    ctl("fault map-fail 2");
+    p = xenforeignmemory_map(fmem, 1, PROT_READ, 1, pfn, err);
+    q = xenforeignmemory_map(fmem, 1, PROT_READ, 1, pfn, err);
+    check(p && !q && errno == ENOMEM, "fault map-fail 2 fails the 2nd map");
+    check(counter("fmem_map_failures") == 1, "map failure counted");
+    xenforeignmemory_unmap(fmem, p, 1);
+    ctl("fault page-error 0x11");
+    p = xenforeignmemory_map(fmem, 1, PROT_READ, 2, pfn, err);
+    check(p && !err[0] && err[1] == -EINVAL, "fault page-error per page");
+    xenforeignmemory_unmap(fmem, p, 2);
+    ctl("fault clear");
+
+    /* MAP_FIXED remap over an existing area, as the mapcache does. */
+    p = xenforeignmemory_map2(fmem, 1, NULL, PROT_READ, 0, 2, pfn, err);
+    q = xenforeignmemory_map2(fmem, 1, p, PROT_READ, MAP_FIXED, 1, pfn + 1,
+                              err);
+    check(p && q == p && !memcmp(q + 8, "\x01\x02", 2),
+          "map2 with MAP_FIXED replaces in place");
+    munmap(p, 2 * PAGE);
+
+    /* Relocation keeps the mapping on the same page. */
+    p = xenforeignmemory_map(fmem, 1, PROT_READ, 1, &pfn[1], err);
+    check(xendevicemodel_relocate_memory(dmod, 1, 1, 0x11, 0x3000) == 0,
+          "relocate_memory 0x11 -> 0x3000");
+    check(p && p[8] == 1, "old mapping still sees the page");
+    reply = ctl("memread 0x3000008 2");
+    check(!strcmp(reply, "ok 0102"), "page now at gfn 0x3000 (%s)", reply);
+    reply = ctl("memread 0x11000 1");
+    check(!strncmp(reply, "err EFAULT", 10), "gfn 0x11 is now a hole");
+    check(xendevicemodel_relocate_memory(dmod, 1, 1, 0x11, 0x3001) == -1 &&
+          errno == EINVAL, "relocating a hole: EINVAL");
+
+    /* Resources: the ioreq server's two pages. */
+    check(xendevicemodel_create_ioreq_server(dmod, 1, 2, &id) == 0,
+          "create ioreq server");
+    fres = xenforeignmemory_map_resource(fmem, 1,
+                                         XENMEM_resource_ioreq_server, id,
+                                         0, 2, &addr,
+                                         PROT_READ | PROT_WRITE, 0);
+    check(fres && addr, "map_resource frames 0..1");
+    check(fres && ((shared_iopage_t *)((char *)addr + PAGE))
+          ->vcpu_ioreq[0].vp_eport != 0, "frame 1 holds vp_eport");
+    check(!xenforeignmemory_map_resource(fmem, 1, 1, id, 0, 1, &addr, 3, 0)
+          && errno == EOPNOTSUPP, "unknown resource type: EOPNOTSUPP");
+    addr = NULL;
+    check(!xenforeignmemory_map_resource(fmem, 1, 0, id, 1, 2, &addr, 3, 0)
+          && errno == EINVAL, "frames beyond the server: EINVAL");
+    check(!xenforeignmemory_map_resource(fmem, 1, 0, 7, 0, 2, &addr, 3, 0)
+          && errno == ENOENT, "unknown server: ENOENT");
+    check(xenforeignmemory_unmap_resource(fmem, fres) == 0,
+          "unmap_resource");
+
+    /* Device-model bugs: reported, Xen's return, hypervisor survives. */
+    p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    check(xenforeignmemory_unmap(fmem, p, 1) == 0,
+          "unmap of something never mapped returns munmap's result");
+    /* The report is one-way: a round trip on the same handle syncs. */
+    p = xenforeignmemory_map(fmem, 1, PROT_READ, 1, pfn, err);
+    xenforeignmemory_unmap(fmem, p, 1);
+    check(hv_bug_lines("never mapped") == 1,
+          "... and is reported as a device-model bug");
+    check(counter("fmem_maps") > 0 && counter("fmem_unmaps") > 0,
+          "map/unmap counters");
+
+    /* Plain munmap of a foreign map (QEMU's mapcache) is tracked too. */
+    {
+        long long before = counter("fmem_unmaps");
+
+        p = xenforeignmemory_map(fmem, 1, PROT_READ, 2, pfn, err);
+        munmap(p, 2 * PAGE);
+        xenforeignmemory_map(fmem, 1, PROT_READ, 1, pfn, err);
+        check(counter("fmem_unmaps") == before + 1,
+              "plain munmap of a foreign map counted as an unmap");
+    }
+
+    xendevicemodel_close(dmod);
+    xenforeignmemory_close(fmem);
+    return harness_finish();
+}

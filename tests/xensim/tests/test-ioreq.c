@@ -1,0 +1,440 @@
+/*
+ * xensim unit test: ioreq round trips against a tiny fake device model
+ * running in a thread of this process, written the way QEMU's xen-hvm
+ * code uses the libraries (map_resource, vp_eport binding, pending /
+ * unmask / notify, buffered ring).  The guest side is driven through the
+ * control socket: PIO, CF8/CFC PCI config, MMIO, rep string I/O into
+ * guest RAM, buffered writes, invalidation, interrupts and MSIs, dm_op
+ * argument checks, and device-model misbehaviour that must be reported
+ * without stopping the simulator.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/memory.h>
+
+#include "harness.h"
+
+#define DOMID       1
+#define NR_VCPUS    2
+#define PIO_BASE    0x1000
+#define MMIO_BASE   0xfe000000ull
+#define PAGE        4096
+
+enum Misbehave {
+    DM_OK,
+    DM_BAD_STATE,       /* answer with a state that does not exist */
+    DM_IGNORE,          /* never pick the request up */
+    DM_EARLY_NOTIFY,    /* notify before the response is ready */
+};
+
+static struct {
+    xendevicemodel_handle *dmod;
+    xenforeignmemory_handle *fmem;
+    xenevtchn_handle *xce;
+    ioservid_t id;
+    buffered_iopage_t *buf;
+    shared_iopage_t *shared;
+    evtchn_port_t local[NR_VCPUS], buf_local;
+    uint32_t regs[16];
+    uint8_t mmio[PAGE];
+    uint32_t cfg[64];
+    int invalidates, buffered;
+    uint64_t last_buf_addr, last_buf_data;
+    volatile int misbehave, stop;
+    pthread_mutex_t lock;
+} dm = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t mask(unsigned size)
+{
+    return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+static void guest_rw(uint64_t gpa, void *p, unsigned size, bool write)
+{
+    xen_pfn_t pfn = gpa >> 12;
+    int err;
+    char *m = xenforeignmemory_map(dm.fmem, DOMID, PROT_READ | PROT_WRITE,
+                                   1, &pfn, &err);
+
+    if (!m) {
+        return;
+    }
+    if (write) {
+        memcpy(m + (gpa & (PAGE - 1)), p, size);
+    } else {
+        memcpy(p, m + (gpa & (PAGE - 1)), size);
+    }
+    xenforeignmemory_unmap(dm.fmem, m, 1);
+}
+
+static void handle(ioreq_t *r)
+{
+    uint32_t i;
+
+    switch (r->type) {
+    case IOREQ_TYPE_PIO: {
+        uint32_t *reg = &dm.regs[((r->addr - PIO_BASE) / 4) % 16];
+
+        if (!r->data_is_ptr) {
+            if (r->dir == IOREQ_READ) {
+                r->data = *reg;
+            } else {
+                *reg = r->data;
+            }
+            break;
+        }
+        for (i = 0; i < r->count; i++) {
+            uint64_t gpa = r->data + (r->df ? -1 : 1) * (int64_t)i * r->size;
+            uint32_t v = *reg;
+
+            if (r->dir == IOREQ_READ) {
+                guest_rw(gpa, &v, r->size, true);
+            } else {
+                guest_rw(gpa, &v, r->size, false);
+                *reg = v;
+            }
+        }
+        break;
+    }
+    case IOREQ_TYPE_COPY: {
+        uint64_t off = (r->addr - MMIO_BASE) % (PAGE - 8);
+
+        if (r->dir == IOREQ_READ) {
+            r->data = 0;
+            memcpy(&r->data, dm.mmio + off, r->size);
+        } else {
+            memcpy(dm.mmio + off, &r->data, r->size);
+        }
+        break;
+    }
+    case IOREQ_TYPE_PCI_CONFIG: {
+        uint32_t reg = r->addr & 0xff;
+
+        if (r->dir == IOREQ_READ) {
+            r->data = (dm.cfg[reg / 4] >> ((reg & 3) * 8)) & mask(r->size);
+        }
+        break;
+    }
+    case IOREQ_TYPE_INVALIDATE:
+        dm.invalidates++;
+        break;
+    }
+}
+
+static void drain_buffered(void)
+{
+    buffered_iopage_t *b = dm.buf;
+
+    while (b->read_pointer != b->write_pointer) {
+        buf_ioreq_t *bp = &b->buf_ioreq[b->read_pointer %
+                                        IOREQ_BUFFER_SLOT_NUM];
+        uint64_t data = bp->data;
+        unsigned slots = 1;
+
+        if (bp->size == 3) {
+            data |= (uint64_t)b->buf_ioreq[(b->read_pointer + 1) %
+                                           IOREQ_BUFFER_SLOT_NUM].data << 32;
+            slots = 2;
+        }
+        dm.last_buf_addr = bp->addr;
+        dm.last_buf_data = data;
+        dm.buffered++;
+        __atomic_add_fetch(&b->read_pointer, slots, __ATOMIC_RELEASE);
+    }
+}
+
+static void *dm_thread(void *arg)
+{
+    struct pollfd pfd = { .fd = xenevtchn_fd(dm.xce), .events = POLLIN };
+
+    while (!dm.stop) {
+        int port, v;
+        ioreq_t *slot, copy;
+
+        if (poll(&pfd, 1, 50) <= 0) {
+            continue;
+        }
+        port = xenevtchn_pending(dm.xce);
+        if (port < 0) {
+            continue;
+        }
+        xenevtchn_unmask(dm.xce, port);
+        pthread_mutex_lock(&dm.lock);
+        drain_buffered();
+        for (v = 0; v < NR_VCPUS && dm.local[v] != (evtchn_port_t)port;
+             v++) {
+            continue;
+        }
+        if (v == NR_VCPUS) {
+            pthread_mutex_unlock(&dm.lock);
+            continue;
+        }
+        slot = &dm.shared->vcpu_ioreq[v];
+        if (slot->state != STATE_IOREQ_READY || dm.misbehave == DM_IGNORE) {
+            pthread_mutex_unlock(&dm.lock);
+            continue;
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        slot->state = STATE_IOREQ_INPROCESS;
+        copy = *slot;
+        handle(&copy);
+        slot->data = copy.data;
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        if (dm.misbehave == DM_EARLY_NOTIFY) {
+            xenevtchn_notify(dm.xce, port);
+            usleep(100000);
+        }
+        slot->state = dm.misbehave == DM_BAD_STATE ? 5 : STATE_IORESP_READY;
+        xenevtchn_notify(dm.xce, port);
+        pthread_mutex_unlock(&dm.lock);
+    }
+    return NULL;
+}
+
+static bool dm_start(pthread_t *t)
+{
+    void *addr = NULL;
+    evtchn_port_t bufport;
+    int v, p;
+
+    dm.dmod = xendevicemodel_open(NULL, 0);
+    dm.fmem = xenforeignmemory_open(NULL, 0);
+    dm.xce = xenevtchn_open(NULL, 0);
+    if (!dm.dmod || !dm.fmem || !dm.xce ||
+        xendevicemodel_create_ioreq_server(dm.dmod, DOMID,
+                                           HVM_IOREQSRV_BUFIOREQ_ATOMIC,
+                                           &dm.id) < 0 ||
+        !xenforeignmemory_map_resource(dm.fmem, DOMID,
+                                       XENMEM_resource_ioreq_server, dm.id,
+                                       0, 2, &addr, PROT_READ | PROT_WRITE,
+                                       0) ||
+        xendevicemodel_get_ioreq_server_info(dm.dmod, DOMID, dm.id, NULL,
+                                             NULL, &bufport) < 0 ||
+        xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, dm.id, 1) < 0) {
+        return false;
+    }
+    dm.buf = addr;
+    dm.shared = (shared_iopage_t *)((char *)addr + PAGE);
+    for (v = 0; v < NR_VCPUS; v++) {
+        p = xenevtchn_bind_interdomain(dm.xce, DOMID,
+                                       dm.shared->vcpu_ioreq[v].vp_eport);
+        if (p < 0) {
+            return false;
+        }
+        dm.local[v] = p;
+    }
+    p = xenevtchn_bind_interdomain(dm.xce, DOMID, bufport);
+    if (p < 0) {
+        return false;
+    }
+    dm.buf_local = p;
+    dm.cfg[0] = 0x12345678;
+    return xendevicemodel_map_io_range_to_ioreq_server(
+               dm.dmod, DOMID, dm.id, 0, PIO_BASE, PIO_BASE + 0x3f) == 0 &&
+           xendevicemodel_map_io_range_to_ioreq_server(
+               dm.dmod, DOMID, dm.id, 1, MMIO_BASE, MMIO_BASE + 0xfff) == 0 &&
+           xendevicemodel_map_io_range_to_ioreq_server(
+               dm.dmod, DOMID, dm.id, 1, 0xa0000, 0xbffff) == 0 &&
+           xendevicemodel_map_pcidev_to_ioreq_server(
+               dm.dmod, DOMID, dm.id, 0, 0, 3, 0) == 0 &&
+           pthread_create(t, NULL, dm_thread, NULL) == 0;
+}
+
+static bool reply_is(const char *cmd, const char *want)
+{
+    const char *r = ctl("%s", cmd);
+
+    return check(!strcmp(r, want), "%s -> %s (got %s)", cmd, want, r);
+}
+
+static bool wait_for(volatile int *v, int want)
+{
+    int i;
+
+    for (i = 0; i < 200 && *v < want; i++) {
+        usleep(10000);
+    }
+    return *v >= want;
+}
+
+static void test_dm_op_errors(void)
+{
+    long long bugs = counter("dm_bugs");
+
+    check(xendevicemodel_set_pci_intx_level(dm.dmod, DOMID, 0, 1, 3, 0, 1)
+          == -1 && errno == EINVAL, "intx on bus 1: EINVAL");
+    check(xendevicemodel_set_isa_irq_level(dm.dmod, DOMID, 16, 1) == -1 &&
+          errno == EINVAL, "ISA IRQ 16: EINVAL");
+    check(xendevicemodel_set_pci_link_route(dm.dmod, DOMID, 4, 5) == -1 &&
+          errno == EINVAL, "link 4: EINVAL");
+    check(xendevicemodel_map_io_range_to_ioreq_server(
+              dm.dmod, DOMID, dm.id, 0, 0x20, 0x10) == -1 && errno == EINVAL,
+          "range with start > end: EINVAL");
+    check(xendevicemodel_map_io_range_to_ioreq_server(
+              dm.dmod, DOMID, dm.id, 0, PIO_BASE + 4, PIO_BASE + 7) == -1 &&
+          errno == EEXIST, "overlapping range: EEXIST");
+    check(xendevicemodel_unmap_io_range_from_ioreq_server(
+              dm.dmod, DOMID, dm.id, 0, 0x5000, 0x5003) == -1 &&
+          errno == ENOENT, "unmap of a range never mapped: ENOENT");
+    check(xendevicemodel_destroy_ioreq_server(dm.dmod, DOMID, 7) == -1 &&
+          errno == ENOENT, "destroy of an unknown server: ENOENT");
+    check(xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ram_rw, 0xa0, 1)
+          == -1 && errno == EINVAL, "set_mem_type on a hole: EINVAL");
+    check(xendevicemodel_set_ioreq_server_state(dm.dmod, 9, dm.id, 1) == -1
+          && errno == ESRCH, "dm_op on another domain: ESRCH");
+    check(counter("dm_bugs") >= bugs + 8,
+          "rejected dm_ops are reported as device-model bugs");
+}
+
+static void test_misbehaviour(void)
+{
+    const char *r;
+
+    dm.misbehave = DM_BAD_STATE;
+    r = ctl("inl 0x1004");
+    check(!strncmp(r, "err EIO", 7), "bad response state fails the access "
+          "(%s)", r);
+    check(hv_bug_lines("instead of IORESP_READY") == 1,
+          "... and is reported");
+
+    dm.misbehave = DM_EARLY_NOTIFY;
+    r = ctl("inl 0x1004");
+    check(!strncmp(r, "ok", 2), "early notify: access still completes");
+    check(hv_bug_lines("response in the wrong state") >= 1,
+          "... and the early notify is reported");
+
+    dm.misbehave = DM_IGNORE;
+    r = ctl("inl 0x1004");
+    check(!strncmp(r, "err ETIMEDOUT", 13), "no response: ETIMEDOUT (%s)",
+          r);
+    check(counter("ioreq_timeouts") == 1, "timeout counted");
+    /* The device model answers late; the next access drops that. */
+    pthread_mutex_lock(&dm.lock);
+    dm.shared->vcpu_ioreq[0].state = STATE_IORESP_READY;
+    dm.misbehave = DM_OK;
+    pthread_mutex_unlock(&dm.lock);
+    reply_is("inl 0x1004", "ok 0xcafe");
+}
+
+int main(void)
+{
+    pthread_t t;
+    long long copies;
+    uint64_t val;
+
+    harness_start("1", "16", "2", "1000");
+    if (!check(dm_start(&t), "fake device model registers its server")) {
+        return harness_finish();
+    }
+    reply_is("ready", "ok 1");
+
+    reply_is("outl 0x1004 0xcafe", "ok");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    reply_is("inb 0x1004", "ok 0xfe");
+    reply_is("cpu 1", "ok");
+    reply_is("inw 0x1004", "ok 0xcafe");
+    reply_is("cpu 0", "ok");
+    reply_is("inl 0x2000", "ok 0xffffffff");
+    reply_is("inb 0x2000", "ok 0xff");
+    check(counter("ioreq_unclaimed") == 2, "unclaimed accesses counted");
+
+    reply_is("outl 0xcf8 0x80001800", "ok");
+    reply_is("inl 0xcfc", "ok 0x12345678");
+    reply_is("inw 0xcfe", "ok 0x1234");
+    reply_is("outl 0xcf8 0x80002000", "ok");
+    reply_is("inl 0xcfc", "ok 0xffffffff");
+    check(counter("ioreq_pci_config") == 2,
+          "CF8/CFC became IOREQ_TYPE_PCI_CONFIG for the claimed SBDF");
+
+    reply_is("writel 0xfe000010 0x11223344", "ok");
+    reply_is("readl 0xfe000010", "ok 0x11223344");
+    reply_is("writeq 0xfe000020 0x0102030405060708", "ok");
+    reply_is("readq 0xfe000020", "ok 0x102030405060708");
+    reply_is("readw 0xfe000022", "ok 0x506");
+    copies = counter("ioreq_copy");
+    reply_is("memwrite 0x10000 78563412", "ok");
+    reply_is("readl 0x10000", "ok 0x12345678");
+    check(counter("ioreq_copy") == copies, "RAM reads bypass the device "
+          "model");
+    reply_is("readl 0xfd000000", "ok 0xffffffff");
+
+    reply_is("outl 0x1008 0xa5a5f00d", "ok");
+    reply_is("insl 0x1008 0x20000 3", "ok");
+    reply_is("memread 0x20000 12", "ok 0df0a5a50df0a5a50df0a5a5");
+    reply_is("memwrite 0x21000 efbeadde", "ok");
+    reply_is("outsl 0x100c 0x21000 1", "ok");
+    reply_is("inl 0x100c", "ok 0xdeadbeef");
+
+    reply_is("bufwrite 0xa0010 2 0x55aa", "ok");
+    check(wait_for(&dm.buffered, 1) && dm.last_buf_addr == 0xa0010 &&
+          dm.last_buf_data == 0x55aa, "buffered write through the ring");
+    reply_is("bufwrite 0xa0020 8 0x1122334455667788", "ok");
+    check(wait_for(&dm.buffered, 2) &&
+          dm.last_buf_data == 0x1122334455667788ull,
+          "8-byte buffered write uses two slots");
+    check(counter("ioreq_buffered") == 2, "buffered writes counted");
+
+    reply_is("invalidate", "ok");
+    check(dm.invalidates == 1, "IOREQ_TYPE_INVALIDATE reached the DM");
+    reply_is("invalidate 5", "ok");
+    check(dm.invalidates == 6, "invalidate storm of 5");
+
+    xendevicemodel_set_isa_irq_level(dm.dmod, DOMID, 5, 1);
+    reply_is("irq 5", "ok 1");
+    xendevicemodel_set_isa_irq_level(dm.dmod, DOMID, 5, 0);
+    reply_is("irq 5", "ok 0");
+    xendevicemodel_set_pci_link_route(dm.dmod, DOMID, 3, 10);
+    xendevicemodel_set_pci_intx_level(dm.dmod, DOMID, 0, 0, 3, 0, 1);
+    reply_is("irq 10", "ok 1");
+    reply_is("irq 28", "ok 1");
+    reply_is("waitirq 10 1 100", "ok");
+    xendevicemodel_set_pci_intx_level(dm.dmod, DOMID, 0, 0, 3, 0, 0);
+    reply_is("waitirq 10 0 100", "ok");
+    reply_is("waitirq 10 1 50", "err ETIMEDOUT Connection timed out");
+    xendevicemodel_inject_msi(dm.dmod, DOMID, 0xfee00000, 0x4041);
+    reply_is("msi", "ok 1 0xfee00000 0x4041");
+
+    check(xenevtchn_bind_interdomain(dm.xce, DOMID, 999) == -1 &&
+          errno == EINVAL, "bind to an unallocated port: EINVAL");
+    check(xenevtchn_bind_interdomain(dm.xce, 5, 1) == -1 && errno == ESRCH,
+          "bind to another domain: ESRCH");
+    check(xenevtchn_bind_interdomain(dm.xce, DOMID,
+                                     dm.shared->vcpu_ioreq[0].vp_eport) == -1
+          && errno == EINVAL, "bind of a port already bound: EINVAL");
+    check(xenevtchn_notify(dm.xce, 900) == -1 && errno == EINVAL,
+          "notify of a port never bound: EINVAL");
+    ctl("fault evtchn-fail 1");
+    check(xenevtchn_notify(dm.xce, dm.local[0]) == -1 && errno == EINVAL,
+          "fault evtchn-fail");
+    ctl("fault slow 50");
+    check(xendevicemodel_set_isa_irq_level(dm.dmod, DOMID, 3, 0) == 0,
+          "fault slow: calls still succeed");
+    ctl("fault clear");
+
+    test_dm_op_errors();
+    test_misbehaviour();
+
+    val = 0;
+    check(xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, dm.id, 0)
+          == 0, "disable server");
+    reply_is("inl 0x1004", "ok 0xffffffff");
+    dm.stop = 1;
+    pthread_join(t, NULL);
+    check(xendevicemodel_destroy_ioreq_server(dm.dmod, DOMID, dm.id) == 0,
+          "destroy server");
+    reply_is("ready", "ok 0");
+    (void)val;
+    return harness_finish();
+}

@@ -1,0 +1,88 @@
+/*
+ * xensim unit test: library <-> hypervisor transport.  Every replacement
+ * library opens a handle against a private xensim-hv; calls come back
+ * with Xen's conventions (-1/errno, ESRCH for a foreign domain, ENOSYS
+ * for what is not simulated) and the hypervisor keeps running.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xenctrl.h>
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+#include <xengnttab.h>
+#include <xen/hvm/params.h>
+#include <xen/sched.h>
+
+#include "harness.h"
+
+int main(void)
+{
+    xc_interface *xch;
+    xenforeignmemory_handle *fmem;
+    xendevicemodel_handle *dmod;
+    xenevtchn_handle *xce;
+    xengnttab_handle *xgt;
+    unsigned long v = 0;
+    unsigned int vcpus = 0;
+    xen_pfn_t pfn = 0x9000;
+    int pirq = 0, r;
+
+    /* Without a hypervisor every open fails cleanly. */
+    unsetenv("XENSIM_SOCKET");
+    xch = xc_interface_open(NULL, NULL, 0);
+    check(!xch && errno == ENOENT,
+          "xc_interface_open without XENSIM_SOCKET fails with ENOENT");
+
+    harness_start("3", "64", "2", "2000");
+    xch = xc_interface_open(NULL, NULL, 0);
+    fmem = xenforeignmemory_open(NULL, 0);
+    dmod = xendevicemodel_open(NULL, 0);
+    xce = xenevtchn_open(NULL, 0);
+    xgt = xengnttab_open(NULL, 0);
+    check(xch && fmem && dmod && xce && xgt, "all five libraries open");
+    check(xenevtchn_fd(xce) >= 0, "xenevtchn_fd is a real fd");
+
+    check(xc_set_hvm_param(xch, 3, HVM_PARAM_ACPI_S_STATE, 3) == 0 &&
+          xc_get_hvm_param(xch, 3, HVM_PARAM_ACPI_S_STATE, &v) == 0 &&
+          v == 3, "HVM param set/get round trip");
+    r = xc_set_hvm_param(xch, 3, HVM_NR_PARAMS, 1);
+    check(r == -1 && errno == EINVAL, "HVM param out of range: EINVAL");
+    r = xc_get_hvm_param(xch, 7, HVM_PARAM_ACPI_S_STATE, &v);
+    check(r == -1 && errno == ESRCH, "unknown domain: ESRCH");
+
+    check(xc_domain_populate_physmap_exact(xch, 3, 1, 0, 0, &pfn) == 0,
+          "populate_physmap_exact of one page");
+    check(counter("populate_pages") == 1, "populate counted");
+    r = xc_domain_populate_physmap_exact(xch, 3, 1, 40, 0, &pfn);
+    check(r == -1 && errno == EINVAL, "populate with absurd order: EINVAL");
+
+    r = xc_physdev_map_pirq(xch, 3, 10, &pirq);
+    check(r == -1 && errno == ENOSYS, "passthrough call: ENOSYS");
+    check(counter("unsupported_calls") == 1, "unsupported call counted");
+
+    check(xendevicemodel_nr_vcpus(dmod, 3, &vcpus) == 0 && vcpus == 2,
+          "dm_op nr_vcpus reports --vcpus");
+    check(xendevicemodel_shutdown(dmod, 3, SHUTDOWN_reboot) == 0,
+          "remote shutdown accepted");
+    ctl("state");
+    check(strstr(harness_ctl_extra, "shutdown 1 count 1") != NULL,
+          "shutdown reason recorded and observable");
+
+    check(xengnttab_grant_copy(xgt, 0, NULL) == 0,
+          "grant copy of 0 segments succeeds (QEMU's probe)");
+    check(xengnttab_map_grant_ref(xgt, 3, 8, 3) == NULL,
+          "grant map fails: the guest grants nothing");
+
+    xengnttab_close(xgt);
+    xenevtchn_close(xce);
+    xendevicemodel_close(dmod);
+    xenforeignmemory_close(fmem);
+    xc_interface_close(xch);
+    check(!strncmp(ctl("counters"), "ok", 2),
+          "hypervisor still serves after clients went away");
+    return harness_finish();
+}
