@@ -178,6 +178,10 @@ class QmpConnection:
         while b"\r\n" not in self.buf:
             if len(self.buf) > QMP_MAX_MSG:
                 raise Failure("QMP message over 1 MiB")
+            bare = self.buf.find(b"\n")
+            if bare >= 0:
+                raise Failure("QMP message not terminated by \\r\\n: %r"
+                              % self.buf[:bare][:80])
             try:
                 chunk = self.sock.recv(65536)
             except socket.timeout:
