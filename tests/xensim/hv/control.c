@@ -251,7 +251,7 @@ static int command(Session *s, char **arg, int argc, bool *quit)
         if (!buf) {
             return -ENOMEM;
         }
-        ret = xensim_ram_read(a, buf, n);
+        ret = xensim_mem_rw(s->cpu, a, buf, n, false);
         if (ret == 0) {
             fputs("ok ", s->out);
             for (i = 0; i < n; i++) {
@@ -272,8 +272,27 @@ static int command(Session *s, char **arg, int argc, bool *quit)
         }
         ret = hex_decode(arg[2], buf, bytes);
         if (ret == 0) {
-            ret = xensim_ram_write(a, buf, bytes);
+            ret = xensim_mem_rw(s->cpu, a, buf, bytes, true);
         }
+        if (ret == 0) {
+            fprintf(s->out, "ok\n");
+        }
+        free(buf);
+        return ret;
+    }
+    if (!strcmp(c, "memset") && argc == 4 && num(arg[1], &a) &&
+        num(arg[2], &n) && num(arg[3], &b) && b <= 0xff) {
+        uint8_t *buf;
+
+        if (n > MAX_LINE) {
+            return -E2BIG;
+        }
+        buf = malloc(n ? n : 1);
+        if (!buf) {
+            return -ENOMEM;
+        }
+        memset(buf, b, n);
+        ret = xensim_mem_rw(s->cpu, a, buf, n, true);
         if (ret == 0) {
             fprintf(s->out, "ok\n");
         }
@@ -316,8 +335,26 @@ static int command(Session *s, char **arg, int argc, bool *quit)
         }
         return ret;
     }
+    if (!strcmp(c, "balloon") && argc == 3 && num(arg[1], &a) &&
+        num(arg[2], &n)) {
+        pthread_mutex_lock(&hv.lock);
+        ret = hv_decrease_reservation(a, n);
+        pthread_mutex_unlock(&hv.lock);
+        if (ret == 0) {
+            fprintf(s->out, "ok\n");
+        }
+        return ret;
+    }
+    if (!strcmp(c, "timeoffset") && argc == 2 && num(arg[1], &a)) {
+        ret = xensim_timeoffset(a);
+        if (ret == 0) {
+            fprintf(s->out, "ok\n");
+        }
+        return ret;
+    }
     if (!strcmp(c, "counters") && argc == 1) {
         pthread_mutex_lock(&hv.lock);
+        hv_check_revoked();
         hv_print_counters(s->out);
         pthread_mutex_unlock(&hv.lock);
         fprintf(s->out, "ok\n");

@@ -50,7 +50,8 @@
     X(ioreq_buffered) X(ioreq_unclaimed) X(ioreq_timeouts) \
     X(notify_to_dm) X(notify_from_dm) X(dm_ops) X(dm_op_errors) \
     X(isa_irq_changes) X(pci_intx_changes) X(link_routes) X(msis) \
-    X(evtchn_binds) X(unsupported_calls) X(dm_bugs) X(shutdowns)
+    X(evtchn_binds) X(unsupported_calls) X(dm_bugs) X(shutdowns) \
+    X(pages_revoked)
 
 typedef enum HvCounter {
 #define HV_COUNTER_ENUM(n) HV_CNT_##n,
@@ -118,6 +119,12 @@ typedef struct HvExtent {
     uint64_t off;               /* byte offset in the memfd */
 } HvExtent;
 
+/* A page taken from the guest (balloon); poisoned to catch stale maps. */
+typedef struct HvRevoked {
+    uint64_t gfn;               /* where it was */
+    uint64_t off;               /* memfd offset, never reused */
+} HvRevoked;
+
 typedef struct HvMemType {
     uint64_t gfn, nr;
     uint16_t type;              /* HVMMEM_* other than ram_rw */
@@ -147,6 +154,8 @@ typedef struct Hv {
     uint64_t dirty_first, dirty_nr;
     uint8_t *dirty_bits;
     bool invalidate_pending;
+    HvRevoked *revoked;
+    unsigned revoked_len, revoked_cap;
 
     /* ioreq */
     HvIoreqServer server[HV_MAX_SERVERS];
@@ -192,6 +201,8 @@ int hv_mem_init(uint64_t mib);
 int64_t hv_p2m_lookup(uint64_t gfn);        /* memfd offset or -1 */
 int hv_populate(uint64_t gfn, uint64_t nr);
 int hv_relocate(uint64_t src, uint64_t dst, uint64_t nr);
+int hv_decrease_reservation(uint64_t gfn, uint64_t nr);
+void hv_check_revoked(void);
 int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type);
 uint16_t hv_mem_type(uint64_t gfn);
 void *hv_gfn_ptr(uint64_t gfn);             /* hv's own view, or NULL */

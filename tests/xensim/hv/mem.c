@@ -6,9 +6,12 @@
  *
  * Invariants (see hv.h): p2m extents are sorted by gfn, never overlap,
  * and never share backing; adjacent extents contiguous in both gfn and
- * offset are merged.  Removing gfns from the p2m (relocation) queues a
- * mapcache invalidation, as Xen does on p2m removals.  All functions
- * run under hv.lock.
+ * offset are merged.  Removing gfns from the p2m (relocation, balloon)
+ * queues a mapcache invalidation, as Xen does on p2m removals.  A
+ * ballooned-out page keeps its memfd backing (never reused) filled with
+ * a poison pattern: any later change to it can only come from a stale
+ * foreign mapping, which hv_check_revoked() reports.  All functions run
+ * under hv.lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -322,5 +325,69 @@ void hv_mark_dirty(uint64_t gfn)
         uint64_t bit = gfn - hv.dirty_first;
 
         hv.dirty_bits[bit / 8] |= 1u << (bit % 8);
+    }
+}
+
+#define HV_POISON   0xdbu
+
+static bool page_is_poison(const uint8_t *p)
+{
+    size_t i;
+
+    for (i = 0; i < XENSIM_PAGE_SIZE; i++) {
+        if (p[i] != HV_POISON) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int hv_decrease_reservation(uint64_t gfn, uint64_t nr)
+{
+    uint64_t i;
+
+    if (gfn + nr < gfn) {
+        return -EINVAL;
+    }
+    for (i = 0; i < nr; i++) {
+        int64_t off = hv_p2m_lookup(gfn + i);
+
+        if (off < 0) {
+            continue;   /* Xen skips holes in decrease_reservation too */
+        }
+        if (hv.revoked_len == hv.revoked_cap) {
+            unsigned cap = hv.revoked_cap ? hv.revoked_cap * 2 : 64;
+            HvRevoked *n = realloc(hv.revoked, cap * sizeof(*n));
+
+            if (!n) {
+                return -ENOMEM;
+            }
+            hv.revoked = n;
+            hv.revoked_cap = cap;
+        }
+        memset(mem_base + off, HV_POISON, XENSIM_PAGE_SIZE);
+        hv.revoked[hv.revoked_len++] = (HvRevoked) { gfn + i, off };
+        if (p2m_remove(gfn + i, 1) < 0) {
+            return -ENOMEM;
+        }
+        hv.cnt[HV_CNT_pages_revoked]++;
+    }
+    return 0;
+}
+
+void hv_check_revoked(void)
+{
+    unsigned i;
+
+    for (i = 0; i < hv.revoked_len; i++) {
+        uint8_t *p = (uint8_t *)mem_base + hv.revoked[i].off;
+
+        if (!page_is_poison(p)) {
+            hv_bug("write through a mapping of gfn %#llx after the "
+                   "simulator revoked it (ballooned out; the device model "
+                   "kept a stale mapping)",
+                   (unsigned long long)hv.revoked[i].gfn);
+            memset(p, HV_POISON, XENSIM_PAGE_SIZE);
+        }
     }
 }

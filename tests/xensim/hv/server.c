@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -437,12 +438,16 @@ done:
 
 static void accept_client(int lfd)
 {
+    /* A client that stops mid-message is dropped, not waited for. */
+    struct timeval stall = { .tv_sec = 5 };
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     unsigned i;
 
     if (fd < 0) {
         return;
     }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &stall, sizeof(stall));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof(stall));
     for (i = 0; i < MAX_CLIENTS; i++) {
         if (!clients[i]) {
             clients[i] = calloc(1, sizeof(HvClient));

@@ -171,6 +171,7 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
         if (st == STATE_IORESP_READY) {
             a->data = slot->data;
             slot_set_state(slot, STATE_IOREQ_NONE);
+            hv_check_revoked();
             return 0;
         }
         if (st == STATE_IOREQ_NONE || st > STATE_IORESP_READY) {
@@ -408,9 +409,60 @@ int xensim_mmio(unsigned cpu, uint64_t addr, unsigned size, bool is_write,
     return ret;
 }
 
+/* Largest naturally aligned access of at most 8 bytes at gpa in len. */
+static unsigned piece_size(uint64_t gpa, size_t len)
+{
+    unsigned size = 8;
+
+    while (size > len || (gpa & (size - 1))) {
+        size /= 2;
+    }
+    return size;
+}
+
+int xensim_mem_rw(unsigned cpu, uint64_t gpa, void *buf, size_t len,
+                  bool is_write)
+{
+    char *p = buf;
+
+    while (len) {
+        size_t in_page = XENSIM_PAGE_SIZE - (gpa & (XENSIM_PAGE_SIZE - 1));
+        size_t chunk = len < in_page ? len : in_page;
+        bool ram;
+        int ret;
+
+        pthread_mutex_lock(&hv.lock);
+        ram = hv_gfn_ptr(gpa >> XENSIM_PAGE_SHIFT) != NULL;
+        if (ram) {
+            ret = ram_rw(gpa, p, chunk, is_write);
+        }
+        pthread_mutex_unlock(&hv.lock);
+        if (!ram) {
+            unsigned size = piece_size(gpa, chunk);
+            uint64_t v = 0;
+
+            chunk = size;
+            if (is_write) {
+                memcpy(&v, p, size);
+            }
+            ret = xensim_mmio(cpu, gpa, size, is_write, &v);
+            if (!is_write) {
+                memcpy(p, &v, size);
+            }
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        gpa += chunk;
+        p += chunk;
+        len -= chunk;
+    }
+    return 0;
+}
+
 /* Put one request on s's buffered ring; false if it does not fit. */
-static bool buffered_put(HvIoreqServer *s, uint64_t addr, unsigned size,
-                         uint64_t val)
+static bool buffered_put(HvIoreqServer *s, uint8_t type, uint64_t addr,
+                         unsigned size, uint64_t val)
 {
     buffered_iopage_t *pg = s->buf;
     uint64_t *ptrs = (uint64_t *)&pg->read_pointer;
@@ -418,7 +470,7 @@ static bool buffered_put(HvIoreqServer *s, uint64_t addr, unsigned size,
     uint32_t rp = __atomic_load_n(&pg->read_pointer, __ATOMIC_ACQUIRE);
     uint32_t wp = pg->write_pointer;
     buf_ioreq_t bp = {
-        .type = IOREQ_TYPE_COPY,
+        .type = type,
         .dir = IOREQ_WRITE,
         .size = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3,
         .addr = addr,
@@ -476,13 +528,36 @@ int xensim_mmio_buffered_write(uint64_t addr, unsigned size, uint64_t val)
         done = true;
     } else if (s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF &&
                addr <= 0xfffff) {
-        done = buffered_put(s, addr, size, val);
+        done = buffered_put(s, IOREQ_TYPE_COPY, addr, size, val);
     }
     pthread_mutex_unlock(&hv.lock);
     if (done) {
         return 0;
     }
     return xensim_mmio(0, addr, size, true, &val);
+}
+
+int xensim_timeoffset(int64_t offset)
+{
+    unsigned i;
+    int ret = 0;
+
+    pthread_mutex_lock(&hv.lock);
+    for (i = 0; i < HV_MAX_SERVERS; i++) {
+        HvIoreqServer *s = &hv.server[i];
+
+        if (!s->used || !s->enabled ||
+            s->bufioreq_handling == HVM_IOREQSRV_BUFIOREQ_OFF) {
+            continue;
+        }
+        if (buffered_put(s, IOREQ_TYPE_TIMEOFFSET, 0, 8, offset)) {
+            hv.cnt[HV_CNT_ioreq_timeoffset]++;
+        } else {
+            ret = -EBUSY;   /* ring full: Xen drops it too */
+        }
+    }
+    pthread_mutex_unlock(&hv.lock);
+    return ret;
 }
 
 static int pci_gsi(unsigned dev, unsigned intx)

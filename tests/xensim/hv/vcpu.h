@@ -40,10 +40,21 @@ int xensim_pio_rep(unsigned cpu, uint16_t port, unsigned size,
 int xensim_mmio(unsigned cpu, uint64_t addr, unsigned size, bool is_write,
                 uint64_t *val);
 
+/* Guest-physical memory as a guest instruction stream would see it: RAM
+ * where populated, elsewhere MMIO ioreqs in naturally aligned pieces of
+ * up to 8 bytes (unclaimed: reads all-ones, writes dropped). */
+int xensim_mem_rw(unsigned cpu, uint64_t gpa, void *buf, size_t len,
+                  bool is_write);
+
 /* Buffered MMIO write through the bufioreq ring (addr < 1 MiB, as Xen's
  * stdvga path); falls back to a synchronous write when the ring is full
  * or the server has no ring. */
 int xensim_mmio_buffered_write(uint64_t addr, unsigned size, uint64_t val);
+
+/* Broadcast IOREQ_TYPE_TIMEOFFSET (the guest moved its RTC) through the
+ * buffered ring of every enabled server, as Xen does; -EBUSY if a ring
+ * was full (that server misses it, as on Xen). */
+int xensim_timeoffset(int64_t offset);
 
 /* Guest RAM, bypassing the device model.  -EFAULT if any page of the
  * range is not populated.  Writes mark pages dirty for track_dirty_vram

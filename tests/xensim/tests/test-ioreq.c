@@ -52,6 +52,7 @@ static struct {
     uint32_t cfg[64];
     int invalidates, buffered;
     uint64_t last_buf_addr, last_buf_data;
+    uint8_t last_buf_type;
     volatile int misbehave, stop;
     pthread_mutex_t lock;
 } dm = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -148,6 +149,7 @@ static void drain_buffered(void)
                                            IOREQ_BUFFER_SLOT_NUM].data << 32;
             slots = 2;
         }
+        dm.last_buf_type = bp->type;
         dm.last_buf_addr = bp->addr;
         dm.last_buf_data = data;
         dm.buffered++;
@@ -369,6 +371,11 @@ int main(void)
     check(counter("ioreq_copy") == copies, "RAM reads bypass the device "
           "model");
     reply_is("readl 0xfd000000", "ok 0xffffffff");
+    reply_is("memwrite 0xfe000100 0102030405060708aabb", "ok");
+    reply_is("readq 0xfe000100", "ok 0x807060504030201");
+    reply_is("memread 0xfe000107 3", "ok 08aabb");
+    reply_is("memset 0x30000 3 0x5a", "ok");
+    reply_is("memread 0x2ffff 5", "ok 005a5a5a00");
 
     reply_is("outl 0x1008 0xa5a5f00d", "ok");
     reply_is("insl 0x1008 0x20000 3", "ok");
@@ -385,6 +392,10 @@ int main(void)
           dm.last_buf_data == 0x1122334455667788ull,
           "8-byte buffered write uses two slots");
     check(counter("ioreq_buffered") == 2, "buffered writes counted");
+    reply_is("timeoffset 3600", "ok");
+    check(wait_for(&dm.buffered, 3) &&
+          dm.last_buf_type == IOREQ_TYPE_TIMEOFFSET &&
+          dm.last_buf_data == 3600, "TIMEOFFSET broadcast on the ring");
 
     reply_is("invalidate", "ok");
     check(dm.invalidates == 1, "IOREQ_TYPE_INVALIDATE reached the DM");

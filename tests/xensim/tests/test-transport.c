@@ -17,7 +17,48 @@
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../proto.h"
 #include "harness.h"
+
+static int raw_connect(void)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    strncpy(sa.sun_path, getenv("XENSIM_SOCKET"), sizeof(sa.sun_path) - 1);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Hostile or broken clients must not hurt the hypervisor. */
+static void test_bad_clients(void)
+{
+    XenSimMsg m = { .op = XENSIM_OP_FMEM_MAP, .arg = { 3, 1, 1 } }, r;
+    char c;
+    int fd = raw_connect();
+
+    check(fd >= 0 && write(fd, &m, sizeof(m)) == sizeof(m) &&
+          read(fd, &r, sizeof(r)) == sizeof(r) && r.ret == -1 &&
+          r.err == EPROTO, "request before HELLO: EPROTO");
+    close(fd);
+    fd = raw_connect();
+    m.op = XENSIM_OP_HELLO;
+    m.len = 0xffffffff;
+    check(fd >= 0 && write(fd, &m, sizeof(m)) == sizeof(m) &&
+          read(fd, &c, 1) == 0, "oversized message: connection dropped");
+    close(fd);
+    fd = raw_connect();
+    check(fd >= 0 && write(fd, &m, 10) == 10, "half a header, then hang up");
+    close(fd);
+    check(!strncmp(ctl("counters"), "ok", 2), "hypervisor still serves");
+}
 
 int main(void)
 {
@@ -76,6 +117,8 @@ int main(void)
           "grant copy of 0 segments succeeds (QEMU's probe)");
     check(xengnttab_map_grant_ref(xgt, 3, 8, 3) == NULL,
           "grant map fails: the guest grants nothing");
+
+    test_bad_clients();
 
     xengnttab_close(xgt);
     xenevtchn_close(xce);
