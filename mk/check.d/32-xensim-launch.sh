@@ -6,9 +6,10 @@
 #     catches a misbehaving device model.  Needs only xenstored.
 #  2. Debian's stock xen-qemu-system-i386 and our qemu-system-x86_64
 #     under build/xensim/run on the real simulator: both must reach
-#     "running" and answer libxl's QMP greeting, qmp_capabilities and
-#     query-status with \r\n-terminated messages.  Skipped while the
-#     simulator's libraries and hv are not built.
+#     "running", answer libxl's QMP greeting, qmp_capabilities and
+#     query-status with \r\n-terminated messages, and serve a short guest
+#     workload (PCI scan, PIO, MMIO).  Skipped while the simulator's
+#     libraries and hv are not built.
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 out=$BUILD/xensim
@@ -127,7 +128,9 @@ for qemu in /usr/libexec/xen-qemu-system-i386 "$BUILD/qemu-system-x86_64"; do
     domid=$((domid + 1))
     if [ $have_sim = 0 ]; then
         for t in "reaches running" "QMP greeting and qmp_capabilities" \
-                 "query-status says running" "exits on SIGHUP"; do
+                 "query-status says running" \
+                 "guest I/O: PCI scan, PIO and MMIO ioreqs" \
+                 "exits on SIGHUP"; do
             skip "$what under build/xensim/run: $t" "hv not built"
         done
         continue
@@ -137,7 +140,7 @@ for qemu in /usr/libexec/xen-qemu-system-i386 "$BUILD/qemu-system-x86_64"; do
         continue
     fi
     "$out/run" --domid $domid --memory 128 --disk "$scratch/disk.img" \
-        --hdtype ahci -- "$qemu" >"$scratch/out" 2>&1
+        --hdtype ahci --guest-io -- "$qemu" >"$scratch/out" 2>&1
     rc=$?
     grep -q 'ok: device-model state = running' "$scratch/out"
     tap $? "$what under build/xensim/run: reaches running"
@@ -146,6 +149,10 @@ for qemu in /usr/libexec/xen-qemu-system-i386 "$BUILD/qemu-system-x86_64"; do
     tap $? "$what under build/xensim/run: QMP greeting and qmp_capabilities"
     grep -q 'ok: query-status: running' "$scratch/out"
     tap $? "$what under build/xensim/run: query-status says running"
+    grep -q 'ok: PCI scan: 7 functions' "$scratch/out" \
+        && grep -q 'ok: PIO: Xen platform magic' "$scratch/out" \
+        && grep -q 'ok: MMIO: AHCI at 00:04.0' "$scratch/out"
+    tap $? "$what under build/xensim/run: guest I/O: PCI scan, PIO and MMIO ioreqs"
     grep -q 'ok: QEMU exited on SIGHUP' "$scratch/out" && [ $rc = 0 ]
     r=$?
     tap $r "$what under build/xensim/run: exits on SIGHUP"

@@ -40,6 +40,10 @@ HELPER_START_TIMEOUT = 20
 
 VIDEORAM_MIB = {"cirrus": 8, "std": 16, "none": 0}
 
+XEN_PLATFORM_MAGIC = 0x49d2        # xen-platform fixed I/O port 0x10
+AHCI_ICH9_ID = 0x29228086
+AHCI_ABAR = 0xf1000000             # in the MMIO hole, as hvmloader would
+
 HERE = os.path.dirname(os.path.realpath(__file__))
 
 
@@ -577,19 +581,10 @@ class Launch:
     def workload(self):
         ctl = Control(self.paths["control"])
         try:
-            if self.opts.pci_scan:
-                devs = pci_scan(ctl)
-                log("PCI bus 0 (through CF8/CFC on vCPU 0):")
-                for dev, fn, ids, cls in devs:
-                    log("  00:%02x.%x %04x:%04x class %06x"
-                        % (dev, fn, ids & 0xffff, ids >> 16, cls))
-                self.result["pci"] = ["00:%02x.%x %04x:%04x" % (
-                    dev, fn, ids & 0xffff, ids >> 16)
-                    for dev, fn, ids, _ in devs]
-                has = {ids for _, _, ids, _ in devs}
-                self.note(0x12378086 in has and 0x00015853 in has,
-                          "PCI scan: %d functions, i440FX and Xen platform "
-                          "device present" % len(devs))
+            if self.opts.pci_scan or self.opts.guest_io:
+                devs = self.scan(ctl)
+            if self.opts.guest_io:
+                self.guest_io(ctl, devs)
             for line in self.opts.control:
                 reply, body = ctl.command(line)
                 for b in body:
@@ -598,6 +593,42 @@ class Launch:
                           "control '%s': %s" % (line, reply))
         finally:
             ctl.close()
+
+    def scan(self, ctl):
+        devs = pci_scan(ctl)
+        log("PCI bus 0 (through CF8/CFC on vCPU 0):")
+        for dev, fn, ids, cls in devs:
+            log("  00:%02x.%x %04x:%04x class %06x"
+                % (dev, fn, ids & 0xffff, ids >> 16, cls))
+        self.result["pci"] = ["00:%02x.%x %04x:%04x" % (
+            dev, fn, ids & 0xffff, ids >> 16) for dev, fn, ids, _ in devs]
+        has = {ids for _, _, ids, _ in devs}
+        self.note(0x12378086 in has and 0x00015853 in has,
+                  "PCI scan: %d functions, i440FX and Xen platform "
+                  "device present" % len(devs))
+        return devs
+
+    def guest_io(self, ctl, devs):
+        """A few accesses a firmware would make, one per ioreq kind."""
+        magic = ctl.value("inw 0x10")
+        self.note(magic == XEN_PLATFORM_MAGIC,
+                  "PIO: Xen platform magic at port 0x10 = %#x" % magic)
+        ahci = [(d, f) for d, f, ids, _ in devs if ids == AHCI_ICH9_ID]
+        if not ahci:
+            return
+        # Place the AHCI ABAR (BAR5) as hvmloader would, enable memory
+        # decoding, and read the HBA's version register through MMIO.
+        dev, fn = ahci[0]
+        cfg = 0x80000000 | (dev << 11) | (fn << 8)
+        ctl.ok("outl 0xcf8 %#x" % (cfg | 0x24))
+        ctl.ok("outl 0xcfc %#x" % AHCI_ABAR)
+        ctl.ok("outl 0xcf8 %#x" % (cfg | 0x04))
+        cmd = ctl.value("inw 0xcfc")
+        ctl.ok("outw 0xcfc %#x" % (cmd | 0x6))
+        version = ctl.value("readl %#x" % (AHCI_ABAR + 0x10))
+        self.note(version == 0x10000,
+                  "MMIO: AHCI at 00:%02x.%x, BAR5 at %#x, VS = %#x"
+                  % (dev, fn, AHCI_ABAR, version))
 
     def counters(self):
         try:
@@ -689,7 +720,8 @@ class Launch:
             qemu = self.spawn_qemu()
             self.wait_running(qemu)
             self.qmp_postconfig()
-            if self.opts.pci_scan or self.opts.control:
+            if self.opts.pci_scan or self.opts.guest_io or \
+                    self.opts.control:
                 self.workload()
             self.counters()
             ok = True
@@ -728,8 +760,18 @@ class Launch:
                  if self.opts.disk else ""))
         for line in self.summary:
             print("   " + line)
-        for line in getattr(self, "hv_counters", []):
-            print("   hv  " + line)
+        c = self.result.get("counters")
+        if c:
+            def num(*names):
+                return sum(int(c.get(n, 0), 0) for n in names)
+            print("   hv    ioreqs: %d PIO, %d MMIO, %d PCI config, %d "
+                  "buffered; foreign maps: %d (%d pages); dm_ops %d; "
+                  "DM bugs %d" % (
+                      num("ioreq_pio"), num("ioreq_copy"),
+                      num("ioreq_pci_config"), num("ioreq_buffered"),
+                      num("fmem_maps", "resource_maps"),
+                      num("fmem_map_pages"), num("dm_ops"),
+                      num("dm_bugs")))
         print("== %s" % ("PASS" if not self.checks_failed else
                          "FAIL (%d checks)" % self.checks_failed))
 
@@ -841,6 +883,9 @@ def parse_args(argv):
                    help="add a pty serial port (-serial pty)")
     p.add_argument("--pci-scan", action="store_true",
                    help="scan PCI bus 0 through the hv control socket")
+    p.add_argument("--guest-io", action="store_true",
+                   help="PCI scan, then a PIO read of the Xen platform "
+                   "port and an MMIO read of the AHCI HBA")
     p.add_argument("--control", action="append", default=[],
                    metavar="LINE", help="send LINE to the hv control socket")
     p.add_argument("--keep", action="store_true",
