@@ -459,7 +459,8 @@ class Launch:
             raise NotBuilt("simulator not built: missing "
                            + ", ".join(missing))
         xs = self.spawn("xenstored", [xenstored, "--socket",
-                                      self.paths["xenstored"]])
+                                      self.paths["xenstored"]]
+                        + (["--verbose"] if self.opts.verbose else []))
         wait_for(lambda: can_connect(self.paths["xenstored"]),
                  HELPER_START_TIMEOUT, "xenstored's socket", xs)
         mem = self.opts.memory - VIDEORAM_MIB[self.opts.vga]
@@ -894,7 +895,8 @@ def parse_args(argv):
                    help="tear down what --keep left running")
     p.add_argument("--summary-json", metavar="FILE",
                    help="also write the results as JSON to FILE")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log QMP traffic; xenstored logs every request")
     opts = p.parse_args(own)
     if opts.stop:
         return opts, []

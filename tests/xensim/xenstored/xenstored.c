@@ -1036,6 +1036,19 @@ static int do_control(struct conn *c, char *data)
     return 0;
 }
 
+/* @s with anything unprintable replaced, for the log (static buffer). */
+static const char *printable(const char *s)
+{
+    static char buf[81];
+    size_t i;
+
+    for (i = 0; i < sizeof(buf) - 1 && s[i]; i++) {
+        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 static void handle_request(struct conn *c)
 {
     char *data = c->in + sizeof(struct xsd_sockmsg);
@@ -1043,8 +1056,10 @@ static void handle_request(struct conn *c)
 
     data[c->hdr.len] = '\0';
     if (verbose) {
-        logmsg("conn %u: type %u req %u tx %u len %u", c->id, c->hdr.type,
-               c->hdr.req_id, c->hdr.tx_id, c->hdr.len);
+        /* The first string is the path for most requests. */
+        logmsg("conn %u: type %u req %u tx %u len %u '%.80s'", c->id,
+               c->hdr.type, c->hdr.req_id, c->hdr.tx_id, c->hdr.len,
+               printable(data));
     }
     switch (c->hdr.type) {
     case XS_READ:
