@@ -188,7 +188,7 @@ int hv_evtchn_notify(HvClient *c, uint32_t lport)
     }
     hv.cnt[HV_CNT_notify_from_dm]++;
     if (l->state == HV_PORT_INTERDOMAIN) {
-        hv.gport[l->peer].pending = true;
+        hv.gport[l->peer].notified++;
         hv.events++;
         pthread_cond_broadcast(&hv.cond);
     }

@@ -76,7 +76,9 @@ typedef enum HvPortState {
 typedef struct HvGuestPort {
     HvPortState state;
     uint32_t peer;          /* dom0 port when INTERDOMAIN */
-    bool pending;
+    bool pending;           /* raised while unbound */
+    uint64_t notified;      /* notifies from dom0 so far */
+    uint64_t answered;      /* ioreq responses taken on this port */
 } HvGuestPort;
 
 /* A port in dom0's space, bound through some xenevtchn handle. */

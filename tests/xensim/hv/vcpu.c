@@ -120,17 +120,28 @@ static void deadline_in(struct timespec *ts, int ms)
     }
 }
 
-/* Send a on cpu's slot of s and wait for the answer.  hv.lock held. */
+/*
+ * Send a on cpu's slot of s and wait for the answer.  hv.lock held.
+ *
+ * The device model writes IORESP_READY before it notifies, but its
+ * notify reaches us asynchronously and may land after we have already
+ * taken the response (even after the next request went out).  So a
+ * notify is matched by count, not by timing: port->notified runs ahead
+ * of port->answered only when a notify came for a response that is not
+ * in the slot, i.e. a notify in the wrong state.
+ */
 static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
 {
     uint16_t id = s->id;
     ioreq_t *slot = &s->shared->vcpu_ioreq[cpu];
     uint32_t port = s->vcpu_port[cpu];
+    HvGuestPort *gp = &hv.gport[port];
     struct timespec deadline;
     uint8_t st = slot_state(slot);
 
     if (st == STATE_IORESP_READY) {
         hv_log("vcpu %u: late response to a timed-out ioreq; dropped", cpu);
+        gp->answered++;
         slot_set_state(slot, STATE_IOREQ_NONE);
     } else if (st != STATE_IOREQ_NONE) {
         hv_bug("vcpu %u: slot of ioreq server %u still in state %u (%s "
@@ -156,20 +167,24 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
                      __ATOMIC_RELAXED);
     slot_set_state(slot, STATE_IOREQ_READY);
     count_type(a->type);
-    hv.gport[port].pending = false;
     hv_guest_send(port);
 
     deadline_in(&deadline, hv.timeout_ms);
     for (;;) {
+        bool notified;
+
         if (!hv.server[id].used || hv.server[id].shared != s->shared) {
             hv_log("vcpu %u: ioreq server %u vanished during %s addr %#llx",
                    cpu, id, type_name(a->type),
                    (unsigned long long)a->addr);
             return -ENODEV;
         }
+        /* Count first: a counted notify implies its state is visible. */
+        notified = gp->notified > gp->answered;
         st = slot_state(slot);
         if (st == STATE_IORESP_READY) {
             a->data = slot->data;
+            gp->answered++;
             slot_set_state(slot, STATE_IOREQ_NONE);
             hv_check_revoked();
             return 0;
@@ -179,16 +194,17 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
                    "IORESP_READY on %s addr %#llx size %u", cpu, st,
                    type_name(a->type), (unsigned long long)a->addr,
                    a->size);
+            gp->answered++;     /* an answer, if a wrong one */
             slot_set_state(slot, STATE_IOREQ_NONE);
             return -EIO;
         }
-        if (hv.gport[port].pending) {
-            hv.gport[port].pending = false;
+        if (notified) {
             hv_bug("vcpu %u: device model notified port %u while the "
                    "slot is still %s (%s addr %#llx): response in the "
                    "wrong state", cpu, port,
                    st == STATE_IOREQ_READY ? "READY" : "INPROCESS",
                    type_name(a->type), (unsigned long long)a->addr);
+            gp->answered = gp->notified;
         }
         if (pthread_cond_timedwait(&hv.cond, &hv.lock, &deadline) ==
             ETIMEDOUT && slot_state(slot) != STATE_IORESP_READY) {

@@ -21,6 +21,7 @@ static pid_t hv_pid;
 static char dir[PATH_MAX], log_path[PATH_MAX + 16];
 static FILE *ctl_in, *ctl_out;
 char harness_ctl_extra[65536];
+char harness_control_path[PATH_MAX + 16];
 
 bool check(bool cond, const char *fmt, ...)
 {
@@ -114,6 +115,7 @@ void harness_start(const char *domid, const char *memory_mib,
         usleep(10000);
     }
     setenv("XENSIM_SOCKET", sock, 1);
+    strcpy(harness_control_path, control);
     ctl_connect(control);
 }
 

@@ -30,6 +30,9 @@ void harness_start(const char *domid, const char *memory_mib,
 const char *ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern char harness_ctl_extra[65536];
 
+/* Path of the private hv's control socket (for extra connections). */
+extern char harness_control_path[];
+
 /* Value of a counter via "counters" (or -1). */
 long long counter(const char *name);
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <xendevicemodel.h>
@@ -271,6 +273,62 @@ static bool wait_for(volatile int *v, int want)
     return *v >= want;
 }
 
+/* One guest vCPU driven through its own control connection. */
+static void *vcpu_worker(void *arg)
+{
+    long cpu = (long)arg, bad = 0, i;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char line[128];
+    FILE *in, *out;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", harness_control_path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        return (void *)-1L;
+    }
+    in = fdopen(fd, "r");
+    out = fdopen(dup(fd), "w");
+    fprintf(out, "cpu %ld\n", cpu);
+    fflush(out);
+    if (!fgets(line, sizeof(line), in)) {
+        bad++;
+    }
+    for (i = 0; i < 300; i++) {
+        fprintf(out, "inl 0x%x\n", PIO_BASE + 0x20 + 4 * (int)cpu);
+        fflush(out);
+        if (!fgets(line, sizeof(line), in) ||
+            strtoul(line + 3, NULL, 0) != 0x100 + cpu) {
+            bad++;
+        }
+    }
+    fclose(out);
+    fclose(in);
+    return (void *)bad;
+}
+
+static void test_vcpus_in_parallel(void)
+{
+    pthread_t t[NR_VCPUS];
+    long v, bad = 0;
+    int bugs = hv_bug_lines(NULL);
+    void *ret;
+
+    for (v = 0; v < NR_VCPUS; v++) {
+        dm.regs[(0x20 + 4 * v) / 4] = 0x100 + v;
+    }
+    for (v = 0; v < NR_VCPUS; v++) {
+        pthread_create(&t[v], NULL, vcpu_worker, (void *)v);
+    }
+    for (v = 0; v < NR_VCPUS; v++) {
+        pthread_join(t[v], &ret);
+        bad += (long)ret;
+    }
+    check(bad == 0, "%d vCPUs with requests in flight at the same time "
+          "(%ld wrong answers)", NR_VCPUS, bad);
+    check(hv_bug_lines(NULL) == bugs, "no spurious device-model bug "
+          "reports");
+}
+
 static void test_dm_op_errors(void)
 {
     long long bugs = counter("dm_bugs");
@@ -434,6 +492,7 @@ int main(void)
           "fault slow: calls still succeed");
     ctl("fault clear");
 
+    test_vcpus_in_parallel();
     test_dm_op_errors();
     test_misbehaviour();
 
