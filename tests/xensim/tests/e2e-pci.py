@@ -9,6 +9,7 @@ TAP on stdout.  usage: e2e-pci.py BUILD_XENSIM_DIR QEMU [QEMU...]
 import os
 import shutil
 import signal
+import struct
 import socket
 import subprocess
 import sys
@@ -62,6 +63,33 @@ class Control:
         if parts[0] != "ok" or len(parts) < 2:
             raise RuntimeError("%s: %s" % (line, reply))
         return int(parts[1], 0)
+
+
+def xs_read(path, sock_path):
+    """One XS_READ over the xenstored socket (xs_wire.h: type 2)."""
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sock_path)
+        body = path.encode() + b"\0"
+        s.sendall(struct.pack("<IIII", 2, 1, 0, len(body)) + body)
+        hdr = b""
+        while len(hdr) < 16:
+            chunk = s.recv(16 - len(hdr))
+            if not chunk:
+                return None
+            hdr += chunk
+        kind, _, _, length = struct.unpack("<IIII", hdr)
+        data = b""
+        while len(data) < length:
+            chunk = s.recv(length - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data.decode(errors="replace") if kind == 2 else None
+    except OSError:
+        return None
+    finally:
+        s.close()
 
 
 def wait_path(path, proc, timeout=10):
@@ -119,18 +147,19 @@ def run_one(build, qemu):
                              stderr=open(tmp + "/qemu.log", "w"))
         procs.append(q)
         ctl = Control(ctl_sock)
+        state_path = "/local/domain/0/device-model/%d/state" % DOMID
         end = time.time() + 30
-        ready = False
+        running = False
         while time.time() < end and q.poll() is None:
-            if ctl.value("ready") == 1:
-                ready = True
+            if xs_read(state_path, xs_sock) == "running":
+                running = True
                 break
             time.sleep(0.05)
-        if not tap(ready, "%s: loads the replacement libraries and enables "
-                   "its ioreq server" % name):
+        if not tap(running and ctl.value("ready") == 1,
+                   "%s: loads the replacement libraries, enables its ioreq "
+                   "server and reaches running" % name):
             print("# " + open(tmp + "/qemu.log").read().replace("\n", "\n# "))
             return
-        # QEMU writes "running" right after it enables the server.
         found = {}
         for dev in range(32):
             for fn in range(8):
@@ -154,6 +183,21 @@ def run_one(build, qemu):
         tap(ctl.value("readl 0x100000") == 0xdeadbeef,
             "%s: guest RAM shared with the simulator" % name)
         tap(q.poll() is None, "%s: still running" % name)
+        # ACPI S5 through PIIX4 PM (00:01.3): PMBA 0xb000, PMIOSE, then
+        # SLP_EN in PM1a_CNT; QEMU asks Xen to power the domain off.
+        for line in ("outl 0xcf8 0x80000b40", "outl 0xcfc 0xb001",
+                     "outl 0xcf8 0x80000b80", "outb 0xcfc 1",
+                     "outw 0xb004 0x2000"):
+            ctl.cmd(line)
+        end = time.time() + 10
+        state = []
+        while time.time() < end:
+            _, state = ctl.cmd("state")
+            if "shutdown 0 count 1" in state:
+                break
+            time.sleep(0.05)
+        tap("shutdown 0 count 1" in state, "%s: guest ACPI poweroff reaches "
+            "the simulator as SHUTDOWN_poweroff" % name)
         stop(q)
         stop(hv)
         hv_log.close()
