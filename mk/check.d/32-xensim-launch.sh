@@ -82,7 +82,7 @@ has "-drive file=$scratch/disk.img,if=ide,index=0,media=disk,format=raw,cache=wr
     && ! has "-smp 1,maxcpus=1"
 tap $? "argv: IDE disk for hdtype=ide, no -smp for one vCPU"
 
-for mode in lf badid die; do
+for mode in lf badid shape die; do
     FAKE_DM_MODE=$mode "$fake/run" --domid 5 -- "$tests/fake-dm.py" \
         >"$scratch/out" 2>&1
     rc=$?

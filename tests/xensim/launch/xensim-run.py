@@ -553,10 +553,13 @@ class Launch:
                 status.get("status") if isinstance(status, dict)
                 else status))
             chardevs = conn.execute("query-chardev")
-            labels = [c.get("label") for c in chardevs
-                      if isinstance(c, dict)]
+            if not isinstance(chardevs, list) or \
+                    not all(isinstance(c, dict) for c in chardevs):
+                raise Failure("query-chardev did not return a list of "
+                              "objects")
+            labels = [str(c.get("label")) for c in chardevs]
             self.note("libxl-cmd" in labels,
-                      "query-chardev: %s" % ", ".join(map(str, labels)))
+                      "query-chardev: %s" % ", ".join(labels))
             for c in chardevs:
                 label = str(c.get("label", ""))
                 fname = str(c.get("filename", ""))
@@ -732,6 +735,10 @@ class Launch:
         except (Failure, OSError) as e:
             self.note(False, str(e))
             self.show_log_tail()
+        except Exception as e:  # pylint: disable=broad-except
+            # Whatever a device model answers, we still tear down.
+            self.note(False, "unexpected %s: %s" % (type(e).__name__, e))
+            self.show_log_tail()
         if ok and self.opts.keep:
             self.keep()
             return 0
@@ -764,7 +771,13 @@ class Launch:
         c = self.result.get("counters")
         if c:
             def num(*names):
-                return sum(int(c.get(n, 0), 0) for n in names)
+                total = 0
+                for n in names:
+                    try:
+                        total += int(c.get(n, "0"), 0)
+                    except ValueError:
+                        pass
+                return total
             print("   hv    ioreqs: %d PIO, %d MMIO, %d PCI config, %d "
                   "buffered; foreign maps: %d (%d pages); dm_ops %d; "
                   "DM bugs %d" % (

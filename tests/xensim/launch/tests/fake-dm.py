@@ -9,6 +9,7 @@ on SIGHUP.  FAKE_DM_MODE picks a misbehaviour the launcher must catch:
   lf     end QMP messages with "\\n" instead of "\\r\\n"
   die    exit with status 3 before writing "running"
   badid  answer query-status with the wrong id
+  shape  answer query-chardev with an object instead of a list
 """
 import json
 import os
@@ -111,6 +112,8 @@ while True:
                 ret = {"status": "running", "running": True}
                 if mode == "badid":
                     rid += 1
+            elif cmd == "query-chardev" and mode == "shape":
+                ret = {"label": "libxl-cmd"}
             elif cmd == "query-chardev":
                 ret = [{"label": c, "filename": "unix:" + p["path"],
                         "frontend-open": True}
