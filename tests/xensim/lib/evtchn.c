@@ -5,13 +5,18 @@
  * socketpair whose other end the hypervisor holds) that is readable
  * exactly while a port bound on this handle is pending; each pending
  * port arrives as one 4-byte message.  So xenevtchn_pending() is a local
- * non-blocking read, and the ioreq hot path costs one round trip
- * (notify) plus one one-way message (unmask).
+ * non-blocking read.  notify and unmask of a port this handle has bound
+ * are one-way messages (they cannot fail on Xen), so answering an ioreq
+ * never waits for the hypervisor to be scheduled; a notify of any other
+ * port takes a round trip and gets Xen's EINVAL.
  *
  * Invariants: a port returned by xenevtchn_pending() stays masked in the
- * hypervisor until xenevtchn_unmask(); failures are -1/errno.
+ * hypervisor until xenevtchn_unmask(); messages on the handle's
+ * connection are processed in order, so a one-way notify is seen after
+ * everything the caller did before it; failures are -1/errno.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,10 +25,41 @@
 
 #include "client.h"
 
+#define MAX_BOUND_PORTS 4096
+
 struct xenevtchn_handle {
     XenSimConn *conn;
     int event_fd;           /* readable while a port is pending */
+    pthread_mutex_t lock;   /* guards bound */
+    uint8_t bound[MAX_BOUND_PORTS / 8];
 };
+
+static void set_bound(xenevtchn_handle *xce, int port, bool on)
+{
+    if (port <= 0 || port >= MAX_BOUND_PORTS) {
+        return;
+    }
+    pthread_mutex_lock(&xce->lock);
+    if (on) {
+        xce->bound[port / 8] |= 1u << (port % 8);
+    } else {
+        xce->bound[port / 8] &= ~(1u << (port % 8));
+    }
+    pthread_mutex_unlock(&xce->lock);
+}
+
+static bool is_bound(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    bool on;
+
+    if (port >= MAX_BOUND_PORTS) {
+        return false;
+    }
+    pthread_mutex_lock(&xce->lock);
+    on = xce->bound[port / 8] & (1u << (port % 8));
+    pthread_mutex_unlock(&xce->lock);
+    return on;
+}
 
 xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
                                  unsigned open_flags)
@@ -45,6 +81,7 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
         return NULL;
     }
     xce->event_fd = fds[0];
+    pthread_mutex_init(&xce->lock, NULL);
     return xce;
 }
 
@@ -60,6 +97,7 @@ int xenevtchn_close(xenevtchn_handle *xce)
     if (xce) {
         close(xce->event_fd);
         xensim_conn_close(xce->conn);
+        pthread_mutex_destroy(&xce->lock);
         free(xce);
     }
     return 0;
@@ -77,15 +115,23 @@ int xenevtchn_restrict(xenevtchn_handle *xce, domid_t domid)
 
 int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port)
 {
-    return xensim_simple(xce->conn, XENSIM_OP_EVTCHN_NOTIFY, port, 0, 0, 0,
-                         NULL) < 0 ? -1 : 0;
+    XenSimMsg req = { .op = XENSIM_OP_EVTCHN_NOTIFY, .arg = { port } };
+
+    if (is_bound(xce, port)) {
+        return xensim_send_oneway(xce->conn, &req, NULL, 0);
+    }
+    return xensim_call(xce->conn, &req, NULL, 0, NULL, NULL, 0, NULL,
+                       NULL) < 0 ? -1 : 0;
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_unbound_port(xenevtchn_handle *xce,
                                                       uint32_t domid)
 {
-    return xensim_simple(xce->conn, XENSIM_OP_EVTCHN_BIND_UNBOUND, domid, 0,
-                         0, 0, NULL);
+    int port = xensim_simple(xce->conn, XENSIM_OP_EVTCHN_BIND_UNBOUND, domid,
+                             0, 0, 0, NULL);
+
+    set_bound(xce, port, true);
+    return port;
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *xce,
@@ -93,8 +139,11 @@ xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *xce,
                                                      evtchn_port_t
                                                      remote_port)
 {
-    return xensim_simple(xce->conn, XENSIM_OP_EVTCHN_BIND_INTERDOMAIN, domid,
-                         remote_port, 0, 0, NULL);
+    int port = xensim_simple(xce->conn, XENSIM_OP_EVTCHN_BIND_INTERDOMAIN,
+                             domid, remote_port, 0, 0, NULL);
+
+    set_bound(xce, port, true);
+    return port;
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *xce,
@@ -106,6 +155,7 @@ xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *xce,
 
 int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
 {
+    set_bound(xce, port, false);
     return xensim_simple(xce->conn, XENSIM_OP_EVTCHN_UNBIND, port, 0, 0, 0,
                          NULL) < 0 ? -1 : 0;
 }
