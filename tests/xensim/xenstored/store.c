@@ -132,7 +132,7 @@ static int node_add_child(struct xs_node *parent, struct xs_node *child)
         struct xs_node **c = realloc(parent->children, cap * sizeof(*c));
 
         if (!c) {
-            return ENOMEM;
+            return -ENOMEM;
         }
         parent->children = c;
         parent->children_cap = cap;
@@ -217,7 +217,7 @@ static int ensure_node(struct store *s, const char *path,
         nr_new++;
     }
     if (s->nr_nodes + nr_new > STORE_MAX_NODES) {
-        return ENOSPC;
+        return -ENOSPC;
     }
     for (p = rest; *p;) {
         const char *slash = strchr(p, '/');
@@ -227,7 +227,7 @@ static int ensure_node(struct store *s, const char *path,
         if (!n || (tail && node_add_child(tail, n) != 0)) {
             node_free(n);
             node_free(head);
-            return ENOMEM;
+            return -ENOMEM;
         }
         if (!head) {
             head = n;
@@ -339,7 +339,7 @@ int store_write(struct store *s, const char *path,
     if (len) {
         copy = malloc(len);
         if (!copy) {
-            return ENOMEM;
+            return -ENOMEM;
         }
         memcpy(copy, value, len);
     }
@@ -370,11 +370,11 @@ int store_rm(struct store *s, const char *path)
     unsigned int i;
 
     if (n == s->root && !*rest) {
-        return EINVAL;
+        return -EINVAL;
     }
     if (*rest) {
         /* Absent is fine as long as the immediate parent exists. */
-        return strchr(rest, '/') ? ENOENT : 0;
+        return strchr(rest, '/') ? -ENOENT : 0;
     }
     parent = n->parent;
     for (i = 0; parent->children[i] != n; i++) {
@@ -396,14 +396,14 @@ int store_set_perms(struct store *s, const char *path,
     struct xs_perm *copy;
 
     if (!n) {
-        return ENOENT;
+        return -ENOENT;
     }
     if (nr == 0 || nr > STORE_MAX_PERMS) {
-        return EINVAL;
+        return -EINVAL;
     }
     copy = malloc(nr * sizeof(*copy));
     if (!copy) {
-        return ENOMEM;
+        return -ENOMEM;
     }
     memcpy(copy, perms, nr * sizeof(*copy));
     free(n->perms);

@@ -62,8 +62,8 @@ bool store_path_is_child(const char *child, const char *parent);
 struct xs_node *store_lookup(const struct store *s, const char *path);
 
 /*
- * The mutators return 0 or a positive errno value (ENOENT, EINVAL,
- * ENOSPC, ENOMEM, ...), leaving the store unchanged on error.
+ * The mutators return 0 or a negative errno value (-ENOENT, -EINVAL,
+ * -ENOSPC, -ENOMEM, ...), leaving the store unchanged on error.
  */
 int store_write(struct store *s, const char *path,
                 const char *value, unsigned int len);

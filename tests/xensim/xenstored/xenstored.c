@@ -290,7 +290,7 @@ static int split_args(char *data, size_t len, const char **argv, int max)
     return argc;
 }
 
-/* Turn a client path into a canonical absolute one; 0 or an errno. */
+/* Turn a client path into a canonical absolute one; 0 or -errno. */
 static int canonical_path(const char *raw, bool allow_special,
                           char *out, size_t out_size)
 {
@@ -298,10 +298,10 @@ static int canonical_path(const char *raw, bool allow_special,
 
     if (raw[0] == '@' && allow_special) {
         n = snprintf(out, out_size, "%s", raw);
-        return (size_t)n < out_size && strlen(raw) > 1 ? 0 : EINVAL;
+        return (size_t)n < out_size && strlen(raw) > 1 ? 0 : -EINVAL;
     }
     if (raw[0] == '\0') {
-        return EINVAL;
+        return -EINVAL;
     }
     if (raw[0] == '/') {
         n = snprintf(out, out_size, "%s", raw);
@@ -309,7 +309,7 @@ static int canonical_path(const char *raw, bool allow_special,
         n = snprintf(out, out_size, "%s/%s", HOME_PATH, raw);
     }
     if (n < 0 || (size_t)n >= out_size || !store_path_valid(out)) {
-        return EINVAL;
+        return -EINVAL;
     }
     return 0;
 }
@@ -320,7 +320,7 @@ static int one_path(struct conn *c, char *data, char *path, size_t size)
     const char *argv[1];
 
     if (split_args(data, c->hdr.len, argv, 1) != 1) {
-        return EINVAL;
+        return -EINVAL;
     }
     return canonical_path(argv[0], false, path, size);
 }
@@ -403,7 +403,7 @@ static int tx_note(struct transaction *t, const char *path)
         struct tx_access *p = realloc(t->seen, cap * sizeof(*p));
 
         if (!p) {
-            return ENOMEM;
+            return -ENOMEM;
         }
         t->seen = p;
         t->seen_cap = cap;
@@ -411,7 +411,7 @@ static int tx_note(struct transaction *t, const char *path)
     n = store_lookup(t->view, path);
     t->seen[t->nr_seen].path = strdup(path);
     if (!t->seen[t->nr_seen].path) {
-        return ENOMEM;
+        return -ENOMEM;
     }
     t->seen[t->nr_seen].gen = n ? n->gen : 0;
     t->nr_seen++;
@@ -460,7 +460,7 @@ static int tx_log(struct transaction *t, uint32_t type, const char *path,
         struct tx_op *p = realloc(t->ops, cap * sizeof(*p));
 
         if (!p) {
-            return ENOMEM;
+            return -ENOMEM;
         }
         t->ops = p;
         t->ops_cap = cap;
@@ -487,7 +487,7 @@ static int tx_log(struct transaction *t, uint32_t type, const char *path,
         free(op->path);
         free(op->data);
         free(op->perms);
-        return ENOMEM;
+        return -ENOMEM;
     }
     t->nr_ops++;
     return 0;
@@ -496,8 +496,13 @@ static int tx_log(struct transaction *t, uint32_t type, const char *path,
 /* ---- request handlers ------------------------------------------------ */
 
 /*
+ * Each do_*() either queues its reply and returns 0, or returns -errno
+ * and queues nothing; handle_request() turns the latter into XS_ERROR.
+ */
+
+/*
  * The store a request works on: the transaction's view for a non-zero
- * tx_id, the live tree otherwise.  NULL (ENOENT) for an unknown tx_id.
+ * tx_id, the live tree otherwise.  NULL (-ENOENT) for an unknown tx_id.
  */
 static struct store *target_store(struct conn *c, struct transaction **tp)
 {
@@ -518,15 +523,18 @@ static int do_read(struct conn *c, char *data)
     int err;
 
     if (!s) {
-        return ENOENT;
+        return -ENOENT;
     }
     err = one_path(c, data, path, sizeof(path));
-    if (err || (t && (err = tx_note(t, path)))) {
+    if (!err && t) {
+        err = tx_note(t, path);
+    }
+    if (err) {
         return err;
     }
     n = store_lookup(s, path);
     if (!n) {
-        return ENOENT;
+        return -ENOENT;
     }
     reply(c, n->value, n->value_len);
     return 0;
@@ -576,19 +584,22 @@ static int do_directory(struct conn *c, char *data)
     int err;
 
     if (!s) {
-        return ENOENT;
+        return -ENOENT;
     }
     err = one_path(c, data, path, sizeof(path));
-    if (err || (t && (err = tx_note(t, path)))) {
+    if (!err && t) {
+        err = tx_note(t, path);
+    }
+    if (err) {
         return err;
     }
     n = store_lookup(s, path);
     if (!n) {
-        return ENOENT;
+        return -ENOENT;
     }
     len = list_children(n, 0, buf, sizeof(buf), &complete, &bad);
     if (!complete) {
-        return E2BIG;
+        return -E2BIG;
     }
     reply(c, buf, len);
     return 0;
@@ -609,30 +620,33 @@ static int do_directory_part(struct conn *c, char *data)
     int err;
 
     if (!s) {
-        return ENOENT;
+        return -ENOENT;
     }
     if (split_args(data, c->hdr.len, argv, 2) != 2) {
-        return EINVAL;
+        return -EINVAL;
     }
     errno = 0;
     offset = strtoul(argv[1], &end, 10);
     if (!argv[1][0] || *end || errno || offset > UINT32_MAX) {
-        return EINVAL;
+        return -EINVAL;
     }
     err = canonical_path(argv[0], false, path, sizeof(path));
-    if (err || (t && (err = tx_note(t, path)))) {
+    if (!err && t) {
+        err = tx_note(t, path);
+    }
+    if (err) {
         return err;
     }
     n = store_lookup(s, path);
     if (!n) {
-        return ENOENT;
+        return -ENOENT;
     }
     used = snprintf(buf, sizeof(buf), "%" PRIu64, n->gen) + 1;
     /* Keep a byte for the empty string that marks the end of the list. */
     used += list_children(n, offset, buf + used, sizeof(buf) - used - 1,
                           &complete, &bad);
     if (bad) {
-        return EINVAL;
+        return -EINVAL;
     }
     if (complete) {
         buf[used++] = '\0';
@@ -653,15 +667,18 @@ static int do_get_perms(struct conn *c, char *data)
     int err;
 
     if (!s) {
-        return ENOENT;
+        return -ENOENT;
     }
     err = one_path(c, data, path, sizeof(path));
-    if (err || (t && (err = tx_note(t, path)))) {
+    if (!err && t) {
+        err = tx_note(t, path);
+    }
+    if (err) {
         return err;
     }
     n = store_lookup(s, path);
     if (!n) {
-        return ENOENT;
+        return -ENOENT;
     }
     for (i = 0; i < n->nr_perms; i++) {
         used += snprintf(buf + used, sizeof(buf) - used, "%c%u",
@@ -685,7 +702,7 @@ static int apply_change(struct conn *c, uint32_t type, const char *path,
     int err = 0;
 
     if (!s) {
-        return ENOENT;
+        return -ENOENT;
     }
     existed = store_lookup(s, path) != NULL;
     if (t) {
@@ -734,7 +751,7 @@ static int do_write(struct conn *c, char *data)
     int err;
 
     if (plen == c->hdr.len) {
-        return EINVAL;
+        return -EINVAL;
     }
     err = canonical_path(data, false, path, sizeof(path));
     if (err) {
@@ -764,7 +781,7 @@ static int do_set_perms(struct conn *c, char *data)
     int i, err;
 
     if (argc < 2 || argc > STORE_MAX_PERMS + 1) {
-        return EINVAL;
+        return -EINVAL;
     }
     err = canonical_path(argv[0], false, path, sizeof(path));
     if (err) {
@@ -772,7 +789,7 @@ static int do_set_perms(struct conn *c, char *data)
     }
     for (i = 1; i < argc; i++) {
         if (!store_parse_perm(argv[i], &perms[i - 1])) {
-            return EINVAL;
+            return -EINVAL;
         }
     }
     return apply_change(c, XS_SET_PERMS, path, NULL, 0, perms, argc - 1);
@@ -786,32 +803,32 @@ static int do_watch(struct conn *c, char *data)
     int err;
 
     if (split_args(data, c->hdr.len, argv, 2) < 2) {
-        return EINVAL;
+        return -EINVAL;
     }
     err = canonical_path(argv[0], true, path, sizeof(path));
     if (err) {
         return err;
     }
     if (strlen(argv[1]) > MAX_TOKEN_LEN) {
-        return EINVAL;
+        return -EINVAL;
     }
     for (w = c->watches; w; w = w->next) {
         if (strcmp(w->path, path) == 0 && strcmp(w->token, argv[1]) == 0) {
-            return EEXIST;
+            return -EEXIST;
         }
     }
     if (c->nr_watches >= MAX_WATCHES) {
-        return E2BIG;
+        return -E2BIG;
     }
     w = calloc(1, sizeof(*w));
     if (!w) {
-        return ENOMEM;
+        return -ENOMEM;
     }
     w->path = strdup(path);
     w->token = strdup(argv[1]);
     if (!w->path || !w->token) {
         watch_free(w);
-        return ENOMEM;
+        return -ENOMEM;
     }
     w->relative = argv[0][0] != '/' && argv[0][0] != '@';
     w->next = c->watches;
@@ -830,7 +847,7 @@ static int do_unwatch(struct conn *c, char *data)
     int err;
 
     if (split_args(data, c->hdr.len, argv, 2) < 2) {
-        return EINVAL;
+        return -EINVAL;
     }
     err = canonical_path(argv[0], true, path, sizeof(path));
     if (err) {
@@ -845,7 +862,7 @@ static int do_unwatch(struct conn *c, char *data)
             return 0;
         }
     }
-    return ENOENT;
+    return -ENOENT;
 }
 
 static int do_transaction_start(struct conn *c, char *data)
@@ -855,23 +872,23 @@ static int do_transaction_start(struct conn *c, char *data)
     const char *argv[1];
 
     if (c->hdr.tx_id != 0) {
-        return EBUSY;
+        return -EBUSY;
     }
     if (split_args(data, c->hdr.len, argv, 1) != 1) {
-        return EINVAL;
+        return -EINVAL;
     }
     if (c->nr_txs >= MAX_TRANSACTIONS ||
         nr_all_txs >= MAX_ALL_TRANSACTIONS) {
-        return ENOSPC;
+        return -ENOSPC;
     }
     t = calloc(1, sizeof(*t));
     if (!t) {
-        return ENOMEM;
+        return -ENOMEM;
     }
     t->view = store_clone(store);
     if (!t->view) {
         free(t);
-        return ENOMEM;
+        return -ENOMEM;
     }
     do {
         t->id = ++c->next_tx_id;
@@ -913,10 +930,10 @@ static void tx_commit(const struct transaction *t)
             err = store_write(store, op->path, op->data, op->len);
             break;
         case XS_MKDIR:
-            err = existed ? EEXIST : store_mkdir(store, op->path);
+            err = existed ? -EEXIST : store_mkdir(store, op->path);
             break;
         case XS_RM:
-            err = existed ? store_rm(store, op->path) : ENOENT;
+            err = existed ? store_rm(store, op->path) : -ENOENT;
             break;
         case XS_SET_PERMS:
             err = store_set_perms(store, op->path, op->perms, op->nr_perms);
@@ -935,16 +952,16 @@ static int do_transaction_end(struct conn *c, char *data)
     bool commit;
 
     if (!t) {
-        return ENOENT;
+        return -ENOENT;
     }
     if (split_args(data, c->hdr.len, argv, 1) != 1 ||
         (strcmp(argv[0], "T") != 0 && strcmp(argv[0], "F") != 0)) {
-        return EINVAL;
+        return -EINVAL;
     }
     commit = argv[0][0] == 'T';
     if (commit && tx_conflicts(t)) {
         tx_unlink(c, t);
-        return EAGAIN;
+        return -EAGAIN;
     }
     if (commit) {
         tx_commit(t);
@@ -962,7 +979,7 @@ static int do_domain_op(struct conn *c, char *data)
     char buf[64];
 
     if (argc < 1 || !parse_domid(argv[0], &domid)) {
-        return EINVAL;
+        return -EINVAL;
     }
     switch (c->hdr.type) {
     case XS_GET_DOMAIN_PATH:
@@ -975,7 +992,7 @@ static int do_domain_op(struct conn *c, char *data)
         return 0;
     case XS_INTRODUCE:
         if (argc < 3 || domid == 0) {
-            return EINVAL;
+            return -EINVAL;
         }
         introduced[domid / 8] |= 1u << (domid % 8);
         reply_str(c, "OK");
@@ -983,7 +1000,7 @@ static int do_domain_op(struct conn *c, char *data)
         return 0;
     case XS_RELEASE:
         if (domid == 0) {
-            return EINVAL;
+            return -EINVAL;
         }
         introduced[domid / 8] &= ~(1u << (domid % 8));
         reply_str(c, "OK");
@@ -991,7 +1008,7 @@ static int do_domain_op(struct conn *c, char *data)
         return 0;
     case XS_SET_TARGET:
         if (argc < 2 || !parse_domid(argv[1], &domid)) {
-            return EINVAL;
+            return -EINVAL;
         }
         reply_str(c, "OK");
         return 0;
@@ -1021,7 +1038,7 @@ static int do_control(struct conn *c, char *data)
     int argc = split_args(data, c->hdr.len, argv, 2);
 
     if (argc < 1) {
-        return EINVAL;
+        return -EINVAL;
     }
     if (strcmp(argv[0], "check") == 0) {
         reply_str(c, "OK");
@@ -1031,7 +1048,7 @@ static int do_control(struct conn *c, char *data)
     } else if (strcmp(argv[0], "help") == 0) {
         reply_str(c, "check\nprint <string>\nhelp\n");
     } else {
-        return EINVAL;
+        return -EINVAL;
     }
     return 0;
 }
@@ -1113,11 +1130,11 @@ static void handle_request(struct conn *c)
         err = do_control(c, data);
         break;
     default:
-        err = EINVAL;
+        err = -EINVAL;
         break;
     }
     if (err) {
-        reply_error(c, err);
+        reply_error(c, -err);
     }
 }
 
@@ -1263,7 +1280,7 @@ static int seed_store(void)
 
     store = store_new();
     if (!store) {
-        return ENOMEM;
+        return -ENOMEM;
     }
     for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !err; i++) {
         err = store_mkdir(store, dirs[i]);
