@@ -73,11 +73,16 @@ grep -q 'query-status: running' "$scratch/out" \
 tap $? "QMP: greeting, capabilities with libxl's first id, query-status"
 grep -q 'PCI scan: 2 functions' "$scratch/out"
 tap $? "PCI scan through the control socket finds the stand-in's devices"
-grep -q 'QEMU exited on SIGHUP (status 0)' "$scratch/out"
-tap $? "teardown by SIGHUP"
+grep -q 'QEMU exited on SIGHUP (status 0)' "$scratch/out" \
+    && grep -q 'ok: /local/domain/0/device-model/3 stays removed' \
+        "$scratch/out"
+tap $? "teardown: device-model node removed, then SIGHUP"
 
-FAKE_DM_MODE=good "$fake/run" --domid 4 --hdtype ide \
+FAKE_DM_MODE=good "$fake/run" --domid 4 --hdtype ide --serial \
     --disk "$scratch/disk.img" -- "$tests/fake-dm.py" >"$scratch/out" 2>&1
+grep -q 'ok: serial0: /dev/pts/99 recorded at /local/domain/4/serial/0/tty' \
+    "$scratch/out"
+tap $? "a pty serial from query-chardev goes to serial/0/tty as libxl does"
 argv=$(tr '\n' ' ' < "$scratch/argv" 2>/dev/null)
 has "-drive file=$img,if=ide,index=0,media=disk,format=raw,$wb" \
     && ! has "-smp 1,maxcpus=1"

@@ -564,8 +564,12 @@ class Launch:
                 label = str(c.get("label", ""))
                 fname = str(c.get("filename", ""))
                 if label.startswith("serial") and fname.startswith("pty:"):
-                    self.xs.write("/local/domain/%d/serial/%s/tty"
-                                  % (self.opts.domid, label[6:]), fname[4:])
+                    node = "/local/domain/%d/serial/%s/tty" % (
+                        self.opts.domid, label[6:])
+                    self.xs.write(node, fname[4:])
+                    self.note(self.xs.read(node) == fname[4:],
+                              "%s: %s recorded at %s" % (label, fname[4:],
+                                                          node))
             conn.close()
             # libxl_domain_unpause: a new connection, then "cont".
             conn = QmpConnection(self.paths["qmp"], transcript)
@@ -687,6 +691,10 @@ class Launch:
                 qemu.wait(SIGHUP_EXIT_TIMEOUT)
                 self.note(True, "QEMU exited on SIGHUP (status %d)"
                           % qemu.returncode)
+                if self.xs:
+                    node = "/local/domain/0/device-model/%d" % d
+                    self.note(self.xs.read(node) is None,
+                              "%s stays removed after the exit" % node)
             except subprocess.TimeoutExpired:
                 qemu.kill()
                 qemu.wait()

@@ -118,6 +118,9 @@ while True:
                 ret = [{"label": c, "filename": "unix:" + p["path"],
                         "frontend-open": True}
                        for c, p in chardevs.items()]
+                if "pty" in argv:
+                    ret.append({"label": "serial0", "frontend-open": True,
+                                "filename": "pty:/dev/pts/99"})
             else:
                 ret = {}
             send(conn, {"return": ret, "id": rid})
