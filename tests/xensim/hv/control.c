@@ -136,6 +136,7 @@ static int cmd_fault(char **arg)
         hv.fault_map_fail_in = hv.fault_evtchn_fail_in = 0;
         hv.fault_page_error_gfn = ~0ull;
         hv.fault_slow_ms = 0;
+        hv.fault_no_resource = false;
         pthread_mutex_unlock(&hv.lock);
         return 0;
     }
@@ -151,6 +152,8 @@ static int cmd_fault(char **arg)
         hv.fault_evtchn_fail_in = v;
     } else if (!strcmp(arg[1], "slow")) {
         hv.fault_slow_ms = v;
+    } else if (!strcmp(arg[1], "no-resource")) {
+        hv.fault_no_resource = v != 0;
     } else {
         v = ~0ull;
     }

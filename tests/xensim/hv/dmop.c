@@ -178,8 +178,14 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
             return -ENOENT;
         }
         if (!(d->flags & XEN_DMOP_no_gfns)) {
-            /* The legacy gfn pool is not simulated: use map_resource. */
-            return -EOPNOTSUPP;
+            uint64_t gfn, buf_gfn;
+            int ret = hv_server_legacy_gfns(d->id, &gfn, &buf_gfn);
+
+            if (ret < 0) {
+                return ret;
+            }
+            d->ioreq_gfn = gfn;
+            d->bufioreq_gfn = buf_gfn;
         }
         d->bufioreq_port = s->buf_port;
         return 0;

@@ -39,6 +39,10 @@
 #define HV_HIGHMEM_START    0x100000000ull
 #define HV_VGA_HOLE_START   0xA0ull     /* gfn */
 #define HV_VGA_HOLE_END     0xC0ull     /* gfn, exclusive */
+/* libxl's ioreq server gfn pool (HVM_PARAM_IOREQ_SERVER_PFN): 8 pages
+ * below the special pages at 0xfeff8. */
+#define HV_IOREQ_GFN_POOL   0xfeff0ull
+#define HV_IOREQ_GFN_PAGES  8
 
 /* --- counters ----------------------------------------------------------- */
 
@@ -106,9 +110,11 @@ typedef struct HvIoreqServer {
     uint16_t id;
     uint8_t bufioreq_handling;  /* HVM_IOREQSRV_BUFIOREQ_* */
     HvClient *owner;
-    int memfd;                  /* frame 0 buffered, frame 1 sync */
+    uint64_t pages_off;         /* in the guest memfd: buffered, sync */
     buffered_iopage_t *buf;
     shared_iopage_t *shared;
+    bool resource_mapped;       /* pages acquired by map_resource */
+    uint64_t gfn[2];            /* legacy gfns (sync, buffered); 0 none */
     uint32_t vcpu_port[HV_MAX_VCPUS];
     uint32_t buf_port;
     HvRangeSet range[3];        /* XEN_DMOP_IO_RANGE_{PORT,MEMORY,PCI} */
@@ -156,6 +162,7 @@ typedef struct Hv {
     uint64_t dirty_first, dirty_nr;
     uint8_t *dirty_bits;
     bool invalidate_pending;
+    uint64_t repopulated_pages;         /* populated twice, for the log */
     HvRevoked *revoked;
     unsigned revoked_len, revoked_cap;
 
@@ -187,6 +194,7 @@ typedef struct Hv {
     uint64_t fault_evtchn_fail_in;
     uint64_t fault_page_error_gfn;      /* ~0 off */
     int fault_slow_ms;
+    bool fault_no_resource;             /* map_resource: EOPNOTSUPP */
 
     uint64_t cnt[HV_CNT_MAX];
 } Hv;
@@ -204,6 +212,10 @@ int64_t hv_p2m_lookup(uint64_t gfn);        /* memfd offset or -1 */
 int hv_populate(uint64_t gfn, uint64_t nr);
 int hv_relocate(uint64_t src, uint64_t dst, uint64_t nr);
 int hv_decrease_reservation(uint64_t gfn, uint64_t nr);
+int64_t hv_mem_alloc(uint64_t pages);       /* zeroed, outside the p2m */
+void *hv_mem_ptr(uint64_t off);
+int hv_p2m_set(uint64_t gfn, uint64_t off); /* map one gfn */
+void hv_p2m_clear(uint64_t gfn);
 void hv_check_revoked(void);
 int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type);
 uint16_t hv_mem_type(uint64_t gfn);
@@ -226,6 +238,8 @@ HvIoreqServer *hv_server_find(uint16_t id);
 int hv_server_create(HvClient *owner, uint8_t handle_bufioreq);
 int hv_server_destroy(uint16_t id);
 int hv_server_set_state(uint16_t id, bool enabled);
+int hv_server_legacy_gfns(uint16_t id, uint64_t *ioreq_gfn,
+                          uint64_t *bufioreq_gfn);
 int hv_server_map_range(uint16_t id, uint32_t type, uint64_t s, uint64_t e);
 int hv_server_unmap_range(uint16_t id, uint32_t type, uint64_t s,
                           uint64_t e);

@@ -1,18 +1,20 @@
 /*
- * xensim-hv ioreq servers: creation (two pages in a memfd: frame 0 the
- * buffered ring, frame 1 the vCPU slots), per-vCPU and buffered event
- * channels, the PIO/MMIO/PCI rangesets, and the selection of the server
- * that handles an access, as Xen's ioreq_server_select() does.
+ * xensim-hv ioreq servers: creation (two pages outside the guest's p2m:
+ * frame 0 the buffered ring, frame 1 the vCPU slots), per-vCPU and
+ * buffered event channels, the PIO/MMIO/PCI rangesets, and the selection
+ * of the server that handles an access, as Xen's ioreq_server_select()
+ * does.  The pages are reached either as a resource (map_resource) or,
+ * the legacy way, through gfns from libxl's pool that are in the p2m
+ * only while the server is disabled; as on Xen the two ways exclude each
+ * other (EPERM).
  *
  * Invariants: a server's ranges of one type never overlap one another
  * (Xen's rangeset refuses with EEXIST); vp_eport of every slot names the
- * vCPU's port from creation on; only enabled servers are selected.  All
- * functions run under hv.lock.
+ * vCPU's port while the server is enabled; only enabled servers are
+ * selected.  All functions run under hv.lock.
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "hv.h"
 
@@ -27,6 +29,12 @@ HvIoreqServer *hv_server_find(uint16_t id)
     return &hv.server[id];
 }
 
+/* Memfd offset of the page behind legacy gfn[i]: 0 sync, 1 buffered. */
+static uint64_t gfn_page(HvIoreqServer *s, unsigned i)
+{
+    return s->pages_off + (i == 0 ? XENSIM_PAGE_SIZE : 0);
+}
+
 static void server_release(HvIoreqServer *s)
 {
     unsigned i;
@@ -37,14 +45,12 @@ static void server_release(HvIoreqServer *s)
     if (s->buf_port) {
         hv_guest_port_free(s->buf_port);
     }
-    if (s->buf) {
-        munmap(s->buf, 2 * XENSIM_PAGE_SIZE);
-    }
-    if (s->memfd >= 0) {
-        close(s->memfd);
+    for (i = 0; i < 2; i++) {
+        if (s->gfn[i]) {
+            hv_p2m_clear(s->gfn[i]);
+        }
     }
     memset(s, 0, sizeof(*s));
-    s->memfd = -1;
 }
 
 int hv_server_create(HvClient *owner, uint8_t handle_bufioreq)
@@ -52,6 +58,7 @@ int hv_server_create(HvClient *owner, uint8_t handle_bufioreq)
     HvIoreqServer *s = NULL;
     unsigned i;
     int port;
+    int64_t off;
     char *pages;
 
     if (handle_bufioreq > HVM_IOREQSRV_BUFIOREQ_ATOMIC) {
@@ -71,15 +78,12 @@ int hv_server_create(HvClient *owner, uint8_t handle_bufioreq)
     s->id = i;
     s->owner = owner;
     s->bufioreq_handling = handle_bufioreq;
-    s->memfd = memfd_create("xensim-ioreq", MFD_CLOEXEC);
-    if (s->memfd < 0 || ftruncate(s->memfd, 2 * XENSIM_PAGE_SIZE) < 0) {
+    off = hv_mem_alloc(2);
+    if (off < 0) {
         goto fail;
     }
-    pages = mmap(NULL, 2 * XENSIM_PAGE_SIZE, PROT_READ | PROT_WRITE,
-                 MAP_SHARED, s->memfd, 0);
-    if (pages == MAP_FAILED) {
-        goto fail;
-    }
+    s->pages_off = off;
+    pages = hv_mem_ptr(off);
     s->buf = (buffered_iopage_t *)pages;
     s->shared = (shared_iopage_t *)(pages + XENSIM_PAGE_SIZE);
     for (i = 0; i < hv.nr_vcpus; i++) {
@@ -122,16 +126,71 @@ int hv_server_destroy(uint16_t id)
 int hv_server_set_state(uint16_t id, bool enabled)
 {
     HvIoreqServer *s = hv_server_find(id);
+    unsigned i;
 
     if (!s) {
         return -ENOENT;
     }
-    if (s->enabled != enabled) {
-        hv_log("ioreq server %u %s", id, enabled ? "enabled" : "disabled");
+    if (s->enabled == enabled) {
+        return 0;
+    }
+    hv_log("ioreq server %u %s", id, enabled ? "enabled" : "disabled");
+    for (i = 0; i < 2; i++) {
+        if (!s->gfn[i]) {
+            continue;
+        }
+        if (enabled) {
+            /* The guest must not see its ioreq pages while they work.
+             * Not guest RAM the mapcache holds: no invalidation. */
+            bool pending = hv.invalidate_pending;
+
+            hv_p2m_clear(s->gfn[i]);
+            hv.invalidate_pending = pending;
+        } else {
+            /* Back to the guest, cleared, as Xen's hvm_add_ioreq_gfn. */
+            memset(hv_mem_ptr(gfn_page(s, i)), 0, XENSIM_PAGE_SIZE);
+            hv_p2m_set(s->gfn[i], gfn_page(s, i));
+        }
+    }
+    if (enabled) {
+        for (i = 0; i < hv.nr_vcpus; i++) {
+            s->shared->vcpu_ioreq[i].vp_eport = s->vcpu_port[i];
+        }
     }
     s->enabled = enabled;
     hv.events++;
     pthread_cond_broadcast(&hv.cond);
+    return 0;
+}
+
+int hv_server_legacy_gfns(uint16_t id, uint64_t *ioreq_gfn,
+                          uint64_t *bufioreq_gfn)
+{
+    HvIoreqServer *s = hv_server_find(id);
+    unsigned i;
+
+    if (!s) {
+        return -ENOENT;
+    }
+    if (s->resource_mapped) {
+        return -EPERM;
+    }
+    if (!s->gfn[0]) {
+        if (2 * id + 1 >= HV_IOREQ_GFN_PAGES) {
+            return -ENOMEM;     /* the pool is exhausted */
+        }
+        s->gfn[0] = HV_IOREQ_GFN_POOL + 2 * id;
+        if (s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF) {
+            s->gfn[1] = HV_IOREQ_GFN_POOL + 2 * id + 1;
+        }
+        for (i = 0; i < 2 && !s->enabled; i++) {
+            if (s->gfn[i]) {
+                hv_p2m_set(s->gfn[i], gfn_page(s, i));
+            }
+        }
+    }
+    *ioreq_gfn = s->gfn[0];
+    *bufioreq_gfn = s->gfn[1];
     return 0;
 }
 

@@ -120,6 +120,9 @@ int main(int argc, char **argv)
     pthread_condattr_init(&ca);
     pthread_cond_init(&hv.cond, &ca);
     hv_vcpu_init();
+    /* What libxl sets up for a qemu-xen HVM guest. */
+    hv.hvm_param[HVM_PARAM_IOREQ_SERVER_PFN] = HV_IOREQ_GFN_POOL;
+    hv.hvm_param[HVM_PARAM_NR_IOREQ_SERVER_PAGES] = HV_IOREQ_GFN_PAGES;
     if (hv_mem_init(hv.memory_mib) < 0) {
         fprintf(stderr, "xensim-hv: cannot allocate %llu MiB of guest "
                 "memory: %m\n", (unsigned long long)hv.memory_mib);

@@ -210,9 +210,7 @@ int hv_populate(uint64_t gfn, uint64_t nr)
     }
     for (uint64_t i = 0; i < nr; i++) {
         if (hv_p2m_lookup(gfn + i) >= 0) {
-            hv_log("populate_physmap: gfn %#llx was populated already; "
-                   "it gets a fresh page", (unsigned long long)(gfn + i));
-            break;
+            hv.repopulated_pages++;
         }
     }
     ret = p2m_remove(gfn, nr);
@@ -390,4 +388,34 @@ void hv_check_revoked(void)
             memset(p, HV_POISON, XENSIM_PAGE_SIZE);
         }
     }
+}
+
+int64_t hv_mem_alloc(uint64_t pages)
+{
+    uint64_t off = hv.memfd_top;
+    int ret = memfd_grow(off + (pages << XENSIM_PAGE_SHIFT));
+
+    if (ret < 0) {
+        return ret;
+    }
+    hv.memfd_top = off + (pages << XENSIM_PAGE_SHIFT);
+    memset(mem_base + off, 0, pages << XENSIM_PAGE_SHIFT);
+    return off;
+}
+
+void *hv_mem_ptr(uint64_t off)
+{
+    return mem_base + off;
+}
+
+int hv_p2m_set(uint64_t gfn, uint64_t off)
+{
+    int ret = p2m_remove(gfn, 1);
+
+    return ret < 0 ? ret : p2m_insert(gfn, 1, off);
+}
+
+void hv_p2m_clear(uint64_t gfn)
+{
+    p2m_remove(gfn, 1);
 }

@@ -133,15 +133,18 @@ static int do_populate(const XenSimMsg *req, const void *in)
     if (order > 18 || req->len != nr * sizeof(uint64_t)) {
         return -EINVAL;
     }
+    hv.repopulated_pages = 0;
     for (i = 0; i < nr; i++) {
         ret = hv_populate(pfn[i], 1ull << order);
         if (ret < 0) {
             return ret;
         }
     }
-    hv_log("populate_physmap: %llu extents of order %llu from gfn %#llx",
+    hv_log("populate_physmap: %llu extents of order %llu from gfn %#llx%s",
            (unsigned long long)nr, (unsigned long long)order,
-           nr ? (unsigned long long)pfn[0] : 0ull);
+           nr ? (unsigned long long)pfn[0] : 0ull,
+           hv.repopulated_pages ? " (some were populated: fresh pages)" :
+           "");
     return 0;
 }
 
@@ -195,12 +198,16 @@ static int do_map_resource(const XenSimMsg *req, XenSimMsg *rsp, int *fd)
     if (check_domid(req->arg[0]) < 0) {
         return -ESRCH;
     }
-    if (req->arg[1] != XENMEM_resource_ioreq_server) {
+    if (req->arg[1] != XENMEM_resource_ioreq_server ||
+        hv.fault_no_resource) {
         return -EOPNOTSUPP;
     }
     s = hv_server_find(req->arg[2]);
     if (!s) {
         return -ENOENT;
+    }
+    if (s->gfn[0]) {
+        return -EPERM;      /* pages already handed out as gfns */
     }
     nr_frames = 1 + 1;  /* bufioreq page + one page of vCPU slots */
     if (nr == 0) {
@@ -214,8 +221,9 @@ static int do_map_resource(const XenSimMsg *req, XenSimMsg *rsp, int *fd)
         s->bufioreq_handling == HVM_IOREQSRV_BUFIOREQ_OFF) {
         return -EINVAL;
     }
-    rsp->arg[0] = frame << XENSIM_PAGE_SHIFT;
-    *fd = s->memfd;
+    rsp->arg[0] = s->pages_off + (frame << XENSIM_PAGE_SHIFT);
+    *fd = hv.memfd;
+    s->resource_mapped = true;
     hv.cnt[HV_CNT_resource_maps]++;
     return 0;
 }

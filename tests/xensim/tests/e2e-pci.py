@@ -113,8 +113,9 @@ def stop(proc):
             proc.wait()
 
 
-def run_one(build, qemu):
-    name = os.path.basename(qemu)
+def run_one(build, qemu, legacy=False):
+    name = os.path.basename(qemu) + (" (legacy ioreq gfns)" if legacy
+                                     else "")
     tmp = tempfile.mkdtemp(prefix="xensim-e2e.")
     xs_sock, hv_sock = tmp + "/xs.sock", tmp + "/hv.sock"
     ctl_sock = tmp + "/control.sock"
@@ -133,6 +134,10 @@ def run_one(build, qemu):
         if not tap(wait_path(xs_sock, xs) and wait_path(ctl_sock, hv),
                    "%s: xenstored and xensim-hv listening" % name):
             return
+        if legacy:
+            # As a pre-4.12 Xen: QEMU falls back to get_ioreq_server_info
+            # gfns and xenforeignmemory_map.
+            Control(ctl_sock).cmd("fault no-resource 1")
         env = dict(os.environ, LD_LIBRARY_PATH=build + "/lib",
                    XENSIM_SOCKET=hv_sock, XENSTORED_PATH=xs_sock,
                    XEN_DOMAIN_ID=str(DOMID))
@@ -218,6 +223,7 @@ def main():
             tap(True, "# SKIP %s not built" % qemu)
             continue
         run_one(build, qemu)
+        run_one(build, qemu, legacy=True)
     print("1..%d" % n)
 
 

@@ -15,6 +15,7 @@
 #include <xendevicemodel.h>
 #include <xenforeignmemory.h>
 #include <xen/hvm/ioreq.h>
+#include <xen/event_channel.h>
 #include <xen/memory.h>
 
 #include "harness.h"
@@ -117,6 +118,48 @@ int main(void)
           && errno == ENOENT, "unknown server: ENOENT");
     check(xenforeignmemory_unmap_resource(fmem, fres) == 0,
           "unmap_resource");
+
+    /* The legacy way to the ioreq pages: gfns from libxl's pool. */
+    {
+        ioservid_t id2;
+        xen_pfn_t gfn[2] = { 0, 0 };
+        evtchn_port_t port;
+        shared_iopage_t *sp;
+
+        ctl("fault no-resource 1");
+        xendevicemodel_create_ioreq_server(dmod, 1, 2, &id2);
+        addr = NULL;
+        check(!xenforeignmemory_map_resource(fmem, 1, 0, id2, 0, 2, &addr,
+                                             3, 0) && errno == EOPNOTSUPP,
+              "fault no-resource: map_resource EOPNOTSUPP (pre-4.12 Xen)");
+        ctl("fault clear");
+        check(xendevicemodel_get_ioreq_server_info(dmod, 1, id2, &gfn[0],
+                                                   &gfn[1], &port) == 0 &&
+              gfn[0] == 0xfeff2 && gfn[1] == 0xfeff3,
+              "get_ioreq_server_info hands out pool gfns (%#lx %#lx)",
+              (unsigned long)gfn[0], (unsigned long)gfn[1]);
+        sp = xenforeignmemory_map(fmem, 1, PROT_READ | PROT_WRITE, 1, gfn,
+                                  err);
+        check(sp && !err[0], "sync page mapped through its gfn");
+        check(!xenforeignmemory_map_resource(fmem, 1, 0, id2, 0, 2, &addr,
+                                             3, 0) && errno == EPERM,
+              "then map_resource: EPERM, as Xen");
+        xendevicemodel_set_ioreq_server_state(dmod, 1, id2, 1);
+        check(sp && sp->vcpu_ioreq[0].vp_eport != 0,
+              "vp_eport written on enable");
+        reply = ctl("memread 0xfeff2000 1");
+        check(!strcmp(reply, "ok ff"), "gfn hidden from the guest while "
+              "enabled (%s)", reply);
+        xendevicemodel_set_ioreq_server_state(dmod, 1, id2, 0);
+        reply = ctl("memread 0xfeff2000 4");
+        check(!strcmp(reply, "ok 00000000") && sp &&
+              sp->vcpu_ioreq[0].vp_eport == 0,
+              "back in the p2m, cleared, once disabled (%s)", reply);
+        xenforeignmemory_unmap(fmem, sp, 1);
+        xendevicemodel_destroy_ioreq_server(dmod, 1, id2);
+        reply = ctl("memread 0xfeff2000 1");
+        check(!strcmp(reply, "ok ff"), "gone with the server");
+    }
 
     /* Device-model bugs: reported, Xen's return, hypervisor survives. */
     p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
