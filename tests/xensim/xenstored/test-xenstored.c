@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -569,6 +570,70 @@ static void test_slow_reader(struct xs_handle *h)
     close(fd);
 }
 
+/* Deterministic pseudo-random numbers for the garbage test. */
+static uint32_t lcg_next(uint32_t *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 8;
+}
+
+/* Drain whatever the daemon has sent, without waiting. */
+static void raw_drain(int fd)
+{
+    char buf[65536];
+
+    while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+        continue;
+    }
+}
+
+/*
+ * Well-framed garbage: random types (valid and not), transaction ids and
+ * payloads, some built from plausible pieces ("/", "@", digits, NULs).
+ */
+static void test_garbage(struct xs_handle *h)
+{
+    static const char pieces[] = "/a@0T9F-_\0\0rwbn/";
+    uint32_t seed = 20261125;
+    char payload[600];
+    int fd = raw_connect();
+    int i, reconnects = 0;
+    bool sent_all = fd >= 0;
+
+    for (i = 0; i < 3000 && sent_all; i++) {
+        uint32_t type = lcg_next(&seed) % 26;
+        uint32_t tx = lcg_next(&seed) % 4;
+        size_t len = lcg_next(&seed) % sizeof(payload);
+        size_t j;
+
+        if (lcg_next(&seed) % 16 == 0) {
+            type = lcg_next(&seed);
+        }
+        for (j = 0; j < len; j++) {
+            uint32_t r = lcg_next(&seed);
+
+            payload[j] = r % 2 ? pieces[r / 2 % (sizeof(pieces) - 1)]
+                               : (char)(r >> 8);
+        }
+        if (!raw_send(fd, type, tx, len, payload, len)) {
+            /* Dropped (e.g. too many watch events unread): go on. */
+            close(fd);
+            fd = raw_connect();
+            sent_all = fd >= 0 && ++reconnects < 100;
+            continue;
+        }
+        raw_drain(fd);
+    }
+    ok(sent_all, "3000 random well-framed requests sent (%d reconnects)",
+       reconnects);
+    if (fd >= 0) {
+        close(fd);
+    }
+    ok(write_str(h, XBT_NULL, "/after/garbage", "fine") &&
+       read_is(h, XBT_NULL, "/after/garbage", "fine"),
+       "the daemon still serves libxenstore afterwards");
+}
+
 static pid_t start_daemon(const char *bin, const char *dir)
 {
     pid_t pid;
@@ -626,6 +691,7 @@ int main(int argc, char **argv)
         test_bad_input(h);
         test_reset_watches();
         test_slow_reader(h);
+        test_garbage(h);
         xs_close(h);
         xs_close(other);
     }
