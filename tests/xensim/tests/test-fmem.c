@@ -14,6 +14,8 @@
 
 #include <xendevicemodel.h>
 #include <xenforeignmemory.h>
+#include <xen/hvm/dm_op.h>
+#include <xen/hvm/hvm_op.h>
 #include <xen/hvm/ioreq.h>
 #include <xen/event_channel.h>
 #include <xen/memory.h>
@@ -159,6 +161,59 @@ int main(void)
         xendevicemodel_destroy_ioreq_server(dmod, 1, id2);
         reply = ctl("memread 0xfeff2000 1");
         check(!strcmp(reply, "ok ff"), "gone with the server");
+    }
+
+    /* Memory dm_ops: dirty VRAM, memory types, cache attributes. */
+    {
+        unsigned long bits[1] = { 0 };
+        xen_pfn_t vram = 0x50;
+
+        check(xendevicemodel_track_dirty_vram(dmod, 1, 0x50, 8, bits) == 0 &&
+              (bits[0] & 0xff) == 0xff,
+              "track_dirty_vram: a new range starts all dirty");
+        check(xendevicemodel_track_dirty_vram(dmod, 1, 0x50, 8, bits) == 0 &&
+              (bits[0] & 0xff) == 0, "... then clean");
+        ctl("memwrite 0x52010 01");
+        ctl("memwrite 0x57ff0 01");
+        check(xendevicemodel_track_dirty_vram(dmod, 1, 0x50, 8, bits) == 0 &&
+              (bits[0] & 0xff) == 0x84, "guest writes mark pages 2 and 7 "
+              "(%#lx)", bits[0] & 0xff);
+        p = xenforeignmemory_map(fmem, 1, PROT_READ | PROT_WRITE, 1, &vram,
+                                 err);
+        if (p) {
+            p[0] = 1;   /* the device model's own writes are not logged */
+        }
+        xenforeignmemory_unmap(fmem, p, 1);
+        check(xendevicemodel_modified_memory(dmod, 1, 0x53, 1) == 0 &&
+              xendevicemodel_track_dirty_vram(dmod, 1, 0x50, 8, bits) == 0 &&
+              (bits[0] & 0xff) == 0x08, "modified_memory marks page 3 "
+              "(%#lx)", bits[0] & 0xff);
+        check(xendevicemodel_track_dirty_vram(dmod, 1, 0x50, 0, NULL) == 0,
+              "nr 0 stops tracking");
+        check(xendevicemodel_track_dirty_vram(dmod, 1, ~0ull, 2, bits) == -1
+              && errno == EINVAL, "wrapping range: EINVAL");
+
+        ctl("memwrite 0x60000 11");
+        check(xendevicemodel_set_mem_type(dmod, 1, HVMMEM_ram_ro, 0x60, 1)
+              == 0, "set_mem_type ram_ro");
+        ctl("memwrite 0x60000 22");
+        reply = ctl("memread 0x60000 1");
+        check(!strcmp(reply, "ok 11"), "guest writes to ram_ro dropped (%s)",
+              reply);
+        xendevicemodel_set_mem_type(dmod, 1, HVMMEM_ram_rw, 0x60, 1);
+        ctl("memwrite 0x60000 22");
+        reply = ctl("memread 0x60000 1");
+        check(!strcmp(reply, "ok 22"), "ram_rw again (%s)", reply);
+        check(xendevicemodel_set_mem_type(dmod, 1, 77, 0x60, 1) == -1 &&
+              errno == EINVAL, "unknown memory type: EINVAL");
+        check(xendevicemodel_pin_memory_cacheattr(dmod, 1, 0x60, 0x61,
+                                                  XEN_DMOP_MEM_CACHEATTR_WB)
+              == 0, "pin_memory_cacheattr WB");
+        check(xendevicemodel_pin_memory_cacheattr(dmod, 1, 0x61, 0x60, 6)
+              == -1 && errno == EINVAL, "cacheattr with start > end: EINVAL");
+        check(xendevicemodel_inject_event(dmod, 1, 5, 0x20, 0, ~0u, 0, 0)
+              == -1 && errno == EINVAL, "inject_event on vCPU 5 of 1: "
+              "EINVAL");
     }
 
     /* Device-model bugs: reported, Xen's return, hypervisor survives. */
