@@ -45,6 +45,11 @@ struct xenforeignmemory_resource_handle {
 
 /* --- registry of live mappings (all handles of the process) ---------- */
 
+/*
+ * Sorted by address and non-overlapping (a MAP_FIXED map first forgets
+ * what it replaces), so lookups are binary searches: the registry sits on
+ * the mapcache's miss path and every munmap() of the process.
+ */
 typedef struct FmemMapping {
     char *addr;
     size_t pages;
@@ -61,26 +66,57 @@ static int real_munmap(void *addr, size_t len)
     return syscall(SYS_munmap, addr, len);
 }
 
-static void registry_add(XenSimConn *conn, void *addr, size_t pages,
-                         int is_resource)
+static char *mapping_end(const FmemMapping *m)
 {
-    pthread_mutex_lock(&registry_lock);
+    return m->addr + m->pages * XENSIM_PAGE_SIZE;
+}
+
+/* Index of the first mapping that ends after addr.  Lock held. */
+static size_t registry_search(const char *addr)
+{
+    size_t lo = 0, hi = registry_len;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (mapping_end(&registry[mid]) <= addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Insert m at its sorted place.  Lock held. */
+static void registry_insert(FmemMapping m)
+{
+    size_t i;
+
     if (registry_len == registry_cap) {
         size_t cap = registry_cap ? registry_cap * 2 : 64;
         FmemMapping *n = realloc(registry, cap * sizeof(*n));
 
         if (!n) {
-            /* Tracking is a debugging aid; losing it must not fail maps. */
-            pthread_mutex_unlock(&registry_lock);
-            return;
+            return;     /* tracking is a debugging aid, never a failure */
         }
         registry = n;
         registry_cap = cap;
     }
-    registry[registry_len++] = (FmemMapping) { addr, pages, is_resource,
-                                               conn };
-    pthread_mutex_unlock(&registry_lock);
+    i = registry_search(m.addr);
+    memmove(&registry[i + 1], &registry[i],
+            (registry_len - i) * sizeof(*registry));
+    registry[i] = m;
+    registry_len++;
 }
+
+static void registry_remove_at(size_t i)
+{
+    memmove(&registry[i], &registry[i + 1],
+            (registry_len - i - 1) * sizeof(*registry));
+    registry_len--;
+}
+
 
 /* Remove the exact mapping [addr, pages); returns 0 or -1 if unknown. */
 static int registry_del(void *addr, size_t pages, int is_resource)
@@ -89,13 +125,12 @@ static int registry_del(void *addr, size_t pages, int is_resource)
     int ret = -1;
 
     pthread_mutex_lock(&registry_lock);
-    for (i = 0; i < registry_len; i++) {
-        if (registry[i].addr == addr && registry[i].pages == pages &&
-            registry[i].is_resource == is_resource) {
-            registry[i] = registry[--registry_len];
-            ret = 0;
-            break;
-        }
+    i = registry_search(addr);
+    if (i < registry_len && registry[i].addr == addr &&
+        registry[i].pages == pages &&
+        registry[i].is_resource == is_resource) {
+        registry_remove_at(i);
+        ret = 0;
     }
     pthread_mutex_unlock(&registry_lock);
     return ret;
@@ -109,35 +144,30 @@ static int registry_del(void *addr, size_t pages, int is_resource)
 static void registry_forget_range(char *addr, size_t len)
 {
     char *end = addr + len;
-    size_t i = 0;
+    size_t i;
 
     pthread_mutex_lock(&registry_lock);
-    while (i < registry_len) {
+    i = registry_search(addr);
+    while (i < registry_len && registry[i].addr < end) {
         FmemMapping *m = &registry[i];
-        char *m_end = m->addr + m->pages * XENSIM_PAGE_SIZE;
-        size_t gone;
-        XenSimMsg req = { .op = XENSIM_OP_FMEM_UNMAP };
+        char *m_end = mapping_end(m);
+        char *from = m->addr > addr ? m->addr : addr;
+        char *to = m_end < end ? m_end : end;
+        XenSimMsg req = {
+            .op = XENSIM_OP_FMEM_UNMAP,
+            .arg = { (uintptr_t)from, (to - from) / XENSIM_PAGE_SIZE, 1 },
+        };
 
-        if (m->addr >= end || m_end <= addr) {
-            i++;
-            continue;
-        }
-        gone = ((m_end < end ? m_end : end) -
-                (m->addr > addr ? m->addr : addr)) / XENSIM_PAGE_SIZE;
-        req.arg[0] = (uintptr_t)(m->addr > addr ? m->addr : addr);
-        req.arg[1] = gone;
-        req.arg[2] = 1;
         xensim_send_oneway(m->conn, &req, NULL, 0);
         if (m->addr < addr && m_end > end) {
-            /* Hole in the middle: keep the head, re-add the tail. */
+            /* Hole in the middle: keep the head, add the tail. */
             FmemMapping tail = *m;
 
             tail.addr = end;
             tail.pages = (m_end - end) / XENSIM_PAGE_SIZE;
             m->pages = (addr - m->addr) / XENSIM_PAGE_SIZE;
-            pthread_mutex_unlock(&registry_lock);
-            registry_add(tail.conn, tail.addr, tail.pages, tail.is_resource);
-            return;
+            registry_insert(tail);
+            break;
         }
         if (m->addr < addr) {
             m->pages = (addr - m->addr) / XENSIM_PAGE_SIZE;
@@ -147,9 +177,20 @@ static void registry_forget_range(char *addr, size_t len)
             m->addr = end;
             i++;
         } else {
-            *m = registry[--registry_len];
+            registry_remove_at(i);
         }
     }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_add(XenSimConn *conn, void *addr, size_t pages,
+                         int is_resource)
+{
+    /* Whatever the registry still has there went away unseen (some
+     * mmap/munmap we do not interpose): keep the entries disjoint. */
+    registry_forget_range(addr, pages * XENSIM_PAGE_SIZE);
+    pthread_mutex_lock(&registry_lock);
+    registry_insert((FmemMapping) { addr, pages, is_resource, conn });
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -161,7 +202,7 @@ static void registry_forget_conn(XenSimConn *conn)
     pthread_mutex_lock(&registry_lock);
     while (i < registry_len) {
         if (registry[i].conn == conn) {
-            registry[i] = registry[--registry_len];
+            registry_remove_at(i);
         } else {
             i++;
         }
