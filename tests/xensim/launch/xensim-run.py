@@ -933,6 +933,9 @@ def parse_args(argv):
         opts.disk = os.path.abspath(opts.disk)
         if not os.path.isfile(opts.disk):
             p.error("no such disk image: %s" % opts.disk)
+        if "," in opts.disk:
+            # libxl does not escape it either; QEMU would split the option.
+            p.error("a disk path must not contain ','")
     opts.qemu = rest[0]
     if not os.access(opts.qemu, os.X_OK):
         p.error("not executable: %s" % opts.qemu)
