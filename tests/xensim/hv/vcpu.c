@@ -44,6 +44,8 @@ void hv_vcpu_init(void)
     }
 }
 
+static int ram_rw(uint64_t gpa, void *buf, size_t len, bool is_write);
+
 static volatile uint8_t *flags_byte(ioreq_t *slot)
 {
     return (volatile uint8_t *)slot + IOREQ_FLAGS_BYTE;
@@ -249,11 +251,28 @@ static uint64_t ones(unsigned size)
     return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
 }
 
+/* An unclaimed rep read stores all-ones into the guest buffer, as Xen's
+ * null handler does.  hv.lock held. */
+static void unclaimed_rep_read(const HvAccess *a)
+{
+    uint64_t ff = ~0ull;
+    uint32_t i;
+
+    for (i = 0; i < a->count; i++) {
+        uint64_t gpa = a->df ? a->data - (uint64_t)i * a->size :
+                               a->data + (uint64_t)i * a->size;
+
+        ram_rw(gpa, &ff, a->size, true);
+    }
+}
+
 /* Route a to its server (or complete it unclaimed).  hv.lock held. */
 static int access_locked(unsigned cpu, HvAccess *a)
 {
     HvIoreqServer *s;
-    uint64_t len = (uint64_t)a->size * (a->count ? a->count : 1);
+    /* Xen matches a PIO range on one item, MMIO on all the rep covers. */
+    uint64_t len = a->type == IOREQ_TYPE_PIO ? a->size :
+                   (uint64_t)a->size * (a->count ? a->count : 1);
     int ret;
 
     ret = flush_invalidate(cpu);
@@ -279,6 +298,8 @@ static int access_locked(unsigned cpu, HvAccess *a)
         hv.cnt[HV_CNT_ioreq_unclaimed]++;
         if (!a->is_write && !a->data_is_ptr) {
             a->data = ones(a->size);
+        } else if (!a->is_write) {
+            unclaimed_rep_read(a);
         }
         return 0;
     }
@@ -340,6 +361,22 @@ int xensim_pio_rep(unsigned cpu, uint16_t port, unsigned size,
 
     if ((size != 1 && size != 2 && size != 4) || !count) {
         return -EINVAL;
+    }
+    if ((port & ~3) == 0xcfc && count > 1) {
+        /* A PCI_CONFIG ioreq carries one item (QEMU aborts otherwise):
+         * split string I/O on the config data port. */
+        uint32_t i;
+        int ret = 0;
+
+        a.count = 1;
+        for (i = 0; i < count && ret == 0; i++) {
+            HvAccess one = a;
+
+            one.data = df ? gpa - (uint64_t)i * size :
+                            gpa + (uint64_t)i * size;
+            ret = do_access(cpu, &one);
+        }
+        return ret;
     }
     return do_access(cpu, &a);
 }

@@ -440,6 +440,8 @@ int main(void)
     reply_is("memread 0x20000 12", "ok 0df0a5a50df0a5a50df0a5a5");
     reply_is("memwrite 0x21000 efbeadde", "ok");
     reply_is("outsl 0x100c 0x21000 1", "ok");
+    reply_is("insb 0x4444 0x22000 3", "ok");
+    reply_is("memread 0x22000 4", "ok ffffff00");
     reply_is("inl 0x100c", "ok 0xdeadbeef");
 
     reply_is("bufwrite 0xa0010 2 0x55aa", "ok");
