@@ -18,6 +18,7 @@ EXIT_NOT_BUILT when the simulator is not built, 1 otherwise.
 import argparse
 import json
 import os
+import re
 import select
 import shlex
 import shutil
@@ -653,6 +654,15 @@ class Launch:
             if len(words) == 2:
                 counters[words[0]] = words[1]
         self.result["counters"] = counters
+        # The hv flags device-model protocol violations; show them.
+        try:
+            with open(os.path.join(self.dir, "hv.log"),
+                      errors="replace") as f:
+                for line in f:
+                    if "DM BUG" in line:
+                        log("hv: " + line.rstrip())
+        except OSError:
+            pass
         log("hv counters: " + ", ".join(body))
 
     def keep(self):
@@ -940,6 +950,8 @@ def parse_args(argv):
     if not os.access(opts.qemu, os.X_OK):
         p.error("not executable: %s" % opts.qemu)
     opts.name = opts.name or "xensim-guest-%d" % opts.domid
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", opts.name):
+        p.error("--name: letters, digits and _ . - only")
     return opts, rest[1:]
 
 
