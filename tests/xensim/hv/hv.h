@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <xenctrl.h>
 #include <xen/hvm/ioreq.h>
@@ -251,7 +252,7 @@ int hv_dm_op(HvClient *c, void *op, size_t oplen, const void *in,
              size_t inlen, void *out, size_t outlen);
 
 /* vcpu.c */
-void hv_vcpu_init(void);
+int hv_vcpu_init(void);
 
 /* control.c */
 void *hv_control_session(void *fdp);

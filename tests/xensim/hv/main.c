@@ -119,7 +119,9 @@ int main(int argc, char **argv)
     /* Deadlines are CLOCK_REALTIME, the condvar default. */
     pthread_condattr_init(&ca);
     pthread_cond_init(&hv.cond, &ca);
-    hv_vcpu_init();
+    if (hv_vcpu_init() < 0) {
+        return 1;
+    }
     /* What libxl sets up for a qemu-xen HVM guest. */
     hv.hvm_param[HVM_PARAM_IOREQ_SERVER_PFN] = HV_IOREQ_GFN_POOL;
     hv.hvm_param[HVM_PARAM_NR_IOREQ_SERVER_PAGES] = HV_IOREQ_GFN_PAGES;

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,13 +36,34 @@
 
 static pthread_mutex_t vcpu_lock[HV_MAX_VCPUS];
 
-void hv_vcpu_init(void)
+/* The masks above must say what ioreq.h's bitfields say. */
+static bool flags_layout_ok(void)
+{
+    ioreq_t r;
+    const uint8_t *b = (const uint8_t *)&r + IOREQ_FLAGS_BYTE;
+
+    memset(&r, 0, sizeof(r));
+    r.state = STATE_IORESP_READY;
+    r.data_is_ptr = 1;
+    r.df = 1;
+    r.dir = IOREQ_READ;
+    return *b == (STATE_IORESP_READY | IOREQ_PTR_BIT | IOREQ_DF_BIT |
+                  IOREQ_DIR_BIT);
+}
+
+int hv_vcpu_init(void)
 {
     unsigned i;
 
+    if (!flags_layout_ok()) {
+        fprintf(stderr, "xensim-hv: ioreq_t bitfield layout differs from "
+                "what vcpu.c assumes\n");
+        return -1;
+    }
     for (i = 0; i < HV_MAX_VCPUS; i++) {
         pthread_mutex_init(&vcpu_lock[i], NULL);
     }
+    return 0;
 }
 
 static int ram_rw(uint64_t gpa, void *buf, size_t len, bool is_write);
