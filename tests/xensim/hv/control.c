@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hv.h"
@@ -300,6 +301,26 @@ static int command(Session *s, char **arg, int argc, bool *quit)
             fprintf(s->out, "ok\n");
         }
         free(buf);
+        return ret;
+    }
+    if (!strcmp(c, "bench-pio") && argc == 3 && num(arg[1], &a) &&
+        num(arg[2], &n) && n > 0) {
+        /* n synchronous port reads, for a round-trip figure without the
+         * control socket in the loop. */
+        struct timespec t0, t1;
+        uint64_t i;
+        uint32_t v;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (i = 0, ret = 0; i < n && ret == 0; i++) {
+            ret = xensim_pio(s->cpu, a, 4, false, &v);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (ret == 0) {
+            fprintf(s->out, "ok %llu\n", (unsigned long long)
+                    (((t1.tv_sec - t0.tv_sec) * 1000000000ll +
+                      (t1.tv_nsec - t0.tv_nsec)) / n));
+        }
         return ret;
     }
     if (!strcmp(c, "irq") && argc == 2 && num(arg[1], &a)) {

@@ -407,8 +407,11 @@ int main(void)
     reply_is("inw 0x1004", "ok 0xcafe");
     reply_is("cpu 0", "ok");
     reply_is("inl 0x2000", "ok 0xffffffff");
+    check(!strncmp(ctl("bench-pio 0x1004 100"), "ok ", 3),
+          "bench-pio: 100 round trips");
     reply_is("inb 0x2000", "ok 0xff");
     check(counter("ioreq_unclaimed") == 2, "unclaimed accesses counted");
+    check(counter("ioreq_pio") == 104, "PIO ioreqs counted");
 
     reply_is("outl 0xcf8 0x80001800", "ok");
     reply_is("inl 0xcfc", "ok 0x12345678");

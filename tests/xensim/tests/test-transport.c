@@ -127,5 +127,8 @@ int main(void)
     xc_interface_close(xch);
     check(!strncmp(ctl("counters"), "ok", 2),
           "hypervisor still serves after clients went away");
+    check(!strcmp(ctl("bogus 1 2"), "err EINVAL Invalid argument"),
+          "unknown control command: err EINVAL");
+    check(!strcmp(ctl("quit"), "ok"), "quit");
     return harness_finish();
 }
