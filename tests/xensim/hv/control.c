@@ -120,6 +120,23 @@ static void print_state(FILE *out)
                 (unsigned long long)hv.p2m[i].gfn,
                 (unsigned long long)hv.p2m[i].nr);
     }
+    fputs("isa-irq-asserted", out);
+    for (i = 0; i < 16; i++) {
+        if (hv.isa_level[i]) {
+            fprintf(out, " %u", i);
+        }
+    }
+    fputs("\npci-intx-asserted", out);
+    for (i = 0; i < 32; i++) {
+        for (t = 0; t < 4; t++) {
+            if (hv.intx_level[i][t]) {
+                fprintf(out, " %02x:%c", i, 'A' + t);
+            }
+        }
+    }
+    fprintf(out, "\nlink-routes %u %u %u %u\nmsis %llu\n",
+            hv.link_route[0], hv.link_route[1], hv.link_route[2],
+            hv.link_route[3], (unsigned long long)hv.msi_count);
     fprintf(out, "shutdown %d count %llu\n", hv.shutdown_reason,
             (unsigned long long)hv.shutdown_count);
     pthread_mutex_unlock(&hv.lock);
