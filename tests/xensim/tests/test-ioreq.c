@@ -393,6 +393,7 @@ int main(void)
     pthread_t t;
     long long copies;
     uint64_t val;
+    int before_timeoffset;
 
     harness_start("1", "16", "2", "1000");
     if (!check(dm_start(&t), "fake device model registers its server")) {
@@ -455,8 +456,28 @@ int main(void)
           dm.last_buf_data == 0x1122334455667788ull,
           "8-byte buffered write uses two slots");
     check(counter("ioreq_buffered") == 2, "buffered writes counted");
+    {
+        /* More than a ring's worth: pointers wrap and are kept small. */
+        long long before = counter("ioreq_buffered");
+        long long copies = counter("ioreq_copy");
+        int i, fails = 0, want;
+
+        for (i = 0; i < 1200; i++) {
+            fails += strcmp(ctl("bufwrite 0xa0100 4 %d", i), "ok") != 0;
+        }
+        want = 2 + (int)(counter("ioreq_buffered") - before);
+        check(fails == 0 && wait_for(&dm.buffered, want) &&
+              dm.last_buf_data == 1199 &&
+              dm.buffered - 2 + (counter("ioreq_copy") - copies) == 1200,
+              "1200 buffered writes all arrive (ring or sync fallback)");
+        check(dm.buf->read_pointer < IOREQ_BUFFER_SLOT_NUM &&
+              dm.buf->write_pointer < 2 * IOREQ_BUFFER_SLOT_NUM,
+              "BUFIOREQ_ATOMIC keeps the ring pointers canonical (%u %u)",
+              dm.buf->read_pointer, dm.buf->write_pointer);
+    }
+    before_timeoffset = dm.buffered;
     reply_is("timeoffset 3600", "ok");
-    check(wait_for(&dm.buffered, 3) &&
+    check(wait_for(&dm.buffered, before_timeoffset + 1) &&
           dm.last_buf_type == IOREQ_TYPE_TIMEOFFSET &&
           dm.last_buf_data == 3600, "TIMEOFFSET broadcast on the ring");
 
