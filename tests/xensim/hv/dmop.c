@@ -105,8 +105,18 @@ static int modified_memory(struct xen_dm_op_modified_memory *m,
         if (ext[i].pad || ext[i].first_pfn + ext[i].nr < ext[i].first_pfn) {
             return -EINVAL;
         }
-        for (uint64_t g = 0; g < ext[i].nr; g++) {
-            hv_mark_dirty(ext[i].first_pfn + g);
+        /* Only the tracked range can change: walk the overlap. */
+        if (hv.dirty_bits) {
+            uint64_t lo = ext[i].first_pfn > hv.dirty_first ?
+                          ext[i].first_pfn : hv.dirty_first;
+            uint64_t hi = ext[i].first_pfn + ext[i].nr;
+
+            if (hi > hv.dirty_first + hv.dirty_nr) {
+                hi = hv.dirty_first + hv.dirty_nr;
+            }
+            for (; lo < hi; lo++) {
+                hv_mark_dirty(lo);
+            }
         }
     }
     return 0;

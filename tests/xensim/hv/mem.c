@@ -64,6 +64,22 @@ void *hv_gfn_ptr(uint64_t gfn)
     return off < 0 ? NULL : mem_base + off;
 }
 
+/* Whether every gfn of [gfn, gfn + nr) is populated: O(extents). */
+static bool p2m_covers(uint64_t gfn, uint64_t nr)
+{
+    uint64_t end = gfn + nr;
+    unsigned i = p2m_search(gfn);
+
+    while (gfn < end) {
+        if (i >= hv.p2m_len || hv.p2m[i].gfn > gfn) {
+            return false;
+        }
+        gfn = hv.p2m[i].gfn + hv.p2m[i].nr;
+        i++;
+    }
+    return true;
+}
+
 static int p2m_reserve(unsigned extra)
 {
     if (hv.p2m_len + extra > hv.p2m_cap) {
@@ -230,7 +246,7 @@ int hv_relocate(uint64_t src, uint64_t dst, uint64_t nr)
     uint64_t i;
     int ret = 0;
 
-    if (src + nr < src || dst + nr < dst) {
+    if (src + nr < src || dst + nr < dst || !p2m_covers(src, nr)) {
         return -EINVAL;
     }
     off = malloc(nr * sizeof(*off));
@@ -263,10 +279,8 @@ int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type)
 {
     unsigned i;
 
-    for (uint64_t g = gfn; g < gfn + nr; g++) {
-        if (hv_p2m_lookup(g) < 0) {
-            return -EINVAL;
-        }
+    if (!p2m_covers(gfn, nr)) {
+        return -EINVAL;
     }
     /* Drop overlapping entries (whole ones; partial overlaps are cut). */
     for (i = 0; i < hv.memtype_len;) {

@@ -130,7 +130,8 @@ static int do_populate(const XenSimMsg *req, const void *in)
     if (check_domid(req->arg[0]) < 0) {
         return -ESRCH;
     }
-    if (order > 18 || req->len != nr * sizeof(uint64_t)) {
+    if (order > 18 || nr > req->len / sizeof(uint64_t) ||
+        req->len != nr * sizeof(uint64_t)) {
         return -EINVAL;
     }
     hv.repopulated_pages = 0;
@@ -159,7 +160,8 @@ static int do_fmem_map(const XenSimMsg *req, const void *in, int64_t **out,
     if (check_domid(req->arg[0]) < 0) {
         return -ESRCH;
     }
-    if (!nr || req->len != nr * sizeof(uint64_t)) {
+    if (!nr || nr > req->len / sizeof(uint64_t) ||
+        req->len != nr * sizeof(uint64_t)) {
         return -EINVAL;
     }
     if (hv.fault_map_fail_in && --hv.fault_map_fail_in == 0) {
@@ -358,7 +360,8 @@ static int dispatch(HvClient *c, const XenSimMsg *req, void *in,
         uint64_t count = req->arg[0], i;
         int16_t *status;
 
-        if (req->len != count * sizeof(xengnttab_grant_copy_segment_t)) {
+        if (count > req->len / sizeof(xengnttab_grant_copy_segment_t) ||
+            req->len != count * sizeof(xengnttab_grant_copy_segment_t)) {
             return -EINVAL;
         }
         if (!count) {
