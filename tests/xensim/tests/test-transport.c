@@ -17,6 +17,7 @@
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -35,6 +36,58 @@ static int raw_connect(void)
         return -1;
     }
     return fd;
+}
+
+/* unmask is one-way: give the hypervisor a moment when waiting for it. */
+static bool readable_within(xenevtchn_handle *xce, int ms)
+{
+    struct pollfd p = { .fd = xenevtchn_fd(xce), .events = POLLIN };
+
+    return poll(&p, 1, ms) == 1;
+}
+
+static bool readable(xenevtchn_handle *xce)
+{
+    return readable_within(xce, 0);
+}
+
+/*
+ * Delivery as the Linux evtchn driver gives it: the fd is readable
+ * exactly while a port is pending, pending() hands out one port, which
+ * stays masked (further events only mark it) until unmask().
+ */
+static void test_evtchn_delivery(xendevicemodel_handle *dmod,
+                                 xenevtchn_handle *xce)
+{
+    ioservid_t id;
+    evtchn_port_t bufport;
+    int local;
+
+    xendevicemodel_create_ioreq_server(dmod, 3, 2, &id);
+    xendevicemodel_get_ioreq_server_info(dmod, 3, id, NULL, NULL, &bufport);
+    xendevicemodel_map_io_range_to_ioreq_server(dmod, 3, id, 1, 0xa0000,
+                                                0xbffff);
+    xendevicemodel_set_ioreq_server_state(dmod, 3, id, 1);
+    local = xenevtchn_bind_interdomain(xce, 3, bufport);
+    check(local > 0, "bind the buffered port");
+    check(!readable(xce) && xenevtchn_pending(xce) == -1 &&
+          errno == EAGAIN, "nothing pending: fd not readable, EAGAIN");
+    ctl("bufwrite 0xa0000 1 1");
+    check(readable(xce), "event raised: fd readable");
+    check(xenevtchn_pending(xce) == local, "pending() returns the port");
+    check(!readable(xce), "one port per pending(): fd quiet again");
+    ctl("bufwrite 0xa0000 1 2");
+    check(!readable(xce), "masked until unmask: no second delivery");
+    xenevtchn_unmask(xce, local);
+    check(readable_within(xce, 2000) && xenevtchn_pending(xce) == local,
+          "unmask re-delivers the event raised while masked");
+    xenevtchn_unmask(xce, local);
+    usleep(20000);
+    check(!readable(xce), "unmask with nothing pending: quiet");
+    check(xenevtchn_unbind(xce, local) == 0 &&
+          xenevtchn_bind_interdomain(xce, 3, bufport) > 0,
+          "unbind returns the guest port to unbound: it binds again");
+    xendevicemodel_destroy_ioreq_server(dmod, 3, id);
 }
 
 /* Hostile or broken clients must not hurt the hypervisor. */
@@ -118,6 +171,7 @@ int main(void)
     check(xengnttab_map_grant_ref(xgt, 3, 8, 3) == NULL,
           "grant map fails: the guest grants nothing");
 
+    test_evtchn_delivery(dmod, xce);
     test_bad_clients();
 
     xengnttab_close(xgt);
