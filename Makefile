@@ -15,7 +15,7 @@ QEMU_TARGETS := qemu-system-x86_64 qemu-img
 QTESTS := ahci-test ide-test fdc-test rtl8139-test i440fx-test q35-test \
           display-vga-test
 # Our unit tests inside QEMU's tree (tests/unit).
-UNIT_TESTS :=
+UNIT_TESTS := test-xen-mapcache test-xen-mapcache-mutant
 
 .PHONY: print-qtests all deps base assemble configure build build-locked check run series bench install clean distclean
 

@@ -1,0 +1,385 @@
+/*
+ * Map cache benchmark: our xen-mapcache.c against QEMU 7.2's, both
+ * linked into this binary over the same in-process foreign-memory
+ * backend (tests/unit/test-xen-mapcache-backend.c).  7.2's functions are
+ * renamed stock_* at compile time (see run.sh).
+ *
+ * Copyright (c) 2026 Xen DM Developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Prints one line per measurement: "name<TAB>stock<TAB>ours<TAB>unit".
+ * Timings are medians of several runs; nothing here asserts on time.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/rcu.h"
+#include "qemu/thread.h"
+#include "hw/xen/xen_common.h"
+#include "sysemu/xen-mapcache.h"
+#include "test-xen-mapcache-backend.h"
+
+void stock_xen_map_cache_init(phys_offset_to_gaddr_t f, void *opaque);
+uint8_t *stock_xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock,
+                             bool dma);
+ram_addr_t stock_xen_ram_addr_from_mapcache(void *ptr);
+void stock_xen_invalidate_map_cache_entry(uint8_t *ptr);
+void stock_xen_invalidate_map_cache(void);
+
+/* 7.2's invalidate drains the block layer first: nothing to drain here. */
+void bdrv_drain_all(void);
+void bdrv_drain_all(void)
+{
+}
+
+typedef struct Impl {
+    const char *name;
+    uint8_t *(*map)(hwaddr addr, hwaddr size, uint8_t lock, bool dma);
+    ram_addr_t (*reverse)(void *ptr);
+    void (*unlock)(uint8_t *ptr);
+    void (*invalidate)(void);
+} Impl;
+
+static void ours_invalidate(void)
+{
+    /* munmap is deferred to the RCU thread: the caller does not wait */
+    xen_invalidate_map_cache();
+}
+
+static const Impl impls[2] = {
+    { "stock", stock_xen_map_cache, stock_xen_ram_addr_from_mapcache,
+      stock_xen_invalidate_map_cache_entry, stock_xen_invalidate_map_cache },
+    { "ours", xen_map_cache, xen_ram_addr_from_mapcache,
+      xen_invalidate_map_cache_entry, ours_invalidate },
+};
+
+#define RAM         (2 * GiB)
+#define RUNS        5
+
+static double now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return v[n / 2];
+}
+
+static void row(const char *name, double stock, double ours,
+                const char *unit)
+{
+    printf("%s\t%.1f\t%.1f\t%s\n", name, stock, ours, unit);
+    fflush(stdout);
+}
+
+static volatile uint8_t sink;
+
+/* Forward hit: the same page again, as the CPU path asks for it. */
+static double bench_hit(const Impl *m, hwaddr size)
+{
+    double t[RUNS];
+    int r, i, n = 2000000;
+
+    sink = *m->map(0x100000, size, 0, false);
+    for (r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+
+        for (i = 0; i < n; i++) {
+            sink = *m->map(0x100000 + (i & 0xff) * 8, size, 0, false);
+        }
+        t[r] = (now_ns() - t0) / n;
+    }
+    return median(t, RUNS);
+}
+
+/* A bare hash probe of the same key: the floor for a forward hit. */
+typedef struct Probe {
+    uint64_t index;
+    uint8_t *base;
+    struct Probe *next;
+} Probe;
+
+static double bench_probe(void)
+{
+    static Probe *heads[1024];
+    static Probe nodes[512];
+    double t[RUNS];
+    int r, i, n = 2000000;
+    uint64_t sum = 0;
+
+    for (i = 0; i < 512; i++) {
+        size_t h = (i * 0x9e3779b97f4a7c15ULL) >> 54;
+
+        nodes[i].index = i;
+        nodes[i].base = (uint8_t *)(uintptr_t)(i << 20);
+        nodes[i].next = heads[h];
+        heads[h] = &nodes[i];
+    }
+    for (r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+
+        for (i = 0; i < n; i++) {
+            uint64_t addr = 0x100000 + (i & 0xff) * 8;
+            uint64_t index = addr >> 20;
+            Probe *p = heads[(index * 0x9e3779b97f4a7c15ULL) >> 54];
+
+            while (p && p->index != index) {
+                p = p->next;
+            }
+            sum += (uintptr_t)(p->base + (addr & 0xfffff));
+            asm volatile("" : : "r"(sum) : "memory");
+        }
+        t[r] = (now_ns() - t0) / n;
+    }
+    return median(t, RUNS);
+}
+
+/* Raw floor of a miss: one foreign map of a 1 MiB bucket. */
+static double bench_raw_map(void)
+{
+    xen_pfn_t pfns[256];
+    int err[256];
+    double t[RUNS];
+    int r, i, j, n = 256;
+    void *v[256];
+
+    for (r = 0; r < RUNS; r++) {
+        double t0 = now_ns(), t1;
+
+        for (i = 0; i < n; i++) {
+            for (j = 0; j < 256; j++) {
+                pfns[j] = (64 + i) * 256 + j;
+            }
+            v[i] = xenforeignmemory_map2(NULL, 1, NULL, PROT_READ |
+                                         PROT_WRITE, 0, 256, pfns, err);
+        }
+        t1 = now_ns();
+        for (i = 0; i < n; i++) {
+            munmap(v[i], MiB);
+        }
+        t[r] = (t1 - t0) / n;
+    }
+    return median(t, RUNS);
+}
+
+/* Miss: map buckets never seen since the last invalidate. */
+static double bench_miss(const Impl *m)
+{
+    double t[RUNS];
+    int r, i, n = 256;
+
+    for (r = 0; r < RUNS; r++) {
+        double t0;
+
+        m->invalidate();
+        drain_call_rcu();
+        t0 = now_ns();
+        for (i = 0; i < n; i++) {
+            sink = *m->map((64 + i) * MiB, 0, 0, false);
+        }
+        t[r] = (now_ns() - t0) / n;
+    }
+    m->invalidate();
+    return median(t, RUNS);
+}
+
+/*
+ * L locked DMA mappings over 64 buckets.  Reverse lookups walk the ring
+ * oldest first; then each op completes the oldest transfer (unlock) and
+ * starts a new one (locked map), as a device with queue depth L does.
+ */
+static void bench_locked(const Impl *m, int locked, double *rev_ns,
+                         double *cycle_ns)
+{
+    uint8_t **ring = g_new(uint8_t *, locked);
+    hwaddr *gpa = g_new(hwaddr, locked);
+    double tr[RUNS], tc[RUNS];
+    int r, i, head = 0;
+    long ops;
+
+    for (i = 0; i < locked; i++) {
+        gpa[i] = (hwaddr)(i % 64) * MiB + (i / 64 % 128) * 8192;
+        ring[i] = m->map(gpa[i], 4096, 1, true);
+    }
+    for (r = 0; r < RUNS; r++) {
+        double t0 = now_ns();
+
+        for (ops = 0; ops < 200000 && (ops % 16 || now_ns() - t0 < 1e8);
+             ops++) {
+            int k = (head + ops) % locked;
+
+            if (m->reverse(ring[k]) != gpa[k]) {
+                fprintf(stderr, "%s: wrong reverse lookup\n", m->name);
+                exit(1);
+            }
+        }
+        tr[r] = (now_ns() - t0) / ops;
+
+        t0 = now_ns();
+        for (ops = 0; ops < 200000 && (ops % 16 || now_ns() - t0 < 1e8);
+             ops++) {
+            m->unlock(ring[head]);
+            ring[head] = m->map(gpa[head], 4096, 1, true);
+            head = (head + 1) % locked;
+        }
+        tc[r] = (now_ns() - t0) / ops;
+    }
+    for (i = 0; i < locked; i++) {
+        m->unlock(ring[i]);
+    }
+    *rev_ns = median(tr, RUNS);
+    *cycle_ns = median(tc, RUNS);
+    g_free(ring);
+    g_free(gpa);
+}
+
+/* Invalidate with @n unlocked entries. */
+static double bench_invalidate(const Impl *m, int n)
+{
+    double t[RUNS];
+    int r, i;
+
+    for (r = 0; r < RUNS; r++) {
+        double t0;
+
+        for (i = 0; i < n; i++) {
+            sink = *m->map((hwaddr)(64 + i) * MiB, 0, 0, false);
+        }
+        t0 = now_ns();
+        m->invalidate();
+        t[r] = (now_ns() - t0) / 1000;
+        drain_call_rcu();
+    }
+    return median(t, RUNS);
+}
+
+/* DMA map / reverse / unmap throughput from several threads. */
+typedef struct Worker {
+    const Impl *m;
+    int seed;
+    long ops;
+} Worker;
+
+static bool workers_stop;
+
+static void *worker(void *opaque)
+{
+    Worker *w = opaque;
+    unsigned int s = w->seed;
+
+    rcu_register_thread();
+    while (!qatomic_read(&workers_stop)) {
+        hwaddr gpa;
+        uint8_t *p;
+
+        s = s * 1103515245 + 12345;
+        gpa = (hwaddr)(s >> 8) % (48 * MiB) & ~0xfffULL;
+        p = w->m->map(gpa, 4096, 1, true);
+        sink = *p;
+        if (w->m->reverse(p) != gpa) {
+            fprintf(stderr, "%s: wrong reverse lookup\n", w->m->name);
+            exit(1);
+        }
+        w->m->unlock(p);
+        w->ops++;
+    }
+    rcu_unregister_thread();
+    return NULL;
+}
+
+static double bench_threads(const Impl *m, int nthreads)
+{
+    QemuThread th[8];
+    Worker w[8];
+    double t0, secs;
+    long total = 0;
+    int i;
+
+    qatomic_set(&workers_stop, false);
+    t0 = now_ns();
+    for (i = 0; i < nthreads; i++) {
+        w[i] = (Worker){ m, i + 1, 0 };
+        qemu_thread_create(&th[i], "bench", worker, &w[i],
+                           QEMU_THREAD_JOINABLE);
+    }
+    g_usleep(500000);
+    qatomic_set(&workers_stop, true);
+    for (i = 0; i < nthreads; i++) {
+        qemu_thread_join(&th[i]);
+        total += w[i].ops;
+    }
+    secs = (now_ns() - t0) / 1e9;
+    return total / secs / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+    static const int depths[] = { 1, 32, 1024, 65536 };
+    double v[2], rv[2], cv[2], raw;
+    char name[64];
+    int i, d;
+
+    mcb_init(RAM, 0);
+    stock_xen_map_cache_init(NULL, NULL);
+    xen_map_cache_init(NULL, NULL);
+    /* touch guest RAM once so that the pattern fill is not timed */
+    for (i = 0; i < 2; i++) {
+        bench_miss(&impls[i]);
+    }
+
+    row("bare hash probe", bench_probe(), bench_probe(), "ns/op");
+    for (i = 0; i < 2; i++) {
+        v[i] = bench_hit(&impls[i], 0);
+    }
+    row("forward hit, size 0 (qemu_map_ram_ptr)", v[0], v[1], "ns/op");
+    for (i = 0; i < 2; i++) {
+        v[i] = bench_hit(&impls[i], 8);
+    }
+    row("forward hit, size 8 (flatview_read)", v[0], v[1], "ns/op");
+
+    raw = bench_raw_map();
+    row("raw foreign map of 1 MiB (floor)", raw, raw, "ns/op");
+    for (i = 0; i < 2; i++) {
+        v[i] = bench_miss(&impls[i]) - raw;
+    }
+    row("miss cost over the floor", v[0], v[1], "ns/op");
+
+    for (d = 0; d < ARRAY_SIZE(depths); d++) {
+        for (i = 0; i < 2; i++) {
+            bench_locked(&impls[i], depths[d], &rv[i], &cv[i]);
+        }
+        snprintf(name, sizeof(name), "reverse lookup, %d locked", depths[d]);
+        row(name, rv[0], rv[1], "ns/op");
+        snprintf(name, sizeof(name), "unlock + map, %d locked", depths[d]);
+        row(name, cv[0], cv[1], "ns/op");
+    }
+    for (d = 16; d <= 1024; d *= 64) {
+        for (i = 0; i < 2; i++) {
+            v[i] = bench_invalidate(&impls[i], d);
+        }
+        snprintf(name, sizeof(name), "invalidate, %d entries", d);
+        row(name, v[0], v[1], "us/op");
+    }
+    for (d = 1; d <= 2; d++) {
+        for (i = 0; i < 2; i++) {
+            v[i] = bench_threads(&impls[i], d);
+        }
+        snprintf(name, sizeof(name), "DMA map+unmap, %d thread%s", d,
+                 d > 1 ? "s" : "");
+        row(name, v[0], v[1], "Mops/s");
+    }
+    return 0;
+}

@@ -1,0 +1,980 @@
+/*
+ * Xen map cache: guest RAM of a Xen HVM domain mapped into QEMU on demand.
+ *
+ * Copyright (c) 2026 Xen DM Developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Under Xen, guest RAM is not QEMU's: it is mapped from the guest with
+ * xenforeignmemory_map2() in runs of whole buckets (1 MiB on 64-bit
+ * hosts).  A request for guest range [addr, addr + size) is served by
+ * the mapping whose key is (index, nbuckets): index = addr >> shift and
+ * nbuckets the number of buckets from there that the range touches.
+ *
+ * Structures, all changed only under MapCache.lock:
+ *  - fwd: hash of MapCacheEntry keyed on (index, nbuckets), also read
+ *    without the lock under RCU by unlocked hits (the CPU path);
+ *  - rev: hash of MapCacheRevNode keyed on (host address >> shift), one
+ *    node for every bucket-sized chunk of host address space a mapping
+ *    covers.  Mappings do not overlap and are at least one chunk long,
+ *    so a chunk meets at most two of them: reverse lookup of any pointer
+ *    inside a mapping (not only the one handed out) is O(1) whatever the
+ *    number of mappings;
+ *  - lru (unlocked entries, oldest first; lockless hits mark an entry
+ *    referenced, which saves it from one eviction pass: CLOCK), locked
+ *    and doomed lists.
+ *
+ * Invariants:
+ *  1. fwd holds at most one entry per key.  A request whose key is
+ *     present shares that entry (a lock count); a locked entry is never
+ *     remapped, resized or unmapped.
+ *  2. Every entry on a list is in rev; an entry is in fwd unless doomed.
+ *     lru = in fwd with no lock; locked = in fwd with locks; doomed = out
+ *     of fwd (invalidated or superseded), locked, freed at its last unlock.
+ *  3. The host range of an entry is unmapped only after the entry left
+ *     fwd and rev, and only after an RCU grace period (call_rcu), so the
+ *     unlocked pointers xen_map_cache() returns stay valid for the
+ *     caller's RCU critical section, which physmem.c callers hold.
+ *  4. bytes counts the mappings of every entry on a list; it exceeds
+ *     max_bytes only for requests that cannot fail (see below) while no
+ *     unlocked entry is left to evict.
+ *  5. After xen_invalidate_map_cache() returns, no lookup returns a
+ *     mapping made before it: fwd is emptied and a mapping that was being
+ *     made concurrently is discarded (generation counter).
+ *
+ * Concurrency: callers are the main loop and iothreads.  The lock is
+ * never held across xenforeignmemory_map2(), munmap() or the RAM block
+ * notifiers: a miss drops it, maps, retakes it and inserts, or discards
+ * its mapping if another thread inserted the same key meanwhile or the
+ * cache was invalidated.  Unmaps run from call_rcu.  An unlocked request
+ * that hits takes no lock at all (mc_lockless_hit); fwd is published
+ * with qatomic_rcu_set and a table is replaced whole when it grows or
+ * is emptied, so a lockless reader sees a consistent chain or misses and
+ * retries under the lock.
+ *
+ * Failure: nothing the guest does can stop QEMU.  Bad pages make the
+ * requests that touch them fail; a full cache with everything locked
+ * fails DMA requests (@dma: the caller bounces or reports an error to
+ * the guest) and lets other requests overshoot the cap; an unknown
+ * pointer is logged and reported (RAM_ADDR_INVALID) or ignored.
+ *
+ * The cap defaults to 32 GiB (2 GiB on 32-bit hosts), less if
+ * RLIMIT_AS is lower, and can be changed with
+ * xen_map_cache_set_max_size().
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/bitops.h"
+#include "qemu/log.h"
+#include "qemu/queue.h"
+#include "qemu/rcu.h"
+#include "qemu/thread.h"
+#include "qemu/error-report.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-misc.h"
+#include "exec/memory.h"
+#include "exec/ramlist.h"
+#include "hw/xen/xen_common.h"
+#include "sysemu/runstate.h"
+#include "sysemu/xen-mapcache.h"
+#include "trace.h"
+
+#include <sys/resource.h>
+
+#if HOST_LONG_BITS == 32
+#define MC_SHIFT            16
+#define MC_DEFAULT_MAX      (2 * GiB)
+#else
+#define MC_SHIFT            20
+#define MC_DEFAULT_MAX      (32 * GiB)
+#endif
+#define MC_BUCKET           (1ULL << MC_SHIFT)
+#define MC_PAGE_SHIFT       XC_PAGE_SHIFT
+#define MC_PAGE             (1ULL << MC_PAGE_SHIFT)
+#define MC_PAGES_PER_BUCKET (MC_BUCKET >> MC_PAGE_SHIFT)
+/* Address space QEMU keeps for itself when RLIMIT_AS bounds the cache. */
+#define MC_RESERVED_VA      (80 * MiB)
+#define MC_HASH_MIN         1024
+
+typedef struct MapCacheEntry MapCacheEntry;
+
+typedef struct MapCacheRevNode {
+    uintptr_t chunk;                /* host address >> MC_SHIFT */
+    MapCacheEntry *entry;
+    struct MapCacheRevNode *next;
+} MapCacheRevNode;
+
+enum {
+    MCE_DOOMED = 1 << 0,            /* out of fwd; freed at last unlock */
+    MCE_DUMMY  = 1 << 1,            /* anonymous stand-in (incoming mig.) */
+};
+
+struct MapCacheEntry {
+    struct rcu_head rcu;            /* first, for call_rcu() */
+    hwaddr index;
+    hwaddr nbuckets;
+    uint8_t *vaddr;
+    size_t size;
+    uint32_t locks;
+    uint32_t flags;
+    unsigned long *bad_pages;       /* pages that failed to map, or NULL */
+    MapCacheEntry *fwd_next;        /* RCU: readers walk it locklessly */
+    bool referenced;                /* hit since last LRU pass (CLOCK) */
+    QTAILQ_ENTRY(MapCacheEntry) link;
+    unsigned int nr_rev;
+    MapCacheRevNode rev[];
+};
+
+typedef QTAILQ_HEAD(, MapCacheEntry) MapCacheList;
+
+/* The fwd table; replaced whole (grow, invalidate) and freed after RCU. */
+typedef struct MapCacheFwd {
+    struct rcu_head rcu;
+    size_t mask;
+    MapCacheEntry *heads[];
+} MapCacheFwd;
+
+typedef struct MapCache {
+    QemuMutex lock;
+    MapCacheFwd *fwd;
+    size_t fwd_count;
+    MapCacheRevNode **rev;
+    size_t rev_mask;
+    size_t rev_count;
+    MapCacheList lru;
+    MapCacheList locked;
+    MapCacheList doomed;
+    uint64_t generation;
+    uint64_t bytes;
+    uint64_t max_bytes;
+    XenMapCacheStats stats;
+} MapCache;
+
+static MapCache *mapcache;
+
+static inline uint64_t mc_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static inline size_t mc_fwd_hash(hwaddr index, hwaddr nb)
+{
+    return mc_mix(index + nb * 0x9e3779b97f4a7c15ULL);
+}
+
+static inline size_t mc_rev_slot(MapCache *mc, uintptr_t chunk)
+{
+    return mc_mix(chunk) & mc->rev_mask;
+}
+
+static MapCacheEntry *mc_fwd_find(MapCache *mc, hwaddr index, hwaddr nb)
+{
+    MapCacheFwd *t = mc->fwd;
+    MapCacheEntry *e = t->heads[mc_fwd_hash(index, nb) & t->mask];
+
+    while (e && (e->index != index || e->nbuckets != nb)) {
+        e = e->fwd_next;
+    }
+    return e;
+}
+
+static MapCacheFwd *mc_fwd_new(size_t size)
+{
+    MapCacheFwd *t = g_malloc0(sizeof(*t) + size * sizeof(t->heads[0]));
+
+    t->mask = size - 1;
+    return t;
+}
+
+static void mc_fwd_free(MapCacheFwd *t)
+{
+    g_free(t);
+}
+
+/* Publish @t as the fwd table; lockless readers may still use the old. */
+static void mc_fwd_publish(MapCache *mc, MapCacheFwd *t)
+{
+    MapCacheFwd *old = mc->fwd;
+
+    qatomic_rcu_set(&mc->fwd, t);
+    call_rcu(old, mc_fwd_free, rcu);
+}
+
+static void mc_fwd_link(MapCacheFwd *t, MapCacheEntry *e)
+{
+    MapCacheEntry **head = &t->heads[mc_fwd_hash(e->index, e->nbuckets) &
+                                     t->mask];
+
+    e->fwd_next = *head;
+    qatomic_rcu_set(head, e);
+}
+
+static void mc_fwd_insert(MapCache *mc, MapCacheEntry *e)
+{
+    if (mc->fwd_count >= mc->fwd->mask) {
+        MapCacheFwd *old = mc->fwd, *t = mc_fwd_new((old->mask + 1) * 2);
+        MapCacheEntry *o, *next;
+        size_t i;
+
+        /*
+         * Relinking can send a lockless reader of the old table into a
+         * chain of the new one: it may then miss and take the slow path,
+         * never return a wrong entry (it compares keys).
+         */
+        for (i = 0; i <= old->mask; i++) {
+            for (o = old->heads[i]; o; o = next) {
+                next = o->fwd_next;
+                mc_fwd_link(t, o);
+            }
+        }
+        mc_fwd_publish(mc, t);
+    }
+    mc_fwd_link(mc->fwd, e);
+    mc->fwd_count++;
+}
+
+/* Unlink @e; its own fwd_next stays for readers standing on it. */
+static void mc_fwd_remove(MapCache *mc, MapCacheEntry *e)
+{
+    MapCacheFwd *t = mc->fwd;
+    MapCacheEntry **pp = &t->heads[mc_fwd_hash(e->index, e->nbuckets) &
+                                   t->mask];
+
+    while (*pp && *pp != e) {
+        pp = &(*pp)->fwd_next;
+    }
+    if (*pp) {
+        qatomic_rcu_set(pp, e->fwd_next);
+        mc->fwd_count--;
+    }
+}
+
+static void mc_rev_grow(MapCache *mc)
+{
+    size_t new_mask = mc->rev_mask * 2 + 1;
+    MapCacheRevNode **old = mc->rev;
+    size_t i;
+
+    mc->rev = g_new0(MapCacheRevNode *, new_mask + 1);
+    for (i = 0; i <= mc->rev_mask; i++) {
+        while (old[i]) {
+            MapCacheRevNode *n = old[i];
+            size_t slot = mc_mix(n->chunk) & new_mask;
+
+            old[i] = n->next;
+            n->next = mc->rev[slot];
+            mc->rev[slot] = n;
+        }
+    }
+    mc->rev_mask = new_mask;
+    g_free(old);
+}
+
+static void mc_rev_insert(MapCache *mc, MapCacheEntry *e)
+{
+    unsigned int i;
+
+    while (mc->rev_count + e->nr_rev > mc->rev_mask) {
+        mc_rev_grow(mc);
+    }
+    for (i = 0; i < e->nr_rev; i++) {
+        MapCacheRevNode *n = &e->rev[i];
+        size_t slot = mc_rev_slot(mc, n->chunk);
+
+        n->next = mc->rev[slot];
+        mc->rev[slot] = n;
+    }
+    mc->rev_count += e->nr_rev;
+}
+
+static void mc_rev_remove(MapCache *mc, MapCacheEntry *e)
+{
+    unsigned int i;
+
+    for (i = 0; i < e->nr_rev; i++) {
+        MapCacheRevNode **pp = &mc->rev[mc_rev_slot(mc, e->rev[i].chunk)];
+
+        while (*pp && *pp != &e->rev[i]) {
+            pp = &(*pp)->next;
+        }
+        if (*pp) {
+            *pp = e->rev[i].next;
+            mc->rev_count--;
+        }
+    }
+}
+
+static MapCacheEntry *mc_rev_find(MapCache *mc, const uint8_t *ptr)
+{
+    uintptr_t chunk = (uintptr_t)ptr >> MC_SHIFT;
+    MapCacheRevNode *n = mc->rev[mc_rev_slot(mc, chunk)];
+
+    for (; n; n = n->next) {
+        MapCacheEntry *e = n->entry;
+
+        if (n->chunk == chunk && ptr >= e->vaddr && ptr < e->vaddr + e->size) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static bool mc_pages_ok(MapCacheEntry *e, hwaddr first, hwaddr count)
+{
+    return !e->bad_pages ||
+           find_next_bit(e->bad_pages, first + count, first) >= first + count;
+}
+
+/* Runs after a grace period, with no cache lock: the only munmap. */
+static void mc_entry_free(MapCacheEntry *e)
+{
+    if (!(e->flags & MCE_DUMMY)) {
+        ram_block_notify_remove(e->vaddr, e->size, e->size);
+    }
+    if (munmap(e->vaddr, e->size)) {
+        error_report("xen-mapcache: munmap %p+0x%zx: %s", e->vaddr, e->size,
+                     strerror(errno));
+    }
+    g_free(e->bad_pages);
+    g_free(e);
+}
+
+static void mc_free_list(MapCacheList *victims)
+{
+    MapCacheEntry *e, *next;
+
+    QTAILQ_FOREACH_SAFE(e, victims, link, next) {
+        QTAILQ_REMOVE(victims, e, link);
+        call_rcu(e, mc_entry_free, rcu);
+    }
+}
+
+/* Take @e (unlocked, in fwd) out of the cache onto @victims. */
+static void mc_evict(MapCache *mc, MapCacheEntry *e, MapCacheList *victims)
+{
+    QTAILQ_REMOVE(&mc->lru, e, link);
+    mc_fwd_remove(mc, e);
+    mc_rev_remove(mc, e);
+    mc->bytes -= e->size;
+    QTAILQ_INSERT_TAIL(victims, e, link);
+}
+
+/*
+ * Evict the least recently used entries until @need more bytes fit.  The
+ * list is in order of insertion or locked use; lockless hits only set
+ * @referenced, which buys one more pass (the CLOCK approximation).
+ */
+static void mc_make_room(MapCache *mc, uint64_t need, MapCacheList *victims)
+{
+    size_t chances = mc->fwd_count;
+
+    while (mc->bytes + need > mc->max_bytes && !QTAILQ_EMPTY(&mc->lru)) {
+        MapCacheEntry *e = QTAILQ_FIRST(&mc->lru);
+
+        if (qatomic_read(&e->referenced) && chances) {
+            chances--;
+            qatomic_set(&e->referenced, false);
+            QTAILQ_REMOVE(&mc->lru, e, link);
+            QTAILQ_INSERT_TAIL(&mc->lru, e, link);
+            continue;
+        }
+        trace_xen_map_cache_evict(e->index, e->nbuckets, e->vaddr);
+        mc->stats.evictions++;
+        mc_evict(mc, e, victims);
+    }
+}
+
+/* Take one lock on @e; false if its count would wrap. */
+static bool mc_lock_entry(MapCache *mc, MapCacheEntry *e)
+{
+    if (e->locks == UINT32_MAX) {
+        return false;
+    }
+    if (e->locks++ == 0 && !(e->flags & MCE_DOOMED)) {
+        QTAILQ_REMOVE(&mc->lru, e, link);
+        QTAILQ_INSERT_TAIL(&mc->locked, e, link);
+    }
+    return true;
+}
+
+/* Drop one lock from @e (locks > 0); it may go to @victims. */
+static void mc_unlock_entry(MapCache *mc, MapCacheEntry *e,
+                            MapCacheList *victims)
+{
+    if (--e->locks) {
+        return;
+    }
+    if (e->flags & MCE_DOOMED) {
+        QTAILQ_REMOVE(&mc->doomed, e, link);
+        mc_rev_remove(mc, e);
+        mc->bytes -= e->size;
+        QTAILQ_INSERT_TAIL(victims, e, link);
+    } else {
+        QTAILQ_REMOVE(&mc->locked, e, link);
+        QTAILQ_INSERT_TAIL(&mc->lru, e, link);
+        qatomic_set(&e->referenced, false);
+        mc_make_room(mc, 0, victims);
+    }
+}
+
+static xen_pfn_t *mc_pfns(hwaddr index, hwaddr nb)
+{
+    hwaddr n = nb * MC_PAGES_PER_BUCKET, i;
+    xen_pfn_t *pfns = g_new(xen_pfn_t, n);
+
+    for (i = 0; i < n; i++) {
+        pfns[i] = index * MC_PAGES_PER_BUCKET + i;
+    }
+    return pfns;
+}
+
+/* Bitmap of the pages with a non-zero @err, or NULL if there are none. */
+static unsigned long *mc_bad_pages(const int *err, hwaddr n)
+{
+    unsigned long *bad = NULL;
+    hwaddr i;
+
+    for (i = 0; i < n; i++) {
+        if (err[i]) {
+            if (!bad) {
+                bad = bitmap_new(n);
+            }
+            set_bit(i, bad);
+        }
+    }
+    return bad;
+}
+
+/*
+ * Map (index, nb) from the guest.  Called without the cache lock.  In an
+ * incoming migration the guest RAM may not be there yet: then an
+ * anonymous stand-in is mapped, replaced later by
+ * xen_replace_cache_entry().
+ */
+static MapCacheEntry *mc_entry_new(hwaddr index, hwaddr nb)
+{
+    hwaddr npages = nb * MC_PAGES_PER_BUCKET;
+    size_t size = nb << MC_SHIFT;
+    xen_pfn_t *pfns = mc_pfns(index, nb);
+    int *err = g_new0(int, npages);
+    unsigned long *bad = NULL;
+    uint32_t flags = 0;
+    MapCacheEntry *e;
+    uintptr_t first, last, c;
+    uint8_t *vaddr;
+
+    vaddr = xenforeignmemory_map2(xen_fmem, xen_domid, NULL,
+                                  PROT_READ | PROT_WRITE, 0, npages, pfns,
+                                  err);
+    if (vaddr) {
+        bad = mc_bad_pages(err, npages);
+    }
+    if ((!vaddr || bad) && runstate_check(RUN_STATE_INMIGRATE)) {
+        if (vaddr) {
+            munmap(vaddr, size);
+        }
+        g_free(bad);
+        bad = NULL;
+        vaddr = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_ANONYMOUS | MAP_SHARED, -1, 0);
+        vaddr = vaddr == MAP_FAILED ? NULL : vaddr;
+        flags = MCE_DUMMY;
+    }
+    g_free(pfns);
+    g_free(err);
+    if (!vaddr) {
+        trace_xen_map_cache_map_failed(index, nb, errno);
+        return NULL;
+    }
+    trace_xen_map_cache_map(index, nb, vaddr, !!bad);
+    if (!(flags & MCE_DUMMY)) {
+        ram_block_notify_add(vaddr, size, size);
+    }
+
+    first = (uintptr_t)vaddr >> MC_SHIFT;
+    last = ((uintptr_t)vaddr + size - 1) >> MC_SHIFT;
+    e = g_malloc0(sizeof(*e) + (last - first + 1) * sizeof(e->rev[0]));
+    e->index = index;
+    e->nbuckets = nb;
+    e->vaddr = vaddr;
+    e->size = size;
+    e->flags = flags;
+    e->bad_pages = bad;
+    e->nr_rev = last - first + 1;
+    for (c = first; c <= last; c++) {
+        e->rev[c - first].chunk = c;
+        e->rev[c - first].entry = e;
+    }
+    return e;
+}
+
+/*
+ * May a request share the entry already under its key?  Always: that is
+ * invariant 1.  The mutant build used by the unit test's self-check puts
+ * back the 7.2 behaviour that a locked request passes over entries other
+ * requests hold locked and adds a second entry with the same key.
+ */
+static inline bool mc_shareable(MapCacheEntry *e, bool lock)
+{
+#ifdef XEN_MAPCACHE_MUTANT_DUPLICATES
+    return !(lock && e->locks);
+#else
+    return true;
+#endif
+}
+
+/*
+ * Serve the request from @e if possible.  Returns the pointer, or NULL
+ * with *@fail set if the request must fail, or NULL with *@fail clear if
+ * @e cannot serve it (then @e was evicted onto @victims if unlocked).
+ */
+static uint8_t *mc_use(MapCache *mc, MapCacheEntry *e, hwaddr offset,
+                       hwaddr npages, bool lock, bool *fail,
+                       MapCacheList *victims)
+{
+    *fail = false;
+    if (!mc_pages_ok(e, offset >> MC_PAGE_SHIFT, npages)) {
+        if (e->locks) {
+            /* Locked mappings are never remapped: fail this request. */
+            *fail = true;
+        } else {
+            /* Unmapped pages may have been populated since: map again. */
+            mc_evict(mc, e, victims);
+        }
+        return NULL;
+    }
+    if (lock) {
+        if (!mc_lock_entry(mc, e)) {
+            *fail = true;
+            return NULL;
+        }
+    } else if (!e->locks && QTAILQ_NEXT(e, link)) {
+        QTAILQ_REMOVE(&mc->lru, e, link);
+        QTAILQ_INSERT_TAIL(&mc->lru, e, link);
+    }
+    return e->vaddr + offset;
+}
+
+/*
+ * An unlocked request for a key in fwd whose pages all mapped needs no
+ * lock: walk fwd under RCU (entries and tables are freed after a grace
+ * period), mark the entry referenced and count the hit.  The counter is
+ * bumped without an atomic read-modify-write, so concurrent lockless hits
+ * may lose a count; it is a statistic.
+ */
+static uint8_t *mc_lockless_hit(MapCache *mc, hwaddr index, hwaddr nb,
+                                hwaddr offset)
+{
+    MapCacheFwd *t;
+    MapCacheEntry *e;
+    int steps = 0;
+
+    RCU_READ_LOCK_GUARD();
+    t = qatomic_rcu_read(&mc->fwd);
+    e = qatomic_rcu_read(&t->heads[mc_fwd_hash(index, nb) & t->mask]);
+    while (e && (qatomic_read(&e->index) != index || e->nbuckets != nb)) {
+        if (++steps > 32) {
+            return NULL;        /* racing a resize: take the lock */
+        }
+        e = qatomic_rcu_read(&e->fwd_next);
+    }
+    if (!e || qatomic_read(&e->bad_pages) ||
+        (qatomic_read(&e->flags) & MCE_DOOMED)) {
+        return NULL;
+    }
+    if (!qatomic_read(&e->referenced)) {
+        qatomic_set(&e->referenced, true);
+    }
+    qatomic_set(&mc->stats.hits, qatomic_read(&mc->stats.hits) + 1);
+    return e->vaddr + offset;
+}
+
+uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
+{
+    MapCache *mc = mapcache;
+    hwaddr index = addr >> MC_SHIFT;
+    hwaddr offset = addr & (MC_BUCKET - 1);
+    hwaddr len = size ? size : 1;
+    hwaddr nb, npages;
+    MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
+    MapCacheEntry *e, *fresh = NULL;
+    uint64_t generation = 0;
+    const char *why = NULL;
+    uint8_t *p = NULL;
+    bool fail;
+
+    if (!mc) {
+        return NULL;
+    }
+    nb = DIV_ROUND_UP(offset + MIN(len, mc->max_bytes), MC_BUCKET);
+    npages = DIV_ROUND_UP((offset & (MC_PAGE - 1)) + len, MC_PAGE);
+    if (!lock && len <= mc->max_bytes) {
+        p = mc_lockless_hit(mc, index, nb, offset);
+        if (p) {
+            trace_xen_map_cache_hit(addr, size, p);
+            return p;
+        }
+    }
+
+    qemu_mutex_lock(&mc->lock);
+    if (len > mc->max_bytes || addr + len < addr) {
+        why = "too large";
+    }
+    while (!why) {
+        e = mc_fwd_find(mc, index, nb);
+        if (e && mc_shareable(e, lock)) {
+            p = mc_use(mc, e, offset, npages, lock, &fail, &victims);
+            if (p) {
+                mc->stats.hits++;
+                trace_xen_map_cache_hit(addr, size, p);
+                break;
+            }
+            if (fail) {
+                why = "pages not mapped or lock count full";
+                break;
+            }
+            /* @e was evicted: map afresh */
+        }
+        if (fresh) {
+            /* Insert the mapping made below, unless it went stale. */
+            if (generation != mc->generation) {
+                QTAILQ_INSERT_TAIL(&victims, fresh, link);
+                fresh = NULL;
+                continue;
+            }
+            mc_make_room(mc, fresh->size, &victims);
+            if (dma && mc->bytes + fresh->size > mc->max_bytes) {
+                why = "cache full of locked mappings";
+                break;
+            }
+            mc_fwd_insert(mc, fresh);
+            mc_rev_insert(mc, fresh);
+            mc->bytes += fresh->size;
+            QTAILQ_INSERT_TAIL(&mc->lru, fresh, link);
+            e = fresh;
+            fresh = NULL;
+            p = mc_use(mc, e, offset, npages, lock, &fail, &victims);
+            if (!p) {
+                why = "pages not mapped";
+            }
+            break;
+        }
+        mc->stats.misses++;
+        trace_xen_map_cache_miss(addr, size);
+        generation = mc->generation;
+        qemu_mutex_unlock(&mc->lock);
+        mc_free_list(&victims);
+        fresh = mc_entry_new(index, nb);
+        qemu_mutex_lock(&mc->lock);
+        if (!fresh) {
+            why = "foreign map failed";
+        }
+    }
+    if (fresh) {
+        /* Lost a race to another thread's insert, or refused. */
+        QTAILQ_INSERT_TAIL(&victims, fresh, link);
+    }
+    if (why) {
+        mc->stats.failures++;
+    }
+    qemu_mutex_unlock(&mc->lock);
+    mc_free_list(&victims);
+    if (why) {
+        qemu_log_mask(LOG_GUEST_ERROR, "xen-mapcache: cannot map 0x%" PRIx64
+                      "+0x%" PRIx64 "%s: %s\n", addr, size,
+                      lock ? " locked" : "", why);
+    }
+    return p;
+}
+
+ram_addr_t xen_ram_addr_from_mapcache(void *ptr)
+{
+    MapCache *mc = mapcache;
+    ram_addr_t addr = RAM_ADDR_INVALID;
+    MapCacheEntry *e;
+
+    if (!mc) {
+        return RAM_ADDR_INVALID;
+    }
+    qemu_mutex_lock(&mc->lock);
+    mc->stats.reverse_lookups++;
+    e = mc_rev_find(mc, ptr);
+    if (e) {
+        addr = (e->index << MC_SHIFT) + ((uint8_t *)ptr - e->vaddr);
+    } else {
+        mc->stats.failures++;
+    }
+    qemu_mutex_unlock(&mc->lock);
+    trace_xen_map_cache_reverse(ptr, addr);
+    if (!e) {
+        qemu_log_mask(LOG_GUEST_ERROR, "xen-mapcache: reverse lookup of "
+                      "unknown pointer %p\n", ptr);
+    }
+    return addr;
+}
+
+void xen_invalidate_map_cache_entry(uint8_t *ptr)
+{
+    MapCache *mc = mapcache;
+    MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
+    const char *why = NULL;
+    MapCacheEntry *e;
+
+    if (!mc || !ptr) {
+        return;         /* a MemoryRegionCache over MMIO has no pointer */
+    }
+    qemu_mutex_lock(&mc->lock);
+    e = mc_rev_find(mc, ptr);
+    if (!e) {
+        why = "unknown";
+    } else if (!e->locks) {
+        why = "unlocked";
+    } else {
+        trace_xen_map_cache_unlock(ptr, e->index, e->nbuckets, e->locks - 1);
+        mc_unlock_entry(mc, e, &victims);
+    }
+    if (why) {
+        mc->stats.failures++;
+    }
+    qemu_mutex_unlock(&mc->lock);
+    mc_free_list(&victims);
+    if (why) {
+        qemu_log_mask(LOG_GUEST_ERROR, "xen-mapcache: unlock of %s "
+                      "pointer %p ignored\n", why, ptr);
+    }
+}
+
+void xen_invalidate_map_cache(void)
+{
+    MapCache *mc = mapcache;
+    MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
+    MapCacheEntry *e, *next;
+    unsigned int unmapped = 0, doomed = 0;
+
+    if (!mc) {
+        return;
+    }
+    qemu_mutex_lock(&mc->lock);
+    mc->generation++;
+    mc->stats.invalidates++;
+    mc_fwd_publish(mc, mc_fwd_new(mc->fwd->mask + 1));
+    mc->fwd_count = 0;
+    QTAILQ_FOREACH_SAFE(e, &mc->lru, link, next) {
+        mc_evict(mc, e, &victims);
+        unmapped++;
+    }
+    QTAILQ_FOREACH_SAFE(e, &mc->locked, link, next) {
+        qatomic_set(&e->flags, e->flags | MCE_DOOMED);
+        QTAILQ_REMOVE(&mc->locked, e, link);
+        QTAILQ_INSERT_TAIL(&mc->doomed, e, link);
+        doomed++;
+    }
+    qemu_mutex_unlock(&mc->lock);
+    mc_free_list(&victims);
+    trace_xen_map_cache_invalidate(unmapped, doomed);
+}
+
+uint8_t *xen_replace_cache_entry(hwaddr old_addr, hwaddr new_addr,
+                                 hwaddr size)
+{
+    MapCache *mc = mapcache;
+    MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
+    hwaddr offset = old_addr & (MC_BUCKET - 1);
+    hwaddr new_index = new_addr >> MC_SHIFT;
+    hwaddr nb, npages;
+    MapCacheEntry *e;
+    xen_pfn_t *pfns;
+    int *err;
+    uint8_t *vaddr;
+    unsigned long *bad;
+    bool ok, notify = false;
+    size_t len;
+
+    if (!mc || !size || size > mc->max_bytes ||
+        offset != (new_addr & (MC_BUCKET - 1))) {
+        return NULL;
+    }
+    nb = DIV_ROUND_UP(offset + size, MC_BUCKET);
+    npages = nb * MC_PAGES_PER_BUCKET;
+
+    /* Hold a lock on the entry so that it stays while we remap it. */
+    qemu_mutex_lock(&mc->lock);
+    e = mc_fwd_find(mc, old_addr >> MC_SHIFT, nb);
+    if (!e || !mc_lock_entry(mc, e)) {
+        qemu_mutex_unlock(&mc->lock);
+        error_report("xen-mapcache: no mapping of 0x%" PRIx64 " to replace",
+                     old_addr);
+        return NULL;
+    }
+    qemu_mutex_unlock(&mc->lock);
+
+    trace_xen_map_cache_replace(old_addr, new_addr, size);
+    pfns = mc_pfns(new_index, nb);
+    err = g_new0(int, npages);
+    /* MAP_FIXED over our own mapping: no window for another mmap. */
+    vaddr = xenforeignmemory_map2(xen_fmem, xen_domid, e->vaddr,
+                                  PROT_READ | PROT_WRITE, MAP_FIXED,
+                                  npages, pfns, err);
+    bad = vaddr ? mc_bad_pages(err, npages) : NULL;
+    g_free(pfns);
+    g_free(err);
+
+    qemu_mutex_lock(&mc->lock);
+    ok = vaddr && vaddr == e->vaddr;
+    if (ok) {
+        bool in_fwd = !(e->flags & MCE_DOOMED);
+
+        if (in_fwd) {
+            mc_fwd_remove(mc, e);
+        }
+        qatomic_set(&e->index, new_index);
+        g_free(e->bad_pages);
+        qatomic_set(&e->bad_pages, bad);
+        bad = NULL;
+        if (in_fwd && mc_fwd_find(mc, new_index, nb)) {
+            /* The new key is taken: keep this mapping out of fwd. */
+            qatomic_set(&e->flags, e->flags | MCE_DOOMED);
+            QTAILQ_REMOVE(&mc->locked, e, link);
+            QTAILQ_INSERT_TAIL(&mc->doomed, e, link);
+        } else if (in_fwd) {
+            mc_fwd_insert(mc, e);
+        }
+        notify = e->flags & MCE_DUMMY;
+        qatomic_set(&e->flags, e->flags & ~MCE_DUMMY);
+        ok = mc_pages_ok(e, offset >> MC_PAGE_SHIFT,
+                         DIV_ROUND_UP((offset & (MC_PAGE - 1)) + size,
+                                      MC_PAGE));
+    }
+    vaddr = e->vaddr;
+    len = e->size;
+    mc_unlock_entry(mc, e, &victims);
+    qemu_mutex_unlock(&mc->lock);
+    g_free(bad);
+    if (notify) {
+        ram_block_notify_add(vaddr, len, len);
+    }
+    mc_free_list(&victims);
+
+    if (!ok) {
+        error_report("xen-mapcache: replacing 0x%" PRIx64 " by 0x%" PRIx64
+                     " failed", old_addr, new_addr);
+        return NULL;
+    }
+    return vaddr + offset;
+}
+
+void xen_map_cache_set_max_size(uint64_t max_bytes)
+{
+    MapCache *mc = mapcache;
+    MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
+
+    if (!mc) {
+        return;
+    }
+    qemu_mutex_lock(&mc->lock);
+    mc->max_bytes = MAX(max_bytes, MC_BUCKET);
+    mc_make_room(mc, 0, &victims);
+    qemu_mutex_unlock(&mc->lock);
+    mc_free_list(&victims);
+}
+
+void xen_map_cache_get_stats(XenMapCacheStats *stats)
+{
+    MapCache *mc = mapcache;
+    MapCacheEntry *e;
+
+    memset(stats, 0, sizeof(*stats));
+    if (!mc) {
+        return;
+    }
+    qemu_mutex_lock(&mc->lock);
+    *stats = mc->stats;
+    stats->bytes_mapped = mc->bytes;
+    stats->max_bytes = mc->max_bytes;
+    QTAILQ_FOREACH(e, &mc->lru, link) {
+        stats->entries++;
+    }
+    QTAILQ_FOREACH(e, &mc->locked, link) {
+        stats->entries++;
+        stats->locked++;
+    }
+    QTAILQ_FOREACH(e, &mc->doomed, link) {
+        stats->entries++;
+        stats->locked++;
+        stats->doomed++;
+    }
+    qemu_mutex_unlock(&mc->lock);
+}
+
+/* The cap: 7.2's default, lowered to fit a finite address-space limit. */
+static uint64_t mc_default_max(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_AS, &rl) || rl.rlim_max == RLIM_INFINITY) {
+        return MC_DEFAULT_MAX;
+    }
+    if (rl.rlim_max <= MC_RESERVED_VA + MC_BUCKET) {
+        return MC_BUCKET;
+    }
+    return MIN(MC_DEFAULT_MAX, rl.rlim_max - MC_RESERVED_VA);
+}
+
+void xen_map_cache_init(phys_offset_to_gaddr_t f, void *opaque)
+{
+    MapCache *mc;
+    struct rlimit rl;
+
+    if (f) {
+        /* Only the pre-4.1 physmap scheme needs a translator. */
+        warn_report("xen-mapcache: physmap translation is not supported");
+    }
+    if (geteuid() == 0) {
+        /* root may lift its own limit; that is what 7.2 did too */
+        rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+        setrlimit(RLIMIT_AS, &rl);
+    } else if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_AS, &rl);
+    }
+
+    mc = g_new0(MapCache, 1);
+    qemu_mutex_init(&mc->lock);
+    mc->fwd = mc_fwd_new(MC_HASH_MIN);
+    mc->rev_mask = MC_HASH_MIN - 1;
+    mc->rev = g_new0(MapCacheRevNode *, MC_HASH_MIN);
+    QTAILQ_INIT(&mc->lru);
+    QTAILQ_INIT(&mc->locked);
+    QTAILQ_INIT(&mc->doomed);
+    mc->max_bytes = mc_default_max();
+    mapcache = mc;
+}
+
+XenMapCacheInfo *qmp_query_xen_mapcache(Error **errp)
+{
+    XenMapCacheInfo *info;
+    XenMapCacheStats s;
+
+    if (!mapcache) {
+        error_setg(errp, "Xen map cache not in use");
+        return NULL;
+    }
+    xen_map_cache_get_stats(&s);
+    info = g_new0(XenMapCacheInfo, 1);
+    info->entries = s.entries;
+    info->locked = s.locked;
+    info->doomed = s.doomed;
+    info->bytes_mapped = s.bytes_mapped;
+    info->max_bytes = s.max_bytes;
+    info->hits = s.hits;
+    info->misses = s.misses;
+    info->evictions = s.evictions;
+    info->reverse_lookups = s.reverse_lookups;
+    info->failures = s.failures;
+    info->invalidates = s.invalidates;
+    return info;
+}

@@ -1,0 +1,53 @@
+#!/bin/bash
+# Xen map cache unit tests (tests/unit/test-xen-mapcache.c).
+#
+# The real test must pass, each subtest one TAP line.  The mutant build
+# (XEN_MAPCACHE_MUTANT_DUPLICATES: QEMU 7.2's duplicate-creating insert)
+# must fail each bug-report test on an assertion and still pass a test
+# that does not depend on the bug: that shows the tests catch it.
+set -u
+UNIT=$BUILD/qemu/tests/unit
+n=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+say() {  # say ok|"not ok" what
+    n=$((n + 1))
+    echo "$1 $n - $2"
+}
+
+if [ ! -x "$UNIT/test-xen-mapcache" ] || [ ! -x "$UNIT/test-xen-mapcache-mutant" ]; then
+    say "not ok" "test-xen-mapcache binaries built (run make build)"
+    exit 0
+fi
+
+"$UNIT/test-xen-mapcache" --tap >"$tmp/out" 2>"$tmp/err"
+rc=$?
+while read -r status rest; do
+    case "$status" in
+    ok) say ok "test-xen-mapcache ${rest#* }" ;;
+    not) say "not ok" "test-xen-mapcache ${rest#ok * }" ;;
+    esac
+done < <(grep -E '^(ok|not ok) ' "$tmp/out")
+grep -E '^# [0-9]+ ops' "$tmp/out" || true
+if [ "$rc" != 0 ]; then
+    sed 's/^/# /' "$tmp/err" | tail -20
+    say "not ok" "test-xen-mapcache exits 0 (status $rc)"
+fi
+
+for t in /xen-mapcache/bug-report /xen-mapcache/bug-report-4; do
+    ("$UNIT/test-xen-mapcache-mutant" -p "$t") >"$tmp/mout" 2>&1
+    mrc=$?
+    if [ "$mrc" != 0 ] && grep -q 'assertion failed\|ERROR' "$tmp/mout"; then
+        say ok "mutant (duplicate insert) fails $t, as it must"
+    else
+        sed 's/^/# /' "$tmp/mout" | tail -10
+        say "not ok" "mutant (duplicate insert) should fail $t (status $mrc)"
+    fi
+done
+if "$UNIT/test-xen-mapcache-mutant" -p /xen-mapcache/basic >"$tmp/mout" 2>&1; then
+    say ok "mutant passes /xen-mapcache/basic (the failures are the bug's)"
+else
+    sed 's/^/# /' "$tmp/mout" | tail -10
+    say "not ok" "mutant passes /xen-mapcache/basic"
+fi

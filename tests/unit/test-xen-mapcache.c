@@ -1,0 +1,584 @@
+/*
+ * Unit tests for the Xen map cache (hw/i386/xen/xen-mapcache.c).
+ *
+ * Copyright (c) 2026 Xen DM Developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The cache is compiled into this test (it is #included, so that the
+ * invariant checker can see its structures) over the in-process backend
+ * of test-xen-mapcache-backend.c: no Xen needed.  Every pointer the cache
+ * returns is checked against the pattern the backend keeps in guest RAM.
+ *
+ * Built twice: test-xen-mapcache-mutant defines
+ * XEN_MAPCACHE_MUTANT_DUPLICATES, which puts back QEMU 7.2's
+ * duplicate-creating insert; the bug-report tests must fail there.
+ */
+
+#include "../../hw/i386/xen/xen-mapcache.c"
+#include "test-xen-mapcache-backend.h"
+
+#define BUG_A 0x700FFF80ULL
+#define BUG_B 0x70010000ULL
+#define BUG_C 0x70080000ULL
+#define BUG_D 0x70040000ULL
+
+/* Forget the cache and every mapping it holds; start a new one. */
+static void setup(uint64_t ram_bytes, uint64_t max_bytes)
+{
+    MapCache *mc = mapcache;
+
+    if (mc) {
+        MapCacheList *lists[] = { &mc->lru, &mc->locked, &mc->doomed };
+        MapCacheEntry *e, *next;
+        size_t i;
+
+        drain_call_rcu();
+        for (i = 0; i < ARRAY_SIZE(lists); i++) {
+            QTAILQ_FOREACH_SAFE(e, lists[i], link, next) {
+                QTAILQ_REMOVE(lists[i], e, link);
+                mc_entry_free(e);
+            }
+        }
+        g_free(mc->fwd);
+        g_free(mc->rev);
+        qemu_mutex_destroy(&mc->lock);
+        g_free(mc);
+        mapcache = NULL;
+    }
+    mcb_init(ram_bytes, 64);
+    xen_map_cache_init(NULL, NULL);
+    if (max_bytes) {
+        xen_map_cache_set_max_size(max_bytes);
+    }
+}
+
+static bool fail_invariant(const char *what, MapCacheEntry *e)
+{
+    g_test_message("invariant broken: %s (entry 0x%" PRIx64 " x%" PRIu64
+                   " locks %u)", what, e ? e->index : 0,
+                   e ? e->nbuckets : 0, e ? e->locks : 0);
+    return false;
+}
+
+/* The invariants of the opening comment of xen-mapcache.c. */
+static bool check_invariants(void)
+{
+    MapCache *mc = mapcache;
+    MapCacheList *lists[] = { &mc->lru, &mc->locked, &mc->doomed };
+    size_t fwd = 0, rev = 0, i;
+    uint64_t bytes = 0;
+    MapCacheEntry *e;
+    bool ok = true;
+
+    qemu_mutex_lock(&mc->lock);
+    for (i = 0; i < ARRAY_SIZE(lists) && ok; i++) {
+        QTAILQ_FOREACH(e, lists[i], link) {
+            bool doomed = e->flags & MCE_DOOMED;
+            bool in_fwd = mc_fwd_find(mc, e->index, e->nbuckets) == e;
+
+            if (i == 0 && (e->locks || doomed)) {
+                ok = fail_invariant("lru entry locked or doomed", e);
+            } else if (i == 1 && (!e->locks || doomed)) {
+                ok = fail_invariant("locked entry unlocked or doomed", e);
+            } else if (i == 2 && (!e->locks || !doomed)) {
+                ok = fail_invariant("doomed entry not locked", e);
+            } else if (!doomed && !in_fwd) {
+                ok = fail_invariant("two entries with one key", e);
+            } else if (doomed && in_fwd) {
+                ok = fail_invariant("doomed entry still in fwd", e);
+            } else if (mc_rev_find(mc, e->vaddr) != e ||
+                       mc_rev_find(mc, e->vaddr + e->size - 1) != e) {
+                ok = fail_invariant("reverse index misses entry", e);
+            }
+            if (!ok) {
+                break;
+            }
+            fwd += !doomed;
+            rev += e->nr_rev;
+            bytes += e->size;
+        }
+    }
+    if (ok && (fwd != mc->fwd_count || rev != mc->rev_count ||
+               bytes != mc->bytes)) {
+        ok = fail_invariant("counts disagree", NULL);
+    }
+    qemu_mutex_unlock(&mc->lock);
+    return ok;
+}
+
+static MapCacheEntry *entry_of(void *p)
+{
+    MapCacheEntry *e;
+
+    qemu_mutex_lock(&mapcache->lock);
+    e = mc_rev_find(mapcache, p);
+    qemu_mutex_unlock(&mapcache->lock);
+    return e;
+}
+
+static XenMapCacheStats stats(void)
+{
+    XenMapCacheStats s;
+
+    xen_map_cache_get_stats(&s);
+    return s;
+}
+
+/* A DMA transfer as address_space_map() starts it. */
+static uint8_t *dma_start(uint64_t gpa, uint64_t len)
+{
+    uint8_t *p = xen_map_cache(gpa, len, 1, true);
+
+    g_assert_nonnull(p);
+    g_assert_true(mcb_check(p, gpa, len));
+    return p;
+}
+
+/* ... and as address_space_unmap() ends it: reverse lookup, unlock. */
+static void dma_end(uint8_t *p, uint64_t gpa, uint64_t len)
+{
+    g_assert_true(mcb_check(p, gpa, len));
+    g_assert_cmphex(xen_ram_addr_from_mapcache(p), ==, gpa);
+    xen_invalidate_map_cache_entry(p);
+}
+
+static void test_basic(void)
+{
+    XenMapCacheInfo *info;
+    uint8_t *p, *q;
+
+    setup(64 * MiB, 0);
+    p = xen_map_cache(0x123456, 0, 0, false);
+    g_assert_nonnull(p);
+    g_assert_cmpint(*p, ==, mcb_expected(0x123456));
+    q = xen_map_cache(0x1ff000, 0x1000, 0, false);
+    g_assert_true(q - p == 0x1ff000 - 0x123456);
+    g_assert_cmpuint(stats().entries, ==, 1);
+    g_assert_cmpuint(stats().hits, ==, 1);
+
+    /* a locked transfer crossing a bucket border gets its own entry */
+    p = dma_start(0x1fff00, 0x200);
+    g_assert_cmpuint(entry_of(p)->nbuckets, ==, 2);
+    g_assert_cmpuint(stats().locked, ==, 1);
+    /* interior pointers translate too */
+    g_assert_cmphex(xen_ram_addr_from_mapcache(p + 0x150), ==, 0x200050);
+    /* writes reach guest RAM: the other mapping of that page sees them */
+    p[0x100] ^= 0xff;
+    q = xen_map_cache(0x200000, 0, 0, false);
+    g_assert_cmpint(*q, ==, (uint8_t)~mcb_expected(0x200000));
+    p[0x100] ^= 0xff;
+    dma_end(p, 0x1fff00, 0x200);
+    g_assert_cmpuint(stats().locked, ==, 0);
+    g_assert_true(check_invariants());
+
+    /* what query-xen-mapcache reports */
+    info = qmp_query_xen_mapcache(&error_abort);
+    g_assert_cmpuint(info->entries, ==, 3);
+    g_assert_cmpuint(info->bytes_mapped, ==, 4 * MiB);
+    g_assert_cmpuint(info->reverse_lookups, ==, 2);
+    qapi_free_XenMapCacheInfo(info);
+}
+
+/*
+ * The bug report's sequence: A (512 bytes at 0x700FFF80, a 2 MiB entry),
+ * B and C in the same 1 MiB bucket, A completes, C maps, B is translated
+ * and unmapped.  7.2 could end with two entries for (0x700, 1 MiB) and
+ * translate B through C's.
+ */
+static void test_bug_report(void)
+{
+    uint8_t *a, *b, *c;
+
+    setup(2 * GiB, 0);
+    a = dma_start(BUG_A, 512);
+    b = dma_start(BUG_B, 0x1000);
+    dma_end(a, BUG_A, 512);
+    c = dma_start(BUG_C, 0x1000);
+    g_assert_true(check_invariants());
+    /* one entry per key: C shares B's */
+    g_assert_true(entry_of(b) == entry_of(c));
+    g_assert_true(c - b == BUG_C - BUG_B);
+    g_assert_cmpuint(entry_of(b)->locks, ==, 2);
+    dma_end(b, BUG_B, 0x1000);
+    g_assert_cmpuint(entry_of(c)->locks, ==, 1);
+    g_assert_true(mcb_check(c, BUG_C, 0x1000));
+    dma_end(c, BUG_C, 0x1000);
+    g_assert_cmpuint(stats().locked, ==, 0);
+    g_assert_true(check_invariants());
+}
+
+/*
+ * Its four-transfer variant, where the wrong entry would be unmapped: D
+ * joins while C runs, B ends, then eviction pressure and an invalidate
+ * must leave C's and D's mappings alone.
+ */
+static void test_bug_report_4(void)
+{
+    uint8_t *a, *b, *c, *d;
+    uint64_t i;
+
+    setup(2 * GiB, 8 * MiB);
+    a = dma_start(BUG_A, 512);
+    b = dma_start(BUG_B, 0x1000);
+    dma_end(a, BUG_A, 512);
+    c = dma_start(BUG_C, 0x1000);
+    d = dma_start(BUG_D, 0x800);
+    g_assert_true(check_invariants());
+    g_assert_true(entry_of(c) == entry_of(d));
+    dma_end(b, BUG_B, 0x1000);
+    g_assert_cmpuint(entry_of(c)->locks, ==, 2);
+
+    /* push everything unlocked out, then invalidate */
+    for (i = 0; i < 32; i++) {
+        uint8_t *p = xen_map_cache(i * MiB, 0, 0, false);
+
+        g_assert_nonnull(p);
+        g_assert_cmpint(*p, ==, mcb_expected(i * MiB));
+    }
+    g_assert_cmpuint(stats().bytes_mapped, <=, 8 * MiB);
+    xen_invalidate_map_cache();
+    g_assert_true(check_invariants());
+    g_assert_true(mcb_check(c, BUG_C, 0x1000));
+    g_assert_true(mcb_check(d, BUG_D, 0x800));
+    g_assert_cmpuint(stats().doomed, ==, 1);
+    dma_end(c, BUG_C, 0x1000);
+    g_assert_true(mcb_check(d, BUG_D, 0x800));
+    dma_end(d, BUG_D, 0x800);
+    g_assert_cmpuint(stats().entries, ==, 0);
+    g_assert_true(check_invariants());
+}
+
+static void test_sizes_on_one_index(void)
+{
+    uint8_t *p[4];
+    uint64_t gpa = 16 * MiB + 0x3000;
+    int i;
+
+    setup(64 * MiB, 0);
+    for (i = 1; i <= 3; i++) {
+        p[i] = dma_start(gpa, i * MiB - 0x4000);
+        g_assert_cmpuint(entry_of(p[i])->nbuckets, ==, i);
+    }
+    p[0] = dma_start(gpa, 0x1000);       /* shares the 1-bucket entry */
+    g_assert_true(entry_of(p[0]) == entry_of(p[1]));
+    g_assert_cmpuint(stats().entries, ==, 3);
+    /* unlock through an interior pointer: exactly that entry */
+    xen_invalidate_map_cache_entry(p[2] + MiB + 17);
+    g_assert_cmpuint(entry_of(p[1])->locks, ==, 2);
+    g_assert_cmpuint(entry_of(p[2])->locks, ==, 0);
+    g_assert_cmpuint(entry_of(p[3])->locks, ==, 1);
+    dma_end(p[0], gpa, 0x1000);
+    dma_end(p[1], gpa, MiB - 0x4000);
+    dma_end(p[3], gpa, 3 * MiB - 0x4000);
+    g_assert_cmpuint(stats().locked, ==, 0);
+    g_assert_true(check_invariants());
+}
+
+static void test_unknown_pointers(void)
+{
+    uint8_t local[16], *p;
+    uint64_t failures;
+
+    setup(64 * MiB, 0);
+    p = dma_start(0x100000, 0x1000);
+    failures = stats().failures;
+    g_assert_cmphex(xen_ram_addr_from_mapcache(local), ==, RAM_ADDR_INVALID);
+    xen_invalidate_map_cache_entry(local);
+    xen_invalidate_map_cache_entry(NULL);
+    g_assert_cmpuint(stats().failures, ==, failures + 2);
+    dma_end(p, 0x100000, 0x1000);
+    /* a second unlock must not underflow */
+    xen_invalidate_map_cache_entry(p);
+    g_assert_cmpuint(stats().failures, ==, failures + 3);
+    g_assert_cmpuint(entry_of(p)->locks, ==, 0);
+    g_assert_true(check_invariants());
+}
+
+static void test_invalidate(void)
+{
+    uint8_t *locked, *p;
+    uint64_t gpa = 5 * MiB + 0x1234, misses;
+    unsigned long removed;
+
+    setup(64 * MiB, 0);
+    locked = dma_start(gpa, 0x100);
+    g_assert_nonnull(xen_map_cache(9 * MiB, 0, 0, false));
+    g_assert_cmpuint(stats().entries, ==, 2);
+
+    /* the guest frame behind gpa is replaced, then Xen invalidates */
+    mcb_p2m_set(gpa / MCB_PAGE, 64 * MiB / MCB_PAGE + 3);
+    xen_invalidate_map_cache();
+    g_assert_cmpuint(stats().entries, ==, 1);
+    g_assert_cmpuint(stats().doomed, ==, 1);
+    g_assert_cmpuint(stats().invalidates, ==, 1);
+
+    /* no stale mapping comes back; the doomed one still works */
+    p = xen_map_cache(gpa, 0x100, 0, false);
+    g_assert_nonnull(p);
+    g_assert_true(p != locked);
+    g_assert_true(mcb_check(p, gpa, 0x100));
+    g_assert_cmphex(xen_ram_addr_from_mapcache(locked + 8), ==, gpa + 8);
+    misses = stats().misses;
+    p = xen_map_cache(9 * MiB, 0, 0, false);
+    g_assert_cmpuint(stats().misses, ==, misses + 1);
+
+    /* the last unlock unmaps it */
+    drain_call_rcu();
+    removed = qatomic_read(&mcb_notify_remove);
+    xen_invalidate_map_cache_entry(locked);
+    drain_call_rcu();
+    g_assert_cmpuint(qatomic_read(&mcb_notify_remove), ==, removed + 1);
+    g_assert_cmphex(xen_ram_addr_from_mapcache(locked), ==, RAM_ADDR_INVALID);
+    g_assert_cmpuint(stats().doomed, ==, 0);
+    g_assert_true(check_invariants());
+}
+
+static void test_lru(void)
+{
+    uint64_t i, misses;
+
+    setup(64 * MiB, 8 * MiB);
+    for (i = 0; i < 8; i++) {
+        g_assert_nonnull(xen_map_cache(i * MiB, 0, 0, false));
+    }
+    g_assert_nonnull(xen_map_cache(0, 0, 0, false));     /* 0 is recent */
+    g_assert_nonnull(xen_map_cache(8 * MiB, 0, 0, false));
+    g_assert_cmpuint(stats().evictions, ==, 1);
+    misses = stats().misses;
+    g_assert_nonnull(xen_map_cache(0, 0, 0, false));
+    g_assert_cmpuint(stats().misses, ==, misses);         /* still there */
+    g_assert_nonnull(xen_map_cache(MiB, 0, 0, false));
+    g_assert_cmpuint(stats().misses, ==, misses + 1);     /* 1 was evicted */
+    g_assert_cmpuint(stats().bytes_mapped, <=, 8 * MiB);
+    g_assert_true(check_invariants());
+}
+
+static void test_cap_all_locked(void)
+{
+    uint8_t *p[4], *q;
+    int i;
+
+    setup(64 * MiB, 4 * MiB);
+    for (i = 0; i < 4; i++) {
+        p[i] = dma_start(i * MiB, 0x1000);
+    }
+    /* DMA fails cleanly */
+    g_assert_null(xen_map_cache(10 * MiB, 0x1000, 1, true));
+    g_assert_cmpuint(stats().failures, ==, 1);
+    /* a CPU access cannot fail: it overshoots the cap */
+    q = xen_map_cache(11 * MiB, 8, 0, false);
+    g_assert_nonnull(q);
+    g_assert_true(mcb_check(q, 11 * MiB, 8));
+    g_assert_cmpuint(stats().bytes_mapped, ==, 5 * MiB);
+    /* the first unlock brings it back under */
+    dma_end(p[0], 0, 0x1000);
+    g_assert_cmpuint(stats().bytes_mapped, <=, 4 * MiB);
+    q = dma_start(10 * MiB, 0x1000);
+    dma_end(q, 10 * MiB, 0x1000);
+    for (i = 1; i < 4; i++) {
+        dma_end(p[i], i * MiB, 0x1000);
+    }
+    g_assert_true(check_invariants());
+}
+
+static void test_page_errors(void)
+{
+    uint64_t bad = 3 * MiB + 5 * MCB_PAGE;
+    uint8_t *p, *q;
+
+    setup(64 * MiB, 0);
+    mcb_set_bad(bad / MCB_PAGE, true);
+    g_assert_null(xen_map_cache(bad + 8, 8, 0, false));
+    g_assert_null(xen_map_cache(bad - 8, 16, 1, true));
+    /* the rest of the bucket maps */
+    p = dma_start(bad + MCB_PAGE, 0x100);
+    q = xen_map_cache(bad - MCB_PAGE, 0, 0, false);
+    g_assert_nonnull(q);
+    g_assert_true(entry_of(p) == entry_of(q));
+    /* the frame appears; the locked entry cannot be remapped for it */
+    mcb_set_bad(bad / MCB_PAGE, false);
+    g_assert_null(xen_map_cache(bad, 8, 0, false));
+    dma_end(p, bad + MCB_PAGE, 0x100);
+    /* once unlocked it is mapped again, whole */
+    q = xen_map_cache(bad, 8, 0, false);
+    g_assert_nonnull(q);
+    g_assert_true(mcb_check(q, bad, 8));
+    g_assert_cmpuint(stats().failures, ==, 3);
+    g_assert_true(check_invariants());
+}
+
+static void test_map_failure(void)
+{
+    uint8_t *p;
+
+    setup(64 * MiB, 0);
+    mcb_fail_next(1);
+    g_assert_null(xen_map_cache(MiB, 0x100, 1, true));
+    g_assert_cmpuint(stats().failures, ==, 1);
+    g_assert_cmpuint(stats().entries, ==, 0);
+    mcb_fail_next(1);
+    g_assert_null(xen_map_cache(MiB, 0, 0, false));
+    p = dma_start(MiB, 0x100);
+    dma_end(p, MiB, 0x100);
+    /* a request larger than the cap */
+    g_assert_null(xen_map_cache(0, 64 * GiB, 1, true));
+    g_assert_true(check_invariants());
+}
+
+static void test_replace(void)
+{
+    uint64_t old = 32 * MiB, new = 48 * MiB, size = 2 * MiB;
+    uint8_t *p, *q;
+
+    setup(64 * MiB, 0);
+    /* incoming migration: VRAM's frames are not there yet */
+    mcb_set_inmigrate(true);
+    mcb_set_bad(old / MCB_PAGE + 7, true);
+    p = xen_map_cache(old, size, 1, false);
+    g_assert_nonnull(p);
+    g_assert_true(entry_of(p)->flags & MCE_DUMMY);
+    mcb_set_inmigrate(false);
+
+    q = xen_replace_cache_entry(old, new, size);
+    g_assert_true(q == p);
+    g_assert_true(mcb_check(p, new, size));
+    g_assert_cmphex(xen_ram_addr_from_mapcache(p + 0x1000), ==,
+                    new + 0x1000);
+    g_assert_false(entry_of(p)->flags & MCE_DUMMY);
+    g_assert_true(xen_map_cache(new, size, 0, false) == p);
+    g_assert_null(xen_replace_cache_entry(old, new, size));
+    g_assert_true(check_invariants());
+}
+
+/*
+ * Model-based random test.  Each thread keeps the DMA mappings it holds
+ * (the model: pointer, guest address, length) and checks every answer of
+ * the cache against it and every pointer against guest RAM.
+ */
+#define RND_THREADS     4
+#define RND_HELD        8
+#define RND_RAM         (128 * MiB)
+#define RND_CAP         (96 * MiB)
+
+typedef struct Held {
+    uint8_t *p;
+    uint64_t gpa;
+    uint64_t len;
+} Held;
+
+static uint64_t rnd_ops;
+static bool rnd_done;
+
+static uint64_t rnd_gpa(GRand *r, uint64_t len)
+{
+    /* mostly a hot set, so that the cache hits as well as misses */
+    uint64_t span = g_rand_int_range(r, 0, 5) ? 24 * MiB : RND_RAM;
+    uint64_t gpa = ((uint64_t)g_rand_int(r) << 12 ^ g_rand_int(r)) % span;
+
+    return MIN(gpa, RND_RAM - len);
+}
+
+static void *rnd_thread(void *opaque)
+{
+    GRand *r = g_rand_new_with_seed(GPOINTER_TO_UINT(opaque));
+    Held held[RND_HELD];
+    int n = 0, k;
+    uint64_t i;
+
+    rcu_register_thread();
+    for (i = 0; i < rnd_ops; i++) {
+        int op = g_rand_int_range(r, 0, 1000);
+        uint64_t len, off;
+        uint8_t *p;
+
+        k = n ? g_rand_int_range(r, 0, n) : 0;
+        if (op < 400) {
+            len = g_rand_int_range(r, 0, 16);
+            off = rnd_gpa(r, len + 1);
+            rcu_read_lock();
+            p = xen_map_cache(off, len, 0, false);
+            g_assert_nonnull(p);
+            g_assert_true(mcb_check(p, off, MAX(len, 1)));
+            rcu_read_unlock();
+        } else if (op < 600 && n < RND_HELD) {
+            len = g_rand_int_range(r, 0, 8) ? g_rand_int_range(r, 1, 65536)
+                                            : g_rand_int_range(r, 1, MiB);
+            held[n].gpa = rnd_gpa(r, len);
+            held[n].len = len;
+            held[n].p = xen_map_cache(held[n].gpa, len, 1, true);
+            g_assert_nonnull(held[n].p);
+            g_assert_true(mcb_check(held[n].p, held[n].gpa, len));
+            n++;
+        } else if (op < 750 && n) {
+            off = g_rand_int_range(r, 0, held[k].len);
+            g_assert_cmphex(xen_ram_addr_from_mapcache(held[k].p + off), ==,
+                            held[k].gpa + off);
+        } else if (op < 950 && n) {
+            off = g_rand_int_range(r, 0, held[k].len);
+            g_assert_true(mcb_check(held[k].p, held[k].gpa, held[k].len));
+            xen_invalidate_map_cache_entry(held[k].p + off);
+            held[k] = held[--n];
+        } else if (op < 999 && n) {
+            g_assert_true(mcb_check(held[k].p, held[k].gpa, held[k].len));
+        } else if (op == 999 && !g_rand_int_range(r, 0, 20)) {
+            xen_invalidate_map_cache();
+        }
+    }
+    while (n) {
+        n--;
+        dma_end(held[n].p, held[n].gpa, held[n].len);
+    }
+    rcu_unregister_thread();
+    g_rand_free(r);
+    return NULL;
+}
+
+static void test_random(void)
+{
+    const char *env = g_getenv("XEN_MAPCACHE_RANDOM_OPS");
+    QemuThread threads[RND_THREADS];
+    XenMapCacheStats s;
+    int i;
+
+    rnd_ops = (env ? g_ascii_strtoull(env, NULL, 0) : 2000000) / RND_THREADS;
+    setup(RND_RAM, RND_CAP);
+    qatomic_set(&rnd_done, false);
+    for (i = 0; i < RND_THREADS; i++) {
+        qemu_thread_create(&threads[i], "mapcache-rnd", rnd_thread,
+                           GUINT_TO_POINTER(0x1234 + i),
+                           QEMU_THREAD_JOINABLE);
+    }
+    for (i = 0; i < RND_THREADS; i++) {
+        qemu_thread_join(&threads[i]);
+        g_assert_true(check_invariants());
+    }
+    s = stats();
+    g_test_message("%" PRIu64 " ops: %" PRIu64 " hits, %" PRIu64
+                   " misses, %" PRIu64 " evictions, %" PRIu64
+                   " reverse, %" PRIu64 " invalidates",
+                   rnd_ops * RND_THREADS, s.hits, s.misses, s.evictions,
+                   s.reverse_lookups, s.invalidates);
+    g_assert_cmpuint(s.locked, ==, 0);
+    g_assert_cmpuint(s.failures, ==, 0);
+    g_assert_cmpuint(s.bytes_mapped, <=, RND_CAP);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/xen-mapcache/basic", test_basic);
+    g_test_add_func("/xen-mapcache/bug-report", test_bug_report);
+    g_test_add_func("/xen-mapcache/bug-report-4", test_bug_report_4);
+    g_test_add_func("/xen-mapcache/sizes-on-one-index",
+                    test_sizes_on_one_index);
+    g_test_add_func("/xen-mapcache/unknown-pointers", test_unknown_pointers);
+    g_test_add_func("/xen-mapcache/invalidate", test_invalidate);
+    g_test_add_func("/xen-mapcache/lru", test_lru);
+    g_test_add_func("/xen-mapcache/cap-all-locked", test_cap_all_locked);
+    g_test_add_func("/xen-mapcache/page-errors", test_page_errors);
+    g_test_add_func("/xen-mapcache/map-failure", test_map_failure);
+    g_test_add_func("/xen-mapcache/replace", test_replace);
+    g_test_add_func("/xen-mapcache/random", test_random);
+    return g_test_run();
+}
