@@ -19,6 +19,7 @@
 #include "vcpu.h"
 
 #define MAX_LINE    (256 * 1024)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef struct Session {
     FILE *out;
@@ -60,7 +61,7 @@ static bool num(const char *s, uint64_t *v)
     return errno == 0 && end != s && *end == 0;
 }
 
-static int size_of(char c)
+static unsigned size_of(char c)
 {
     switch (c) {
     case 'b':
@@ -142,287 +143,380 @@ static void print_state(FILE *out)
     pthread_mutex_unlock(&hv.lock);
 }
 
-static int cmd_fault(char **arg)
-{
-    uint64_t v = 0;
+/*
+ * One command.  Its numeric arguments are parsed into v[] before the
+ * handler runs (arg[] keeps the words, for the ones that are not
+ * numbers); size is the access size from a b/w/l/q suffix.  A handler
+ * prints its "ok ..." line on success and returns 0, or returns -errno
+ * and the caller prints the "err" line.
+ */
+typedef struct Call {
+    Session *s;
+    unsigned size;
+    uint64_t v[4];
+    char **arg;
+    int argc;
+} Call;
 
-    if (!arg[1]) {
+typedef struct Command {
+    const char *name;
+    unsigned sizes;         /* access sizes its suffix may give (1|2|4|8),
+                             * 0 = the name takes no suffix */
+    int nums;               /* numeric arguments required; -1: the
+                             * handler parses its own arguments */
+    int opt;                /* optional numeric arguments after them */
+    int words;              /* non-numeric arguments after the numbers */
+    int (*fn)(Call *c);
+    bool quit;
+} Command;
+
+#define SZ_PIO  (1 | 2 | 4)
+#define SZ_MMIO (SZ_PIO | 8)
+
+static int ok(Call *c)
+{
+    fprintf(c->s->out, "ok\n");
+    return 0;
+}
+
+static int ok_value(Call *c, int ret, uint64_t val)
+{
+    if (ret == 0) {
+        fprintf(c->s->out, "ok %#llx\n", (unsigned long long)val);
+    }
+    return ret;
+}
+
+static int ok_if(Call *c, int ret)
+{
+    return ret == 0 ? ok(c) : ret;
+}
+
+static int do_cpu(Call *c)
+{
+    if (c->v[0] >= hv.nr_vcpus) {
         return -EINVAL;
     }
-    if (!strcmp(arg[1], "clear")) {
+    c->s->cpu = c->v[0];
+    return ok(c);
+}
+
+static int do_in(Call *c)
+{
+    uint32_t v = 0;
+    int ret = xensim_pio(c->s->cpu, c->v[0], c->size, false, &v);
+
+    return ok_value(c, ret, v);
+}
+
+static int do_out(Call *c)
+{
+    uint32_t v = c->v[1];
+
+    return ok_if(c, xensim_pio(c->s->cpu, c->v[0], c->size, true, &v));
+}
+
+static int do_ins(Call *c)
+{
+    return ok_if(c, xensim_pio_rep(c->s->cpu, c->v[0], c->size, false,
+                                   c->v[1], c->v[2], false));
+}
+
+static int do_outs(Call *c)
+{
+    return ok_if(c, xensim_pio_rep(c->s->cpu, c->v[0], c->size, true,
+                                   c->v[1], c->v[2], false));
+}
+
+static int do_read(Call *c)
+{
+    uint64_t v = 0;
+    int ret = xensim_mmio(c->s->cpu, c->v[0], c->size, false, &v);
+
+    return ok_value(c, ret, v);
+}
+
+static int do_write(Call *c)
+{
+    return ok_if(c, xensim_mmio(c->s->cpu, c->v[0], c->size, true,
+                                &c->v[1]));
+}
+
+static int do_bufwrite(Call *c)
+{
+    return ok_if(c, xensim_mmio_buffered_write(c->v[0], c->v[1], c->v[2]));
+}
+
+static int do_timeoffset(Call *c)
+{
+    return ok_if(c, xensim_timeoffset(c->v[0]));
+}
+
+static int do_memread(Call *c)
+{
+    uint64_t n = c->v[1], i;
+    uint8_t *buf;
+    int ret;
+
+    if (n > MAX_LINE / 2) {
+        return -E2BIG;
+    }
+    buf = malloc(n ? n : 1);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    ret = xensim_mem_rw(c->s->cpu, c->v[0], buf, n, false);
+    if (ret == 0) {
+        fputs("ok ", c->s->out);
+        for (i = 0; i < n; i++) {
+            fprintf(c->s->out, "%02x", buf[i]);
+        }
+        fputc('\n', c->s->out);
+    }
+    free(buf);
+    return ret;
+}
+
+static int do_memwrite(Call *c)
+{
+    const char *hex = c->arg[2];
+    size_t bytes = strlen(hex) / 2;
+    uint8_t *buf;
+    int ret;
+
+    if (strlen(hex) % 2) {
+        return -EINVAL;
+    }
+    buf = malloc(bytes ? bytes : 1);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    ret = hex_decode(hex, buf, bytes);
+    if (ret == 0) {
+        ret = xensim_mem_rw(c->s->cpu, c->v[0], buf, bytes, true);
+    }
+    free(buf);
+    return ok_if(c, ret);
+}
+
+static int do_memset(Call *c)
+{
+    uint64_t n = c->v[1];
+    uint8_t *buf;
+    int ret;
+
+    if (n > MAX_LINE || c->v[2] > 0xff) {
+        return n > MAX_LINE ? -E2BIG : -EINVAL;
+    }
+    buf = malloc(n ? n : 1);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    memset(buf, c->v[2], n);
+    ret = xensim_mem_rw(c->s->cpu, c->v[0], buf, n, true);
+    free(buf);
+    return ok_if(c, ret);
+}
+
+static int do_bench_pio(Call *c)
+{
+    /* N synchronous port reads, for a round-trip figure without the
+     * control socket in the loop. */
+    struct timespec t0, t1;
+    uint64_t i, n = c->v[1];
+    uint32_t v;
+    int ret = 0;
+
+    if (!n) {
+        return -EINVAL;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < n && ret == 0; i++) {
+        ret = xensim_pio(c->s->cpu, c->v[0], 4, false, &v);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ret == 0) {
+        fprintf(c->s->out, "ok %llu\n", (unsigned long long)
+                (((t1.tv_sec - t0.tv_sec) * 1000000000ll +
+                  (t1.tv_nsec - t0.tv_nsec)) / n));
+    }
+    return ret;
+}
+
+static int do_irq(Call *c)
+{
+    fprintf(c->s->out, "ok %d\n", xensim_irq_level(c->v[0]));
+    return 0;
+}
+
+static int do_waitirq(Call *c)
+{
+    int ms = c->argc > 3 ? (int)c->v[2] : hv.timeout_ms;
+
+    return ok_if(c, xensim_wait_irq(c->v[0], c->v[1], ms));
+}
+
+static int do_msi(Call *c)
+{
+    uint64_t addr;
+    uint32_t data;
+    uint64_t n = xensim_msi_count(&addr, &data);
+
+    fprintf(c->s->out, "ok %llu %#llx %#x\n", (unsigned long long)n,
+            (unsigned long long)addr, data);
+    return 0;
+}
+
+static int do_invalidate(Call *c)
+{
+    uint64_t n = c->argc > 1 ? c->v[0] : 1;
+    int ret = 0;
+
+    while (n-- && ret == 0) {
+        ret = xensim_invalidate();
+    }
+    return ok_if(c, ret);
+}
+
+static int do_balloon(Call *c)
+{
+    int ret;
+
+    pthread_mutex_lock(&hv.lock);
+    ret = hv_decrease_reservation(c->v[0], c->v[1]);
+    pthread_mutex_unlock(&hv.lock);
+    return ok_if(c, ret);
+}
+
+static int do_counters(Call *c)
+{
+    pthread_mutex_lock(&hv.lock);
+    hv_check_revoked();
+    hv_print_counters(c->s->out);
+    pthread_mutex_unlock(&hv.lock);
+    return ok(c);
+}
+
+static int do_state(Call *c)
+{
+    print_state(c->s->out);
+    return ok(c);
+}
+
+static int do_ready(Call *c)
+{
+    fprintf(c->s->out, "ok %d\n", xensim_dm_ready());
+    return 0;
+}
+
+static int do_fault(Call *c)
+{
+    const char *what = c->arg[1];
+    uint64_t v;
+    int ret = 0;
+
+    if (!strcmp(what, "clear")) {
         pthread_mutex_lock(&hv.lock);
         hv.fault_map_fail_in = hv.fault_evtchn_fail_in = 0;
         hv.fault_page_error_gfn = ~0ull;
         hv.fault_slow_ms = 0;
         hv.fault_no_resource = false;
         pthread_mutex_unlock(&hv.lock);
-        return 0;
+        return ok(c);
     }
-    if (!num(arg[2], &v)) {
+    if (c->argc != 3 || !num(c->arg[2], &v)) {
         return -EINVAL;
     }
     pthread_mutex_lock(&hv.lock);
-    if (!strcmp(arg[1], "map-fail")) {
+    if (!strcmp(what, "map-fail")) {
         hv.fault_map_fail_in = v;
-    } else if (!strcmp(arg[1], "page-error")) {
+    } else if (!strcmp(what, "page-error")) {
         hv.fault_page_error_gfn = v;
-    } else if (!strcmp(arg[1], "evtchn-fail")) {
+    } else if (!strcmp(what, "evtchn-fail")) {
         hv.fault_evtchn_fail_in = v;
-    } else if (!strcmp(arg[1], "slow")) {
+    } else if (!strcmp(what, "slow")) {
         hv.fault_slow_ms = v;
-    } else if (!strcmp(arg[1], "no-resource")) {
+    } else if (!strcmp(what, "no-resource")) {
         hv.fault_no_resource = v != 0;
     } else {
-        v = ~0ull;
+        ret = -EINVAL;
     }
     pthread_mutex_unlock(&hv.lock);
-    return v == ~0ull ? -EINVAL : 0;
+    return ok_if(c, ret);
 }
 
-/* Execute one command; its output goes to s->out.  Returns -errno. */
+static const Command commands[] = {
+    { "cpu", 0, 1, 0, 0, do_cpu },
+    { "in", SZ_PIO, 1, 0, 0, do_in },
+    { "out", SZ_PIO, 2, 0, 0, do_out },
+    { "ins", SZ_PIO, 3, 0, 0, do_ins },
+    { "outs", SZ_PIO, 3, 0, 0, do_outs },
+    { "read", SZ_MMIO, 1, 0, 0, do_read },
+    { "write", SZ_MMIO, 2, 0, 0, do_write },
+    { "bufwrite", 0, 3, 0, 0, do_bufwrite },
+    { "timeoffset", 0, 1, 0, 0, do_timeoffset },
+    { "memread", 0, 2, 0, 0, do_memread },
+    { "memwrite", 0, 1, 0, 1, do_memwrite },
+    { "memset", 0, 3, 0, 0, do_memset },
+    { "bench-pio", 0, 2, 0, 0, do_bench_pio },
+    { "irq", 0, 1, 0, 0, do_irq },
+    { "waitirq", 0, 2, 1, 0, do_waitirq },
+    { "msi", 0, 0, 0, 0, do_msi },
+    { "invalidate", 0, 0, 1, 0, do_invalidate },
+    { "balloon", 0, 2, 0, 0, do_balloon },
+    { "counters", 0, 0, 0, 0, do_counters },
+    { "state", 0, 0, 0, 0, do_state },
+    { "ready", 0, 0, 0, 0, do_ready },
+    { "fault", 0, -1, 0, 0, do_fault },
+    { "quit", 0, 0, 0, 0, ok, true },
+};
+
+/* Match word against cmd, with an access-size suffix if cmd takes one. */
+static bool match(const Command *cmd, const char *word, unsigned *size)
+{
+    size_t n = strlen(cmd->name);
+
+    if (strncmp(word, cmd->name, n)) {
+        return false;
+    }
+    if (!cmd->sizes) {
+        *size = 0;
+        return word[n] == 0;
+    }
+    *size = size_of(word[n]);
+    return *size && word[n + 1] == 0 && (cmd->sizes & *size);
+}
+
+/* Execute one command line; output goes to s->out.  Returns -errno. */
 static int command(Session *s, char **arg, int argc, bool *quit)
 {
-    const char *c = arg[0];
-    uint64_t a = 0, b = 0, n = 0;
-    size_t len = strlen(c);
-    int ret;
+    const Command *cmd;
+    Call c = { .s = s, .arg = arg, .argc = argc };
+    int i, nums = argc - 1;
 
-    if (!strcmp(c, "cpu") && argc == 2 && num(arg[1], &a)) {
-        if (a >= hv.nr_vcpus) {
+    for (cmd = commands; cmd < commands + ARRAY_SIZE(commands); cmd++) {
+        if (match(cmd, arg[0], &c.size)) {
+            break;
+        }
+    }
+    if (cmd == commands + ARRAY_SIZE(commands)) {
+        return -EINVAL;
+    }
+    if (cmd->nums >= 0) {
+        nums -= cmd->words;
+        if (nums < cmd->nums || nums > cmd->nums + cmd->opt) {
             return -EINVAL;
         }
-        s->cpu = a;
-        fprintf(s->out, "ok\n");
-        return 0;
-    }
-    if (len == 3 && !strncmp(c, "in", 2) && size_of(c[2]) &&
-        size_of(c[2]) <= 4 && argc == 2 && num(arg[1], &a)) {
-        uint32_t v = 0;
-
-        ret = xensim_pio(s->cpu, a, size_of(c[2]), false, &v);
-        if (ret == 0) {
-            fprintf(s->out, "ok %#x\n", v);
-        }
-        return ret;
-    }
-    if (len == 4 && !strncmp(c, "out", 3) && size_of(c[3]) &&
-        size_of(c[3]) <= 4 && argc == 3 && num(arg[1], &a) &&
-        num(arg[2], &b)) {
-        uint32_t v = b;
-
-        ret = xensim_pio(s->cpu, a, size_of(c[3]), true, &v);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (len == 4 && !strncmp(c, "ins", 3) && size_of(c[3]) &&
-        size_of(c[3]) <= 4 && argc == 4 && num(arg[1], &a) &&
-        num(arg[2], &b) && num(arg[3], &n)) {
-        ret = xensim_pio_rep(s->cpu, a, size_of(c[3]), false, b, n, false);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (len == 5 && !strncmp(c, "outs", 4) && size_of(c[4]) &&
-        size_of(c[4]) <= 4 && argc == 4 && num(arg[1], &a) &&
-        num(arg[2], &b) && num(arg[3], &n)) {
-        ret = xensim_pio_rep(s->cpu, a, size_of(c[4]), true, b, n, false);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (len == 5 && !strncmp(c, "read", 4) && size_of(c[4]) && argc == 2 &&
-        num(arg[1], &a)) {
-        uint64_t v = 0;
-
-        ret = xensim_mmio(s->cpu, a, size_of(c[4]), false, &v);
-        if (ret == 0) {
-            fprintf(s->out, "ok %#llx\n", (unsigned long long)v);
-        }
-        return ret;
-    }
-    if (len == 6 && !strncmp(c, "write", 5) && size_of(c[5]) && argc == 3 &&
-        num(arg[1], &a) && num(arg[2], &b)) {
-        ret = xensim_mmio(s->cpu, a, size_of(c[5]), true, &b);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (!strcmp(c, "bufwrite") && argc == 4 && num(arg[1], &a) &&
-        num(arg[2], &n) && num(arg[3], &b)) {
-        ret = xensim_mmio_buffered_write(a, n, b);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (!strcmp(c, "memread") && argc == 3 && num(arg[1], &a) &&
-        num(arg[2], &n)) {
-        uint8_t *buf;
-        uint64_t i;
-
-        if (n > MAX_LINE / 2) {
-            return -E2BIG;
-        }
-        buf = malloc(n ? n : 1);
-        if (!buf) {
-            return -ENOMEM;
-        }
-        ret = xensim_mem_rw(s->cpu, a, buf, n, false);
-        if (ret == 0) {
-            fputs("ok ", s->out);
-            for (i = 0; i < n; i++) {
-                fprintf(s->out, "%02x", buf[i]);
+        for (i = 0; i < nums; i++) {
+            if (!num(arg[1 + i], &c.v[i])) {
+                return -EINVAL;
             }
-            fputc('\n', s->out);
         }
-        free(buf);
-        return ret;
+    } else if (argc < 2) {
+        return -EINVAL;
     }
-    if (!strcmp(c, "memwrite") && argc == 3 && num(arg[1], &a) &&
-        strlen(arg[2]) % 2 == 0) {
-        size_t bytes = strlen(arg[2]) / 2;
-        uint8_t *buf = malloc(bytes ? bytes : 1);
-
-        if (!buf) {
-            return -ENOMEM;
-        }
-        ret = hex_decode(arg[2], buf, bytes);
-        if (ret == 0) {
-            ret = xensim_mem_rw(s->cpu, a, buf, bytes, true);
-        }
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        free(buf);
-        return ret;
-    }
-    if (!strcmp(c, "memset") && argc == 4 && num(arg[1], &a) &&
-        num(arg[2], &n) && num(arg[3], &b) && b <= 0xff) {
-        uint8_t *buf;
-
-        if (n > MAX_LINE) {
-            return -E2BIG;
-        }
-        buf = malloc(n ? n : 1);
-        if (!buf) {
-            return -ENOMEM;
-        }
-        memset(buf, b, n);
-        ret = xensim_mem_rw(s->cpu, a, buf, n, true);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        free(buf);
-        return ret;
-    }
-    if (!strcmp(c, "bench-pio") && argc == 3 && num(arg[1], &a) &&
-        num(arg[2], &n) && n > 0) {
-        /* n synchronous port reads, for a round-trip figure without the
-         * control socket in the loop. */
-        struct timespec t0, t1;
-        uint64_t i;
-        uint32_t v;
-
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (i = 0, ret = 0; i < n && ret == 0; i++) {
-            ret = xensim_pio(s->cpu, a, 4, false, &v);
-        }
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (ret == 0) {
-            fprintf(s->out, "ok %llu\n", (unsigned long long)
-                    (((t1.tv_sec - t0.tv_sec) * 1000000000ll +
-                      (t1.tv_nsec - t0.tv_nsec)) / n));
-        }
-        return ret;
-    }
-    if (!strcmp(c, "irq") && argc == 2 && num(arg[1], &a)) {
-        fprintf(s->out, "ok %d\n", xensim_irq_level(a));
-        return 0;
-    }
-    if (!strcmp(c, "waitirq") && argc >= 3 && num(arg[1], &a) &&
-        num(arg[2], &b)) {
-        if (argc < 4 || !num(arg[3], &n)) {
-            n = hv.timeout_ms;
-        }
-        ret = xensim_wait_irq(a, b, n);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (!strcmp(c, "msi") && argc == 1) {
-        uint64_t addr;
-        uint32_t data;
-
-        n = xensim_msi_count(&addr, &data);
-        fprintf(s->out, "ok %llu %#llx %#x\n", (unsigned long long)n,
-                (unsigned long long)addr, data);
-        return 0;
-    }
-    if (!strcmp(c, "invalidate")) {
-        if (argc < 2 || !num(arg[1], &n)) {
-            n = 1;
-        }
-        for (ret = 0; n-- && ret == 0;) {
-            ret = xensim_invalidate();
-        }
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (!strcmp(c, "balloon") && argc == 3 && num(arg[1], &a) &&
-        num(arg[2], &n)) {
-        pthread_mutex_lock(&hv.lock);
-        ret = hv_decrease_reservation(a, n);
-        pthread_mutex_unlock(&hv.lock);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (!strcmp(c, "timeoffset") && argc == 2 && num(arg[1], &a)) {
-        ret = xensim_timeoffset(a);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (!strcmp(c, "counters") && argc == 1) {
-        pthread_mutex_lock(&hv.lock);
-        hv_check_revoked();
-        hv_print_counters(s->out);
-        pthread_mutex_unlock(&hv.lock);
-        fprintf(s->out, "ok\n");
-        return 0;
-    }
-    if (!strcmp(c, "state") && argc == 1) {
-        print_state(s->out);
-        fprintf(s->out, "ok\n");
-        return 0;
-    }
-    if (!strcmp(c, "ready") && argc == 1) {
-        fprintf(s->out, "ok %d\n", xensim_dm_ready());
-        return 0;
-    }
-    if (!strcmp(c, "fault")) {
-        ret = cmd_fault(arg);
-        if (ret == 0) {
-            fprintf(s->out, "ok\n");
-        }
-        return ret;
-    }
-    if (!strcmp(c, "quit") && argc == 1) {
-        fprintf(s->out, "ok\n");
-        *quit = true;
-        return 0;
-    }
-    return -EINVAL;
+    *quit = cmd->quit;
+    return cmd->fn(&c);
 }
 
 void *hv_control_session(void *fdp)
