@@ -111,7 +111,9 @@ typedef enum XenSimOp {
     XENSIM_OP_FMEM_UNMAP = 21,
     /*
      * in: arg0 domid, arg1 type, arg2 id, arg3 frame, arg4 nr_frames.
-     * out: arg0 byte offset of the first frame in the attached memfd.
+     * out: arg0 byte offset of the first frame in the attached memfd
+     * (the guest memory memfd; ioreq pages live there outside the p2m).
+     * nr_frames == 0 is a size query: out arg1 = frames, no fd.
      * Only XENMEM_resource_ioreq_server is known (else EOPNOTSUPP).
      */
     XENSIM_OP_FMEM_MAP_RESOURCE = 22,
@@ -137,7 +139,8 @@ typedef enum XenSimOp {
     XENSIM_OP_EVTCHN_BIND_VIRQ = 42,
     /* in: arg0 local port. */
     XENSIM_OP_EVTCHN_UNBIND = 43,
-    /* in: arg0 local port. */
+    /* in: arg0 local port.  Sent ONEWAY for ports the handle has bound
+     * (cannot fail on Xen), as a request otherwise (EINVAL). */
     XENSIM_OP_EVTCHN_NOTIFY = 44,
     /* ONEWAY.  in: arg0 local port. */
     XENSIM_OP_EVTCHN_UNMASK = 45,
