@@ -16,7 +16,9 @@
  * everything the caller did before it; failures are -1/errno.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@
 struct xenevtchn_handle {
     XenSimConn *conn;
     int event_fd;           /* readable while a port is pending */
+    int quiet_fd;           /* keeps a dead event_fd quiet, or -1 */
     pthread_mutex_t lock;   /* guards bound */
     uint8_t bound[MAX_BOUND_PORTS / 8];
 };
@@ -81,6 +84,7 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
         return NULL;
     }
     xce->event_fd = fds[0];
+    xce->quiet_fd = -1;
     pthread_mutex_init(&xce->lock, NULL);
     return xce;
 }
@@ -96,6 +100,9 @@ int xenevtchn_close(xenevtchn_handle *xce)
 {
     if (xce) {
         close(xce->event_fd);
+        if (xce->quiet_fd >= 0) {
+            close(xce->quiet_fd);
+        }
         xensim_conn_close(xce->conn);
         pthread_mutex_destroy(&xce->lock);
         free(xce);
@@ -160,6 +167,25 @@ int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
                          NULL) < 0 ? -1 : 0;
 }
 
+/*
+ * The hypervisor closed our event socket: its fd would now poll readable
+ * (EOF) forever and spin the caller's main loop.  Put a pipe nobody
+ * writes to under the same fd number instead.
+ */
+static void hypervisor_gone(xenevtchn_handle *xce)
+{
+    int p[2];
+
+    if (xce->quiet_fd >= 0 || pipe2(p, O_CLOEXEC) < 0) {
+        return;
+    }
+    fprintf(stderr, "xensim: the hypervisor has gone; event channels "
+            "stay quiet\n");
+    dup3(p[0], xce->event_fd, O_CLOEXEC);
+    close(p[0]);
+    xce->quiet_fd = p[1];
+}
+
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
 {
     uint32_t port;
@@ -171,8 +197,11 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
     if (n == (ssize_t)sizeof(port)) {
         return port;
     }
-    if (n >= 0) {
-        errno = n ? EPROTO : EIO;   /* EOF: the hypervisor is gone */
+    if (n == 0) {
+        hypervisor_gone(xce);
+        errno = EIO;
+    } else if (n > 0) {
+        errno = EPROTO;
     }
     return -1;
 }
