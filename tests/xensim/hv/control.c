@@ -242,6 +242,18 @@ static int do_write(Call *c)
                                 &c->v[1]));
 }
 
+static int do_movs_in(Call *c)
+{
+    return ok_if(c, xensim_mmio_rep(c->s->cpu, c->v[0], c->size, false,
+                                    c->v[1], c->v[2], false));
+}
+
+static int do_movs_out(Call *c)
+{
+    return ok_if(c, xensim_mmio_rep(c->s->cpu, c->v[0], c->size, true,
+                                    c->v[1], c->v[2], false));
+}
+
 static int do_bufwrite(Call *c)
 {
     return ok_if(c, xensim_mmio_buffered_write(c->v[0], c->v[1], c->v[2]));
@@ -453,6 +465,8 @@ static const Command commands[] = {
     { "outs", SZ_PIO, 3, 0, 0, do_outs },
     { "read", SZ_MMIO, 1, 0, 0, do_read },
     { "write", SZ_MMIO, 2, 0, 0, do_write },
+    { "copyfrom", SZ_MMIO, 3, 0, 0, do_movs_in },
+    { "copyto", SZ_MMIO, 3, 0, 0, do_movs_out },
     { "bufwrite", 0, 3, 0, 0, do_bufwrite },
     { "timeoffset", 0, 1, 0, 0, do_timeoffset },
     { "memread", 0, 2, 0, 0, do_memread },

@@ -403,6 +403,21 @@ int xensim_pio_rep(unsigned cpu, uint16_t port, unsigned size,
     return do_access(cpu, &a);
 }
 
+int xensim_mmio_rep(unsigned cpu, uint64_t addr, unsigned size,
+                    bool is_write, uint64_t gpa, uint32_t count, bool df)
+{
+    HvAccess a = {
+        .type = IOREQ_TYPE_COPY, .is_write = is_write, .addr = addr,
+        .size = size, .count = count, .data = gpa, .data_is_ptr = true,
+        .df = df,
+    };
+
+    if ((size != 1 && size != 2 && size != 4 && size != 8) || !count) {
+        return -EINVAL;
+    }
+    return do_access(cpu, &a);
+}
+
 static int ram_rw(uint64_t gpa, void *buf, size_t len, bool is_write)
 {
     char *p = buf;

@@ -40,6 +40,12 @@ int xensim_pio_rep(unsigned cpu, uint16_t port, unsigned size,
 int xensim_mmio(unsigned cpu, uint64_t addr, unsigned size, bool is_write,
                 uint64_t *val);
 
+/* String MMIO (rep movs between device memory and RAM): count items of
+ * size bytes between MMIO at addr and guest RAM at gpa (data_is_ptr);
+ * is_write copies RAM -> device. */
+int xensim_mmio_rep(unsigned cpu, uint64_t addr, unsigned size,
+                    bool is_write, uint64_t gpa, uint32_t count, bool df);
+
 /* Guest-physical memory as a guest instruction stream would see it: RAM
  * where populated, elsewhere MMIO ioreqs in naturally aligned pieces of
  * up to 8 bytes (unclaimed: reads all-ones, writes dropped). */

@@ -114,6 +114,17 @@ static void handle(ioreq_t *r)
     case IOREQ_TYPE_COPY: {
         uint64_t off = (r->addr - MMIO_BASE) % (PAGE - 8);
 
+        if (r->data_is_ptr) {
+            /* rep movs: item i at addr + i * size <-> data + i * size */
+            for (i = 0; i < r->count; i++) {
+                int64_t step = (r->df ? -1 : 1) * (int64_t)i * r->size;
+                uint8_t *dev = dm.mmio + (off + step) % (PAGE - 8);
+
+                guest_rw(r->data + step, dev, r->size,
+                         r->dir == IOREQ_READ);
+            }
+            break;
+        }
         if (r->dir == IOREQ_READ) {
             r->data = 0;
             memcpy(&r->data, dm.mmio + off, r->size);
@@ -448,6 +459,13 @@ int main(void)
     reply_is("memread 0x22000 4", "ok ffffff00");
     reply_is("inl 0x100c", "ok 0xdeadbeef");
 
+    reply_is("memwrite 0x23000 a1a2a3a4b1b2b3b4", "ok");
+    reply_is("copytol 0xfe000200 0x23000 2", "ok");
+    reply_is("readq 0xfe000200", "ok 0xb4b3b2b1a4a3a2a1");
+    reply_is("copyfromw 0xfe000202 0x24000 3", "ok");
+    reply_is("memread 0x24000 6", "ok a3a4b1b2b3b4");
+    reply_is("copyfroml 0xfd000000 0x25000 1", "ok");
+    reply_is("memread 0x25000 4", "ok ffffffff");
     reply_is("bufwrite 0xa0010 2 0x55aa", "ok");
     check(wait_for(&dm.buffered, 1) && dm.last_buf_addr == 0xa0010 &&
           dm.last_buf_data == 0x55aa, "buffered write through the ring");
