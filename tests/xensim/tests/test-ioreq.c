@@ -403,7 +403,6 @@ int main(void)
 {
     pthread_t t;
     long long copies;
-    uint64_t val;
     int before_timeoffset;
 
     harness_start("1", "16", "2", "1000");
@@ -540,7 +539,6 @@ int main(void)
     test_dm_op_errors();
     test_misbehaviour();
 
-    val = 0;
     check(xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, dm.id, 0)
           == 0, "disable server");
     reply_is("inl 0x1004", "ok 0xffffffff");
@@ -549,6 +547,5 @@ int main(void)
     check(xendevicemodel_destroy_ioreq_server(dm.dmod, DOMID, dm.id) == 0,
           "destroy server");
     reply_is("ready", "ok 0");
-    (void)val;
     return harness_finish();
 }
