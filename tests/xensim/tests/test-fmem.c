@@ -7,6 +7,7 @@
  * mapped is reported and the hypervisor carries on.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,61 @@
 #include "harness.h"
 
 #define PAGE 4096
+
+static xenforeignmemory_handle *stress_fmem;
+
+/* Map and release (both ways) in a loop, as mapcache users in several
+ * threads would. */
+static void *map_stress(void *arg)
+{
+    long bad = 0, i;
+
+    for (i = 0; i < 500; i++) {
+        xen_pfn_t pfn[2] = { 0x100 + (i % 64), 0x101 + (i % 64) };
+        int err[2];
+        char *p = xenforeignmemory_map(stress_fmem, 1, PROT_READ, 2, pfn,
+                                       err);
+
+        if (!p) {
+            bad++;
+            continue;
+        }
+        if (i & 1) {
+            munmap(p, 2 * PAGE);
+        } else if (xenforeignmemory_unmap(stress_fmem, p, 2)) {
+            bad++;
+        }
+    }
+    return (void *)bad;
+}
+
+static void test_concurrent_maps(xenforeignmemory_handle *fmem)
+{
+    long long maps = counter("fmem_maps"), unmaps = counter("fmem_unmaps");
+    int bugs = hv_bug_lines(NULL);
+    pthread_t t[4];
+    long bad = 0, i;
+    void *ret;
+    xen_pfn_t pfn = 0x100;
+    int err;
+
+    stress_fmem = fmem;
+    for (i = 0; i < 4; i++) {
+        pthread_create(&t[i], NULL, map_stress, NULL);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(t[i], &ret);
+        bad += (long)ret;
+    }
+    /* One more round trip on the handle flushes the one-way unmaps. */
+    xenforeignmemory_unmap(fmem, xenforeignmemory_map(fmem, 1, PROT_READ, 1,
+                                                      &pfn, &err), 1);
+    check(bad == 0 && counter("fmem_maps") == maps + 2001 &&
+          counter("fmem_unmaps") == unmaps + 2001 &&
+          hv_bug_lines(NULL) == bugs,
+          "4 threads x 500 maps, half released by plain munmap: all "
+          "counted, nothing reported");
+}
 
 int main(void)
 {
@@ -259,6 +315,8 @@ int main(void)
               "write through the revoked mapping reported");
         xenforeignmemory_unmap(fmem, p, 1);
     }
+
+    test_concurrent_maps(fmem);
 
     xendevicemodel_close(dmod);
     xenforeignmemory_close(fmem);
