@@ -19,6 +19,7 @@
 #include "vcpu.h"
 
 #define MAX_LINE    (256 * 1024)
+#define MAX_WORDS   12      /* a longer line is refused */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef struct Session {
@@ -45,6 +46,8 @@ static const char *errname(int e)
         return "ENOMEM";
     case E2BIG:
         return "E2BIG";
+    case ENOENT:
+        return "ENOENT";
     }
     return "EUNKNOWN";
 }
@@ -153,7 +156,7 @@ static void print_state(FILE *out)
 typedef struct Call {
     Session *s;
     unsigned size;
-    uint64_t v[4];
+    uint64_t v[8];
     char **arg;
     int argc;
 } Call;
@@ -252,6 +255,20 @@ static int do_movs_out(Call *c)
 {
     return ok_if(c, xensim_mmio_rep(c->s->cpu, c->v[0], c->size, true,
                                     c->v[1], c->v[2], false));
+}
+
+static int do_rawioreq(Call *c)
+{
+    /* SERVER TYPE ADDR DATA SIZE COUNT FLAGS(1 read, 2 ptr, 4 df) */
+    ioreq_t r = {
+        .type = c->v[1], .addr = c->v[2], .data = c->v[3],
+        .size = c->v[4], .count = c->v[5],
+        .dir = c->v[6] & 1 ? IOREQ_READ : IOREQ_WRITE,
+        .data_is_ptr = !!(c->v[6] & 2), .df = !!(c->v[6] & 4),
+    };
+    int ret = xensim_raw_ioreq(c->s->cpu, c->v[0], &r);
+
+    return ok_value(c, ret, r.data);
 }
 
 static int do_bufwrite(Call *c)
@@ -468,6 +485,7 @@ static const Command commands[] = {
     { "copyfrom", SZ_MMIO, 3, 0, 0, do_movs_in },
     { "copyto", SZ_MMIO, 3, 0, 0, do_movs_out },
     { "bufwrite", 0, 3, 0, 0, do_bufwrite },
+    { "rawioreq", 0, 7, 0, 0, do_rawioreq },
     { "timeoffset", 0, 1, 0, 0, do_timeoffset },
     { "memread", 0, 2, 0, 0, do_memread },
     { "memwrite", 0, 1, 0, 1, do_memwrite },
@@ -554,18 +572,25 @@ void *hv_control_session(void *fdp)
         return NULL;
     }
     while (!quit && getline(&line, &cap, in) > 0) {
-        char *arg[9], *save = NULL, *tok;
+        char *arg[MAX_WORDS + 1], *save = NULL, *tok;
         int argc = 0, ret;
 
-        for (tok = strtok_r(line, " \t\r\n", &save); tok && argc < 8;
+        for (tok = strtok_r(line, " \t\r\n", &save); tok;
              tok = strtok_r(NULL, " \t\r\n", &save)) {
-            arg[argc++] = tok;
+            if (argc <= MAX_WORDS) {
+                arg[argc] = tok;
+            }
+            argc++;
         }
         if (!argc || arg[0][0] == '#') {
             continue;
         }
-        arg[argc] = NULL;
-        ret = command(&s, arg, argc, &quit);
+        if (argc > MAX_WORDS) {
+            ret = -E2BIG;
+        } else {
+            arg[argc] = NULL;
+            ret = command(&s, arg, argc, &quit);
+        }
         if (ret < 0) {
             fprintf(s.out, "err %s %s\n", errname(-ret), strerror(-ret));
         }

@@ -730,6 +730,32 @@ uint64_t xensim_msi_count(uint64_t *last_addr, uint32_t *last_data)
     return n;
 }
 
+int xensim_raw_ioreq(unsigned cpu, uint16_t id, ioreq_t *req)
+{
+    HvAccess a = {
+        .type = req->type, .is_write = req->dir == IOREQ_WRITE,
+        .data_is_ptr = req->data_is_ptr, .df = req->df,
+        .addr = req->addr, .data = req->data,
+        .size = req->size, .count = req->count,
+    };
+    HvIoreqServer *s;
+    int ret;
+
+    if (cpu >= hv.nr_vcpus) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&vcpu_lock[cpu]);
+    pthread_mutex_lock(&hv.lock);
+    s = hv_server_find(id);
+    ret = s && s->enabled ? send_sync(cpu, s, &a) : -ENOENT;
+    pthread_mutex_unlock(&hv.lock);
+    pthread_mutex_unlock(&vcpu_lock[cpu]);
+    if (ret == 0) {
+        req->data = a.data;
+    }
+    return ret;
+}
+
 int xensim_invalidate(void)
 {
     int ret;

@@ -26,6 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <xen/xen.h>
+#include <xen/hvm/ioreq.h>
+
 /* Port I/O of size 1, 2 or 4.  *val is the value written or read. */
 int xensim_pio(unsigned cpu, uint16_t port, unsigned size, bool is_write,
                uint32_t *val);
@@ -78,6 +81,16 @@ int xensim_wait_irq(unsigned gsi, int level, int timeout_ms);
 
 /* MSIs injected so far, and the last one's address and data. */
 uint64_t xensim_msi_count(uint64_t *last_addr, uint32_t *last_data);
+
+/*
+ * Send one ioreq exactly as given (type, addr, data, size, count,
+ * data_is_ptr, dir, df of *req) to ioreq server id on cpu's slot, with
+ * none of Xen's routing or validation: a hostile-hypervisor probe for
+ * device-model hardening tests (Xen itself never sends e.g. a PIO of
+ * size 8).  The answer's data lands in req->data.  -ENOENT if the server
+ * does not exist or is disabled.
+ */
+int xensim_raw_ioreq(unsigned cpu, uint16_t id, ioreq_t *req);
 
 /* Broadcast IOREQ_TYPE_INVALIDATE to every enabled server now. */
 int xensim_invalidate(void);

@@ -535,6 +535,11 @@ int main(void)
           "fault slow: calls still succeed");
     ctl("fault clear");
 
+    /* A raw ioreq goes to the named server as given, unrouted. */
+    reply_is("rawioreq 0 0 0x1004 0 4 1 1", "ok 0xcafe");
+    reply_is("rawioreq 0 0 0x1004 0 8 1 1", "ok 0xcafe");
+    reply_is("rawioreq 5 0 0x1004 0 4 1 1", "err ENOENT No such file or "
+             "directory");
     test_vcpus_in_parallel();
     test_dm_op_errors();
     test_misbehaviour();
