@@ -16,8 +16,9 @@
  *    without the lock under RCU by unlocked hits (the CPU path);
  *  - rev: hash of MapCacheRevNode keyed on (host address >> shift), one
  *    node for every bucket-sized chunk of host address space a mapping
- *    covers.  Mappings do not overlap and are at least one chunk long,
- *    so a chunk meets at most two of them: reverse lookup of any pointer
+ *    covers, also read without the lock under RCU by reverse lookups.
+ *    Mappings do not overlap and are at least one chunk long, so a
+ *    chunk meets at most two of them: reverse lookup of any pointer
  *    inside a mapping (not only the one handed out) is O(1) whatever the
  *    number of mappings;
  *  - lru (unlocked entries, oldest first; lockless hits mark an entry
@@ -47,10 +48,10 @@
  * notifiers: a miss drops it, maps, retakes it and inserts, or discards
  * its mapping if another thread inserted the same key meanwhile or the
  * cache was invalidated.  Unmaps run from call_rcu.  An unlocked request
- * that hits takes no lock at all (mc_lockless_hit); fwd is published
- * with qatomic_rcu_set and a table is replaced whole when it grows or
- * is emptied, so a lockless reader sees a consistent chain or misses and
- * retries under the lock.
+ * that hits, and a reverse lookup, take no lock at all: fwd and rev are
+ * published with qatomic_rcu_set and a table is replaced whole when it
+ * grows or is emptied, so a lockless reader sees a consistent chain or
+ * misses and retries under the lock.
  *
  * Failure: nothing the guest does can stop QEMU.  Bad pages make the
  * requests that touch them fail; a full cache with everything locked
@@ -128,6 +129,13 @@ struct MapCacheEntry {
 
 typedef QTAILQ_HEAD(, MapCacheEntry) MapCacheList;
 
+/* The rev table; replaced whole when it grows, freed after RCU. */
+typedef struct MapCacheRevTable {
+    struct rcu_head rcu;
+    size_t mask;
+    MapCacheRevNode *heads[];
+} MapCacheRevTable;
+
 /* The fwd table; replaced whole (grow, invalidate) and freed after RCU. */
 typedef struct MapCacheFwd {
     struct rcu_head rcu;
@@ -139,8 +147,7 @@ typedef struct MapCache {
     QemuMutex lock;
     MapCacheFwd *fwd;
     size_t fwd_count;
-    MapCacheRevNode **rev;
-    size_t rev_mask;
+    MapCacheRevTable *rev;
     size_t rev_count;
     MapCacheList lru;
     MapCacheList locked;
@@ -166,9 +173,10 @@ static inline size_t mc_fwd_hash(hwaddr index, hwaddr nb)
     return mc_mix(index + nb * 0x9e3779b97f4a7c15ULL);
 }
 
-static inline size_t mc_rev_slot(MapCache *mc, uintptr_t chunk)
+static inline MapCacheRevNode **mc_rev_head(MapCacheRevTable *t,
+                                            uintptr_t chunk)
 {
-    return mc_mix(chunk) & mc->rev_mask;
+    return &t->heads[mc_mix(chunk) & t->mask];
 }
 
 static MapCacheEntry *mc_fwd_find(MapCache *mc, hwaddr index, hwaddr nb)
@@ -253,74 +261,101 @@ static void mc_fwd_remove(MapCache *mc, MapCacheEntry *e)
     }
 }
 
-static void mc_rev_grow(MapCache *mc)
+static MapCacheRevTable *mc_rev_new(size_t size)
 {
-    size_t new_mask = mc->rev_mask * 2 + 1;
-    MapCacheRevNode **old = mc->rev;
-    size_t i;
+    MapCacheRevTable *t = g_malloc0(sizeof(*t) + size * sizeof(t->heads[0]));
 
-    mc->rev = g_new0(MapCacheRevNode *, new_mask + 1);
-    for (i = 0; i <= mc->rev_mask; i++) {
-        while (old[i]) {
-            MapCacheRevNode *n = old[i];
-            size_t slot = mc_mix(n->chunk) & new_mask;
+    t->mask = size - 1;
+    return t;
+}
 
-            old[i] = n->next;
-            n->next = mc->rev[slot];
-            mc->rev[slot] = n;
-        }
-    }
-    mc->rev_mask = new_mask;
-    g_free(old);
+static void mc_rev_free(MapCacheRevTable *t)
+{
+    g_free(t);
+}
+
+static void mc_rev_link(MapCacheRevTable *t, MapCacheRevNode *n)
+{
+    MapCacheRevNode **head = mc_rev_head(t, n->chunk);
+
+    n->next = *head;
+    qatomic_rcu_set(head, n);
 }
 
 static void mc_rev_insert(MapCache *mc, MapCacheEntry *e)
 {
     unsigned int i;
 
-    while (mc->rev_count + e->nr_rev > mc->rev_mask) {
-        mc_rev_grow(mc);
+    if (mc->rev_count + e->nr_rev > mc->rev->mask) {
+        MapCacheRevTable *old = mc->rev, *t;
+        size_t size = old->mask + 1;
+        MapCacheRevNode *n, *next;
+
+        while (mc->rev_count + e->nr_rev > size - 1) {
+            size *= 2;
+        }
+        t = mc_rev_new(size);
+        for (i = 0; i <= old->mask; i++) {
+            for (n = old->heads[i]; n; n = next) {
+                next = n->next;
+                mc_rev_link(t, n);
+            }
+        }
+        qatomic_rcu_set(&mc->rev, t);
+        call_rcu(old, mc_rev_free, rcu);
     }
     for (i = 0; i < e->nr_rev; i++) {
-        MapCacheRevNode *n = &e->rev[i];
-        size_t slot = mc_rev_slot(mc, n->chunk);
-
-        n->next = mc->rev[slot];
-        mc->rev[slot] = n;
+        mc_rev_link(mc->rev, &e->rev[i]);
     }
     mc->rev_count += e->nr_rev;
 }
 
+/* Unlink @e's nodes; their own next pointers stay for lockless readers. */
 static void mc_rev_remove(MapCache *mc, MapCacheEntry *e)
 {
     unsigned int i;
 
     for (i = 0; i < e->nr_rev; i++) {
-        MapCacheRevNode **pp = &mc->rev[mc_rev_slot(mc, e->rev[i].chunk)];
+        MapCacheRevNode **pp = mc_rev_head(mc->rev, e->rev[i].chunk);
 
         while (*pp && *pp != &e->rev[i]) {
             pp = &(*pp)->next;
         }
         if (*pp) {
-            *pp = e->rev[i].next;
+            qatomic_rcu_set(pp, e->rev[i].next);
             mc->rev_count--;
         }
     }
 }
 
-static MapCacheEntry *mc_rev_find(MapCache *mc, const uint8_t *ptr)
+/*
+ * The entry whose mapping contains @ptr.  Under the lock the answer is
+ * exact; without it (@lockless, under RCU) a concurrent resize can make
+ * it miss, so a miss there must be confirmed under the lock.
+ */
+static MapCacheEntry *mc_rev_find_in(MapCacheRevTable *t, const uint8_t *ptr,
+                                     bool lockless)
 {
     uintptr_t chunk = (uintptr_t)ptr >> MC_SHIFT;
-    MapCacheRevNode *n = mc->rev[mc_rev_slot(mc, chunk)];
+    MapCacheRevNode *n = qatomic_rcu_read(mc_rev_head(t, chunk));
+    int steps = 0;
 
-    for (; n; n = n->next) {
+    for (; n; n = qatomic_rcu_read(&n->next)) {
         MapCacheEntry *e = n->entry;
 
         if (n->chunk == chunk && ptr >= e->vaddr && ptr < e->vaddr + e->size) {
             return e;
         }
+        if (lockless && ++steps > 32) {
+            break;
+        }
     }
     return NULL;
+}
+
+static MapCacheEntry *mc_rev_find(MapCache *mc, const uint8_t *ptr)
+{
+    return mc_rev_find_in(mc->rev, ptr, false);
 }
 
 static bool mc_pages_ok(MapCacheEntry *e, hwaddr first, hwaddr count)
@@ -700,6 +735,25 @@ ram_addr_t xen_ram_addr_from_mapcache(void *ptr)
     if (!mc) {
         return RAM_ADDR_INVALID;
     }
+    /*
+     * The entry cannot go while we look: it is freed only after a grace
+     * period.  The caller holds a lock on it anyway if it holds a DMA
+     * mapping; then the answer cannot change either.
+     */
+    WITH_RCU_READ_LOCK_GUARD() {
+        e = mc_rev_find_in(qatomic_rcu_read(&mc->rev), ptr, true);
+        if (e) {
+            addr = (qatomic_read(&e->index) << MC_SHIFT) +
+                   ((uint8_t *)ptr - e->vaddr);
+        }
+    }
+    if (e) {
+        qatomic_set(&mc->stats.reverse_lookups,
+                    qatomic_read(&mc->stats.reverse_lookups) + 1);
+        trace_xen_map_cache_reverse(ptr, addr);
+        return addr;
+    }
+
     qemu_mutex_lock(&mc->lock);
     mc->stats.reverse_lookups++;
     e = mc_rev_find(mc, ptr);
@@ -945,8 +999,7 @@ void xen_map_cache_init(phys_offset_to_gaddr_t f, void *opaque)
     mc = g_new0(MapCache, 1);
     qemu_mutex_init(&mc->lock);
     mc->fwd = mc_fwd_new(MC_HASH_MIN);
-    mc->rev_mask = MC_HASH_MIN - 1;
-    mc->rev = g_new0(MapCacheRevNode *, MC_HASH_MIN);
+    mc->rev = mc_rev_new(MC_HASH_MIN);
     QTAILQ_INIT(&mc->lru);
     QTAILQ_INIT(&mc->locked);
     QTAILQ_INIT(&mc->doomed);
