@@ -93,14 +93,15 @@ static int check_domid(uint64_t domid)
 }
 
 /* XENSIM_OP_HELLO: may attach one fd (memfd or event socket). */
-static int do_hello(HvClient *c, XenSimMsg *rsp, int *fd)
+static int do_hello(HvClient *c, const XenSimMsg *req, XenSimMsg *rsp,
+                    int *fd)
 {
     int sv[2];
 
-    rsp->arg[0] = hv.domid;
-    rsp->arg[1] = hv.nr_vcpus;
-    rsp->arg[2] = XENSIM_PAGE_SIZE;
-    switch (c->lib) {
+    if (c->lib) {
+        return -EPROTO;     /* introduced already */
+    }
+    switch (req->arg[0]) {
     case XENSIM_LIB_FMEM:
         *fd = hv.memfd;
         break;
@@ -118,6 +119,11 @@ static int do_hello(HvClient *c, XenSimMsg *rsp, int *fd)
     default:
         return -EINVAL;
     }
+    c->lib = req->arg[0];
+    c->pid = req->arg[1];
+    rsp->arg[0] = hv.domid;
+    rsp->arg[1] = hv.nr_vcpus;
+    rsp->arg[2] = XENSIM_PAGE_SIZE;
     return 0;
 }
 
@@ -264,12 +270,7 @@ static int dispatch(HvClient *c, const XenSimMsg *req, void *in,
     }
     switch (req->op) {
     case XENSIM_OP_HELLO:
-        if (c->lib) {
-            return -EPROTO;
-        }
-        c->lib = req->arg[0];
-        c->pid = req->arg[1];
-        return do_hello(c, rsp, fd);
+        return do_hello(c, req, rsp, fd);
     case XENSIM_OP_UNSUPPORTED:
         hv.cnt[HV_CNT_unsupported_calls]++;
         hv_log("pid %d called %.*s: not simulated", c->pid, (int)req->len,

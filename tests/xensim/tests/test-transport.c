@@ -102,6 +102,16 @@ static void test_bad_clients(void)
           r.err == EPROTO, "request before HELLO: EPROTO");
     close(fd);
     fd = raw_connect();
+    m = (XenSimMsg) { .op = XENSIM_OP_HELLO, .arg = { 99 } };
+    check(fd >= 0 && write(fd, &m, sizeof(m)) == sizeof(m) &&
+          read(fd, &r, sizeof(r)) == sizeof(r) && r.ret == -1 &&
+          r.err == EINVAL, "HELLO from an unknown library: EINVAL");
+    m.arg[0] = XENSIM_LIB_CTRL;
+    check(write(fd, &m, sizeof(m)) == sizeof(m) &&
+          read(fd, &r, sizeof(r)) == sizeof(r) && r.ret == 0 &&
+          r.arg[0] == 3, "... and a proper HELLO then works");
+    close(fd);
+    fd = raw_connect();
     m.op = XENSIM_OP_HELLO;
     m.len = 0xffffffff;
     check(fd >= 0 && write(fd, &m, sizeof(m)) == sizeof(m) &&
