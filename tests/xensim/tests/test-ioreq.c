@@ -502,6 +502,14 @@ int main(void)
     check(dm.invalidates == 1, "IOREQ_TYPE_INVALIDATE reached the DM");
     reply_is("invalidate 5", "ok");
     check(dm.invalidates == 6, "invalidate storm of 5");
+    check(xendevicemodel_relocate_memory(dm.dmod, DOMID, 2, 0x70, 0x7000)
+          == 0 && dm.invalidates == 6, "relocate_memory: no broadcast yet");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    check(dm.invalidates == 7, "p2m change: IOREQ_TYPE_INVALIDATE before "
+          "the next access");
+    reply_is("balloon 0x80 1", "ok");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    check(dm.invalidates == 8, "balloon: invalidation too");
 
     xendevicemodel_set_isa_irq_level(dm.dmod, DOMID, 5, 1);
     reply_is("irq 5", "ok 1");
