@@ -113,7 +113,7 @@ def stop(proc):
             proc.wait()
 
 
-def run_one(build, qemu, legacy=False):
+def run_one(build, qemu, legacy=False, hardened=False):
     name = os.path.basename(qemu) + (" (legacy ioreq gfns)" if legacy
                                      else "")
     tmp = tempfile.mkdtemp(prefix="xensim-e2e.")
@@ -209,6 +209,20 @@ def run_one(build, qemu, legacy=False):
         ctl.cmd("memwrite 0x100000 efbeadde")
         tap(ctl.value("readl 0x100000") == 0xdeadbeef,
             "%s: guest RAM shared with the simulator" % name)
+        # The guest balloons out a page QEMU has mapped, then string I/O
+        # targets it: after the invalidation the device model must neither
+        # write through its stale mapping nor fall over on the failed map.
+        what = ("%s: survives a rep insb into a ballooned-out gfn, no "
+                "write through a stale mapping" % name)
+        if hardened:
+            ctl.cmd("balloon 0x200 1")
+            ctl.cmd("insb 0x71 0x200000 4")
+            ctl.cmd("outb 0x70 0x0a")
+            tap(q.poll() is None and ctl.value("inb 0x71") == rtc, what)
+        else:
+            tap(True, "# SKIP known: " + what + ": QEMU 7.2's mapcache "
+                "returns NULL for an unpopulated gfn and the write "
+                "segfaults (fixed by our series)")
         tap(q.poll() is None, "%s: still running" % name)
         # ACPI S5 through PIIX4 PM (00:01.3): PMBA 0xb000, PMIOSE, then
         # SLP_EN in PM1a_CNT; QEMU asks Xen to power the domain off.
@@ -244,8 +258,10 @@ def main():
         if not os.access(qemu, os.X_OK):
             tap(True, "# SKIP %s not built" % qemu)
             continue
-        run_one(build, qemu)
-        run_one(build, qemu, legacy=True)
+        # Our series hardens the mapcache; Debian's 7.2 is the baseline.
+        hardened = not qemu.endswith("xen-qemu-system-i386")
+        run_one(build, qemu, hardened=hardened)
+        run_one(build, qemu, legacy=True, hardened=hardened)
     print("1..%d" % n)
 
 
