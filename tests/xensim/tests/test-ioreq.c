@@ -278,7 +278,7 @@ static bool wait_for(volatile int *v, int want)
 {
     int i;
 
-    for (i = 0; i < 200 && *v < want; i++) {
+    for (i = 0; i < 500 && *v < want; i++) {
         usleep(10000);
     }
     return *v >= want;
@@ -405,7 +405,7 @@ int main(void)
     long long copies;
     int before_timeoffset;
 
-    harness_start("1", "16", "2", "1000");
+    harness_start("1", "16", "2", "3000");
     if (!check(dm_start(&t), "fake device model registers its server")) {
         return harness_finish();
     }
