@@ -28,7 +28,7 @@
 /* The hv's own mapping of the whole (sparse) memfd. */
 static char *mem_base;
 static uint64_t mem_reserved;
-#define HV_MEM_RESERVE  (1ull << 40)
+#define HV_MEM_RESERVE  (4ull << 40)     /* address space, not memory */
 
 /* Index of the first extent whose end is > gfn. */
 static unsigned p2m_search(uint64_t gfn)
