@@ -22,7 +22,8 @@
  *  - libqtest never blocks on a QEMU that died early: the bridge closes
  *    the qtest socket and, if QEMU never reached the QMP socket, connects
  *    to it and hangs up, so the test fails at once.
- *  - Without -qtest the real QEMU is exec'd unchanged (e.g. -version).
+ *  - Without -qtest, and for libqtest's guest-less "-machine none" QMP
+ *    probes, the real QEMU is exec'd unchanged (e.g. -version).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -72,6 +73,8 @@ static struct {
     int sigfd;
     int64_t t0;
     bool keep;
+    bool machine_none;
+    bool start_paused;          /* -S: no ioreq server until "cont" */
     Child xenstored, hv, qemu;
     Bridge b;
 } g = {
@@ -359,6 +362,15 @@ static bool op_wait_ready(Bridge *b)
     int64_t end = now_ns() + READY_TIMEOUT_MS * 1000000LL;
     uint64_t v;
 
+    if (g.start_paused) {
+        /*
+         * QEMU enables its ioreq server only while the VM runs.  libqtest
+         * sends guest accesses only after the QMP handshake, i.e. after
+         * machine init, so there is nothing to wait for: until "cont",
+         * Xen answers device accesses as unclaimed, and RAM works.
+         */
+        return true;
+    }
     for (;;) {
         if (hvctl_value(&b->ctl, &v, "ready") < 0) {
             return false;
@@ -536,6 +548,12 @@ static char **rewrite_args(int argc, char **argv, unsigned long *mem,
             *mem = m ? m : *mem;
         } else if (v && !strcmp(a, "-smp")) {
             *vcpus = parse_smp(v);
+        } else if (!strcmp(a, "-S")) {
+            g.start_paused = true;
+        } else if (v && (!strcmp(a, "-machine") || !strcmp(a, "-M"))) {
+            g.machine_none = !strcmp(v, "none") ||
+                             !strncmp(v, "none,", 5) ||
+                             strstr(v, "type=none") != NULL;
         } else if (v && !strcmp(a, "-chardev") && !g.qmp_path) {
             g.qmp_path = chardev_path(v);
         }
@@ -703,8 +721,14 @@ int main(int argc, char **argv)
     if (!qargv) {
         return 1;
     }
-    if (!g.qtest_path) {
-        /* Not a libqtest run: be the real QEMU. */
+    if (!g.qtest_path || g.machine_none) {
+        /*
+         * Not a libqtest run, or a guest-less "-machine none" probe that
+         * libqtest uses only for QMP queries (machines, device types).
+         * There is no guest for Xen to hold, and QEMU 7.2's xen
+         * accelerator exits without a Xen machine ("xenstore connection
+         * not initialized"), so this binary answers as itself.
+         */
         argv[0] = (char *)real_qemu();
         execv(argv[0], argv);
         msg("exec %s: %s", argv[0], strerror(errno));
