@@ -212,6 +212,8 @@ int hv_mem_init(uint64_t mib)
     return 0;
 }
 
+static int revoke_page(uint64_t gfn, uint64_t off);
+
 int hv_populate(uint64_t gfn, uint64_t nr)
 {
     uint64_t off = hv.memfd_top;
@@ -225,8 +227,15 @@ int hv_populate(uint64_t gfn, uint64_t nr)
         return ret;
     }
     for (uint64_t i = 0; i < nr; i++) {
-        if (hv_p2m_lookup(gfn + i) >= 0) {
+        int64_t old = hv_p2m_lookup(gfn + i);
+
+        /* The page it had goes away, as on Xen: watch for stale maps. */
+        if (old >= 0) {
             hv.repopulated_pages++;
+            ret = revoke_page(gfn + i, old);
+            if (ret < 0) {
+                return ret;
+            }
         }
     }
     ret = p2m_remove(gfn, nr);
@@ -354,6 +363,26 @@ static bool page_is_poison(const uint8_t *p)
     return true;
 }
 
+/* Take the page at memfd offset off (last at gfn) from the guest: poison
+ * it and watch it; its backing is never reused. */
+static int revoke_page(uint64_t gfn, uint64_t off)
+{
+    if (hv.revoked_len == hv.revoked_cap) {
+        unsigned cap = hv.revoked_cap ? hv.revoked_cap * 2 : 64;
+        HvRevoked *n = realloc(hv.revoked, cap * sizeof(*n));
+
+        if (!n) {
+            return -ENOMEM;
+        }
+        hv.revoked = n;
+        hv.revoked_cap = cap;
+    }
+    memset(mem_base + off, HV_POISON, XENSIM_PAGE_SIZE);
+    hv.revoked[hv.revoked_len++] = (HvRevoked) { gfn, off };
+    hv.cnt[HV_CNT_pages_revoked]++;
+    return 0;
+}
+
 int hv_decrease_reservation(uint64_t gfn, uint64_t nr)
 {
     uint64_t i;
@@ -367,22 +396,9 @@ int hv_decrease_reservation(uint64_t gfn, uint64_t nr)
         if (off < 0) {
             continue;   /* Xen skips holes in decrease_reservation too */
         }
-        if (hv.revoked_len == hv.revoked_cap) {
-            unsigned cap = hv.revoked_cap ? hv.revoked_cap * 2 : 64;
-            HvRevoked *n = realloc(hv.revoked, cap * sizeof(*n));
-
-            if (!n) {
-                return -ENOMEM;
-            }
-            hv.revoked = n;
-            hv.revoked_cap = cap;
-        }
-        memset(mem_base + off, HV_POISON, XENSIM_PAGE_SIZE);
-        hv.revoked[hv.revoked_len++] = (HvRevoked) { gfn + i, off };
-        if (p2m_remove(gfn + i, 1) < 0) {
+        if (revoke_page(gfn + i, off) < 0 || p2m_remove(gfn + i, 1) < 0) {
             return -ENOMEM;
         }
-        hv.cnt[HV_CNT_pages_revoked]++;
     }
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <xenctrl.h>
 #include <xendevicemodel.h>
 #include <xenforeignmemory.h>
 #include <xen/hvm/dm_op.h>
@@ -314,6 +315,27 @@ int main(void)
         check(hv_bug_lines("after the simulator revoked it") == 1,
               "write through the revoked mapping reported");
         xenforeignmemory_unmap(fmem, p, 1);
+    }
+
+    /* Populating a populated gfn replaces its page: the old one is gone. */
+    {
+        xc_interface *xch = xc_interface_open(NULL, NULL, 0);
+        xen_pfn_t gfn = 0x9100;
+
+        xc_domain_populate_physmap_exact(xch, 1, 1, 0, 0, &gfn);
+        p = xenforeignmemory_map(fmem, 1, PROT_READ | PROT_WRITE, 1, &gfn,
+                                 err);
+        xc_domain_populate_physmap_exact(xch, 1, 1, 0, 0, &gfn);
+        if (p) {
+            p[7] = 7;
+        }
+        counter("dm_bugs");
+        check(p && hv_bug_lines("gfn 0x9100 after the simulator revoked") ==
+              1, "write through a mapping of a re-populated gfn reported");
+        reply = ctl("memread 0x9100007 1");
+        check(!strcmp(reply, "ok 00"), "the new page is fresh (%s)", reply);
+        xenforeignmemory_unmap(fmem, p, 1);
+        xc_interface_close(xch);
     }
 
     test_concurrent_maps(fmem);
