@@ -54,7 +54,8 @@
  * misses and retries under the lock.
  *
  * Failure: nothing the guest does can stop QEMU.  Bad pages make the
- * requests that touch them fail; a full cache with everything locked
+ * requests that touch them fail (if they were populated since, the key
+ * is mapped again and a locked old entry is doomed, not remapped); a full cache with everything locked
  * fails DMA requests (@dma: the caller bounces or reports an error to
  * the guest) and lets other requests overshoot the cap; an unknown
  * pointer is logged and reported (RAM_ADDR_INVALID) or ignored.
@@ -423,6 +424,15 @@ static void mc_make_room(MapCache *mc, uint64_t need, MapCacheList *victims)
     }
 }
 
+/* Take @e (locked, in fwd) out of fwd; it goes at its last unlock. */
+static void mc_doom(MapCache *mc, MapCacheEntry *e)
+{
+    mc_fwd_remove(mc, e);
+    qatomic_set(&e->flags, e->flags | MCE_DOOMED);
+    QTAILQ_REMOVE(&mc->locked, e, link);
+    QTAILQ_INSERT_TAIL(&mc->doomed, e, link);
+}
+
 /* Take one lock on @e; false if its count would wrap. */
 static bool mc_lock_entry(MapCache *mc, MapCacheEntry *e)
 {
@@ -573,11 +583,15 @@ static uint8_t *mc_use(MapCache *mc, MapCacheEntry *e, hwaddr offset,
 {
     *fail = false;
     if (!mc_pages_ok(e, offset >> MC_PAGE_SHIFT, npages)) {
+        /*
+         * The pages may have been populated since @e was mapped (a RAM
+         * block allocated next to an older one in the same bucket): map
+         * the key again.  A locked @e is not touched: it leaves fwd and
+         * lives on, doomed, for its lock holders.
+         */
         if (e->locks) {
-            /* Locked mappings are never remapped: fail this request. */
-            *fail = true;
+            mc_doom(mc, e);
         } else {
-            /* Unmapped pages may have been populated since: map again. */
             mc_evict(mc, e, victims);
         }
         return NULL;
@@ -822,13 +836,20 @@ void xen_invalidate_map_cache(void)
         unmapped++;
     }
     QTAILQ_FOREACH_SAFE(e, &mc->locked, link, next) {
-        qatomic_set(&e->flags, e->flags | MCE_DOOMED);
-        QTAILQ_REMOVE(&mc->locked, e, link);
-        QTAILQ_INSERT_TAIL(&mc->doomed, e, link);
+        mc_doom(mc, e);
         doomed++;
     }
     qemu_mutex_unlock(&mc->lock);
-    mc_free_list(&victims);
+
+    /*
+     * Xen invalidates because the guest gave frames back: release them
+     * before answering, once no RCU reader can hold an unlocked pointer.
+     */
+    synchronize_rcu();
+    QTAILQ_FOREACH_SAFE(e, &victims, link, next) {
+        QTAILQ_REMOVE(&victims, e, link);
+        mc_entry_free(e);
+    }
     trace_xen_map_cache_invalidate(unmapped, doomed);
 }
 
