@@ -1,0 +1,651 @@
+/*
+ * ahci-workload: control-socket and QMP clients (see hvctl.h).
+ *
+ * Invariants: a reply is read line by line into a growing buffer that is
+ * capped (a memread of one piece is the largest legitimate answer); each
+ * read has a deadline; a connection that lost a reply is broken for good.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenforeignmemory.h>
+
+#include "hvctl.h"
+
+#define PIECE       (64 * 1024)         /* bytes per memread/memwrite */
+#define MAX_REPLY   (4 * PIECE)         /* hex of a piece, with margin */
+
+static int fail(Hv *hv, bool broken, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(Hv *hv, bool broken, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(hv->err, sizeof(hv->err), fmt, ap);
+    va_end(ap);
+    hv->broken |= broken;
+    return -1;
+}
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        p += w;
+        n -= w;
+    }
+    return 0;
+}
+
+int hv_open(Hv *hv, const char *path, int timeout_ms)
+{
+    memset(hv, 0, sizeof(*hv));
+    hv->timeout_ms = timeout_ms;
+    hv->fd = connect_unix(path);
+    if (hv->fd < 0) {
+        return fail(hv, true, "control socket %s: %s", path,
+                    strerror(errno));
+    }
+    return 0;
+}
+
+void hv_close(Hv *hv)
+{
+    hv_unmap_ram(hv);
+    if (hv->fd >= 0) {
+        close(hv->fd);
+    }
+    hv->fd = -1;
+    free(hv->buf);
+    hv->buf = NULL;
+}
+
+/* Next line (without "\n") into *line, valid until the next call. */
+static int read_line(Hv *hv, char **line)
+{
+    int64_t deadline = now_ms() + hv->timeout_ms;
+    char *nl;
+
+    for (;;) {
+        nl = hv->len ? memchr(hv->buf, '\n', hv->len) : NULL;
+        if (nl) {
+            break;
+        }
+        if (hv->len >= MAX_REPLY) {
+            return fail(hv, true, "reply line longer than %d bytes",
+                        MAX_REPLY);
+        }
+        if (hv->cap - hv->len < PIECE) {
+            char *b = realloc(hv->buf, hv->cap + 2 * PIECE);
+
+            if (!b) {
+                return fail(hv, true, "out of memory");
+            }
+            hv->buf = b;
+            hv->cap += 2 * PIECE;
+        }
+        int64_t left = deadline - now_ms();
+        struct pollfd p = { .fd = hv->fd, .events = POLLIN };
+        int r = left > 0 ? poll(&p, 1, left) : 0;
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r == 0) {
+            return fail(hv, true, "no reply from xensim-hv within %d ms",
+                        hv->timeout_ms);
+        }
+        ssize_t n = recv(hv->fd, hv->buf + hv->len, hv->cap - hv->len, 0);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return fail(hv, true, "xensim-hv closed the control socket");
+        }
+        hv->len += n;
+    }
+    *nl = 0;
+    *line = hv->buf;
+    return 0;
+}
+
+/* Drop the line read_line() returned. */
+static void consume_line(Hv *hv)
+{
+    size_t n = strlen(hv->buf) + 1;
+
+    memmove(hv->buf, hv->buf + n, hv->len - n);
+    hv->len -= n;
+}
+
+/* Send a line; collect body lines into body (may be NULL) up to the
+ * final one, which stays in *final until consume_line(). */
+static int transact(Hv *hv, const char *cmd, char **final,
+                    void (*body)(void *, const char *), void *opaque)
+{
+    char *line = NULL;
+
+    if (hv->broken) {
+        return fail(hv, true, "control connection broken earlier: %s",
+                    hv->err);
+    }
+    if (send_all(hv->fd, cmd, strlen(cmd)) < 0) {
+        return fail(hv, true, "control socket send: %s", strerror(errno));
+    }
+    for (;;) {
+        if (read_line(hv, &line) < 0) {
+            return -1;
+        }
+        if (!strncmp(line, "ok", 2) && (line[2] == 0 || line[2] == ' ')) {
+            break;
+        }
+        if (!strncmp(line, "err ", 4)) {
+            fail(hv, false, "'%.*s': %s", (int)strcspn(cmd, "\n"), cmd,
+                 line);
+            consume_line(hv);
+            return -1;
+        }
+        if (body) {
+            body(opaque, line);
+        }
+        consume_line(hv);
+    }
+    *final = line;
+    return 0;
+}
+
+int hv_cmd(Hv *hv, uint64_t *val, const char *fmt, ...)
+{
+    char cmd[256], *line, *end;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(cmd, sizeof(cmd) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0 || n >= (int)sizeof(cmd) - 1) {
+        return fail(hv, false, "command too long");
+    }
+    strcat(cmd, "\n");
+    if (transact(hv, cmd, &line, NULL, NULL) < 0) {
+        return -1;
+    }
+    if (val) {
+        errno = 0;
+        *val = strtoull(line + 2, &end, 0);
+        if (errno || end == line + 2 || (*end && *end != ' ')) {
+            fail(hv, true, "'%s': malformed reply '%s'", fmt, line);
+            consume_line(hv);
+            return -1;
+        }
+    }
+    consume_line(hv);
+    return 0;
+}
+
+int hv_readl(Hv *hv, uint64_t addr, uint32_t *val)
+{
+    uint64_t v;
+
+    if (hv_cmd(hv, &v, "readl %#llx", (unsigned long long)addr) < 0) {
+        return -1;
+    }
+    *val = v;
+    return 0;
+}
+
+int hv_writel(Hv *hv, uint64_t addr, uint32_t val)
+{
+    return hv_cmd(hv, NULL, "writel %#llx %#x", (unsigned long long)addr,
+                  val);
+}
+
+static const char *const size_suffix = "?bw?l";
+
+int hv_cfg_read(Hv *hv, uint32_t bdf, unsigned reg, unsigned size,
+                uint32_t *val)
+{
+    uint64_t v;
+
+    if (hv_cmd(hv, NULL, "outl 0xcf8 %#x",
+               0x80000000u | bdf << 8 | (reg & 0xfc)) < 0 ||
+        hv_cmd(hv, &v, "in%c %#x", size_suffix[size],
+               0xcfc + (reg & 3)) < 0) {
+        return -1;
+    }
+    *val = v;
+    return 0;
+}
+
+int hv_cfg_write(Hv *hv, uint32_t bdf, unsigned reg, unsigned size,
+                 uint32_t val)
+{
+    if (hv_cmd(hv, NULL, "outl 0xcf8 %#x",
+               0x80000000u | bdf << 8 | (reg & 0xfc)) < 0) {
+        return -1;
+    }
+    return hv_cmd(hv, NULL, "out%c %#x %#x", size_suffix[size],
+                  0xcfc + (reg & 3), val);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* libxenforeignmemory, resolved at run time. */
+static xenforeignmemory_handle *(*fm_open)(struct xentoollog_logger *,
+                                           unsigned);
+static void *(*fm_map)(xenforeignmemory_handle *, uint32_t, int, size_t,
+                       const xen_pfn_t *, int *);
+static int (*fm_unmap)(xenforeignmemory_handle *, void *, size_t);
+static int (*fm_close)(xenforeignmemory_handle *);
+
+int hv_map_ram(Hv *hv, unsigned domid, uint64_t lo, uint64_t hi)
+{
+    size_t n = (hi - lo) >> 12, i;
+    xen_pfn_t *pfn;
+    int *err;
+    void *lib = dlopen("libxenforeignmemory.so.1", RTLD_NOW);
+
+    if (!lib) {
+        return fail(hv, false, "dlopen: %s", dlerror());
+    }
+    fm_open = dlsym(lib, "xenforeignmemory_open");
+    fm_map = dlsym(lib, "xenforeignmemory_map");
+    fm_unmap = dlsym(lib, "xenforeignmemory_unmap");
+    fm_close = dlsym(lib, "xenforeignmemory_close");
+    if (!fm_open || !fm_map || !fm_unmap || !fm_close) {
+        return fail(hv, false, "libxenforeignmemory lacks symbols");
+    }
+    if ((lo | hi) & 0xfff || hi <= lo) {
+        return fail(hv, false, "bad RAM range");
+    }
+    hv->fmem = fm_open(NULL, 0);
+    if (!hv->fmem) {
+        return fail(hv, false, "xenforeignmemory_open: %s",
+                    strerror(errno));
+    }
+    pfn = calloc(n, sizeof(*pfn));
+    err = calloc(n, sizeof(*err));
+    if (!pfn || !err) {
+        free(pfn);
+        free(err);
+        hv_unmap_ram(hv);
+        return fail(hv, false, "out of memory");
+    }
+    for (i = 0; i < n; i++) {
+        pfn[i] = (lo >> 12) + i;
+    }
+    hv->ram = fm_map(hv->fmem, domid, PROT_READ | PROT_WRITE, n, pfn, err);
+    for (i = 0; hv->ram && i < n && !err[i]; i++) {
+    }
+    free(pfn);
+    if (!hv->ram) {
+        fail(hv, false, "xenforeignmemory_map: %s", strerror(errno));
+    } else if (i < n) {
+        fail(hv, false, "guest page %#llx: error %d",
+             (unsigned long long)(lo >> 12) + i, err[i]);
+    }
+    if (!hv->ram || i < n) {
+        free(err);
+        hv_unmap_ram(hv);
+        return -1;
+    }
+    free(err);
+    hv->ram_lo = lo;
+    hv->ram_hi = hi;
+    return 0;
+}
+
+void hv_unmap_ram(Hv *hv)
+{
+    if (hv->ram) {
+        fm_unmap(hv->fmem, hv->ram, (hv->ram_hi - hv->ram_lo) >> 12);
+    }
+    if (hv->fmem) {
+        fm_close(hv->fmem);
+    }
+    hv->ram = NULL;
+    hv->fmem = NULL;
+    hv->ram_lo = hv->ram_hi = 0;
+}
+
+/* The mapped bytes of [gpa, gpa + len), or NULL. */
+static uint8_t *mapped(Hv *hv, uint64_t gpa, size_t len)
+{
+    if (hv->ram && gpa >= hv->ram_lo && gpa <= hv->ram_hi &&
+        len <= hv->ram_hi - gpa) {
+        return hv->ram + (gpa - hv->ram_lo);
+    }
+    return NULL;
+}
+
+int hv_memread(Hv *hv, uint64_t gpa, void *buf, size_t len)
+{
+    uint8_t *out = buf, *m = mapped(hv, gpa, len);
+
+    if (m) {
+        memcpy(buf, m, len);
+        return 0;
+    }
+
+    while (len) {
+        size_t n = len < PIECE ? len : PIECE, i;
+        char cmd[64], *line;
+
+        snprintf(cmd, sizeof(cmd), "memread %#llx %zu\n",
+                 (unsigned long long)gpa, n);
+        if (transact(hv, cmd, &line, NULL, NULL) < 0) {
+            return -1;
+        }
+        if (strlen(line) != 3 + 2 * n || line[2] != ' ') {
+            fail(hv, true, "memread %#llx %zu: reply of %zu bytes",
+                 (unsigned long long)gpa, n, strlen(line));
+            consume_line(hv);
+            return -1;
+        }
+        for (i = 0; i < n; i++) {
+            int hi = hexval(line[3 + 2 * i]), lo = hexval(line[4 + 2 * i]);
+
+            if (hi < 0 || lo < 0) {
+                fail(hv, true, "memread: bad hex in reply");
+                consume_line(hv);
+                return -1;
+            }
+            out[i] = hi << 4 | lo;
+        }
+        consume_line(hv);
+        out += n;
+        gpa += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int hv_memwrite(Hv *hv, uint64_t gpa, const void *buf, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint8_t *in = buf;
+    uint8_t *m = mapped(hv, gpa, len);
+    char *cmd;
+
+    if (m) {
+        memcpy(m, buf, len);
+        return 0;
+    }
+    cmd = malloc(2 * PIECE + 64);
+
+    if (!cmd) {
+        return fail(hv, false, "out of memory");
+    }
+    while (len) {
+        size_t n = len < PIECE ? len : PIECE, i;
+        int off = sprintf(cmd, "memwrite %#llx ", (unsigned long long)gpa);
+        char *line;
+
+        for (i = 0; i < n; i++) {
+            cmd[off++] = digits[in[i] >> 4];
+            cmd[off++] = digits[in[i] & 15];
+        }
+        cmd[off++] = '\n';
+        cmd[off] = 0;
+        if (transact(hv, cmd, &line, NULL, NULL) < 0) {
+            free(cmd);
+            return -1;
+        }
+        consume_line(hv);
+        in += n;
+        gpa += n;
+        len -= n;
+    }
+    free(cmd);
+    return 0;
+}
+
+int hv_memset(Hv *hv, uint64_t gpa, size_t len, uint8_t byte)
+{
+    uint8_t *m = mapped(hv, gpa, len);
+
+    if (m) {
+        memset(m, byte, len);
+        return 0;
+    }
+    while (len) {
+        size_t n = len < PIECE ? len : PIECE;
+
+        if (hv_cmd(hv, NULL, "memset %#llx %zu %u",
+                   (unsigned long long)gpa, n, byte) < 0) {
+            return -1;
+        }
+        gpa += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static void counter_line(void *opaque, const char *line)
+{
+    HvCounters *c = opaque;
+    unsigned long long v;
+    char name[40];
+
+    if (c->n < HV_MAX_COUNTERS &&
+        sscanf(line, "%39s %llu", name, &v) == 2) {
+        strcpy(c->name[c->n], name);
+        c->val[c->n++] = v;
+    }
+}
+
+int hv_counters(Hv *hv, HvCounters *c)
+{
+    char *line;
+
+    c->n = 0;
+    if (transact(hv, "counters\n", &line, counter_line, c) < 0) {
+        return -1;
+    }
+    consume_line(hv);
+    return 0;
+}
+
+uint64_t hv_counter(const HvCounters *c, const char *name)
+{
+    unsigned i;
+
+    for (i = 0; i < c->n; i++) {
+        if (!strcmp(c->name[i], name)) {
+            return c->val[i];
+        }
+    }
+    return 0;
+}
+
+typedef struct RamScan {
+    uint64_t end;
+} RamScan;
+
+static void p2m_line(void *opaque, const char *line)
+{
+    RamScan *r = opaque;
+    unsigned long long gfn, nr;
+
+    if (sscanf(line, "p2m gfn %llx nr %llx", &gfn, &nr) == 2 &&
+        gfn <= 0x100 && gfn + nr > 0x100) {
+        r->end = (gfn + nr) << 12;
+    }
+}
+
+int hv_ram_below_4g(Hv *hv, uint64_t *end)
+{
+    RamScan r = { 0 };
+    char *line;
+
+    if (transact(hv, "state\n", &line, p2m_line, &r) < 0) {
+        return -1;
+    }
+    consume_line(hv);
+    if (!r.end) {
+        return fail(hv, false, "no populated RAM extent covers 1 MiB");
+    }
+    *end = r.end > 0xF0000000ull ? 0xF0000000ull : r.end;
+    return 0;
+}
+
+/* QMP. */
+
+static int qmp_fail(Qmp *q, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int qmp_fail(Qmp *q, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(q->err, sizeof(q->err), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Read messages until one contains "return" or "error" (or, for the
+ * greeting, "QMP"); events are skipped.  5 s deadline. */
+static int qmp_wait(Qmp *q, const char *want)
+{
+    char buf[8192];
+    size_t len = 0;
+    int64_t deadline = now_ms() + 5000;
+
+    for (;;) {
+        char *nl;
+
+        while ((nl = memchr(buf, '\n', len))) {
+            *nl = 0;
+            if (strstr(buf, "\"error\"")) {
+                return qmp_fail(q, "QMP error: %.400s", buf);
+            }
+            if (strstr(buf, want)) {
+                return 0;
+            }
+            len -= nl + 1 - buf;
+            memmove(buf, nl + 1, len);
+        }
+        if (len == sizeof(buf)) {
+            return qmp_fail(q, "QMP message too long");
+        }
+        int64_t left = deadline - now_ms();
+        struct pollfd p = { .fd = q->fd, .events = POLLIN };
+
+        if (left <= 0 || poll(&p, 1, left) <= 0) {
+            return qmp_fail(q, "QMP: no answer");
+        }
+        ssize_t n = recv(q->fd, buf + len, sizeof(buf) - len, 0);
+
+        if (n <= 0) {
+            return qmp_fail(q, "QMP: connection closed");
+        }
+        len += n;
+    }
+}
+
+static int qmp_exec(Qmp *q, const char *json)
+{
+    if (send_all(q->fd, json, strlen(json)) < 0) {
+        return qmp_fail(q, "QMP send: %s", strerror(errno));
+    }
+    return qmp_wait(q, "\"return\"");
+}
+
+int qmp_open(Qmp *q, const char *path)
+{
+    q->fd = connect_unix(path);
+    if (q->fd < 0) {
+        return qmp_fail(q, "QMP %s: %s", path, strerror(errno));
+    }
+    if (qmp_wait(q, "\"QMP\"") < 0 ||
+        qmp_exec(q, "{\"execute\": \"qmp_capabilities\"}\r\n") < 0) {
+        qmp_close(q);
+        return -1;
+    }
+    return 0;
+}
+
+int qmp_throttle_reads(Qmp *q, const char *drive, unsigned iops_rd)
+{
+    char cmd[512];
+
+    snprintf(cmd, sizeof(cmd),
+             "{\"execute\": \"block_set_io_throttle\", \"arguments\": "
+             "{\"device\": \"%s\", \"bps\": 0, \"bps_rd\": 0, "
+             "\"bps_wr\": 0, \"iops\": 0, \"iops_rd\": %u, "
+             "\"iops_wr\": 0}}\r\n", drive, iops_rd);
+    return qmp_exec(q, cmd);
+}
+
+void qmp_close(Qmp *q)
+{
+    if (q->fd >= 0) {
+        close(q->fd);
+    }
+    q->fd = -1;
+}
