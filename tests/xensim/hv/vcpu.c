@@ -213,6 +213,20 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
             hv_check_revoked();
             return 0;
         }
+        if (st == STATE_IOREQ_NONE && !hv.server[id].enabled) {
+            /*
+             * Disabling a server with legacy gfns clears its pages (as on
+             * Xen), possibly under an answered request.  Xen's
+             * wait_for_io() treats NONE as a cancelled request and
+             * completes it with all-ones; so do we, silently.
+             */
+            hv_log("vcpu %u: %s addr %#llx cancelled: server %u disabled",
+                   cpu, type_name(a->type), (unsigned long long)a->addr,
+                   id);
+            a->data = ~0ull;
+            gp->answered++;
+            return 0;
+        }
         if (st == STATE_IOREQ_NONE || st > STATE_IORESP_READY) {
             hv_bug("vcpu %u: device model set ioreq state %u instead of "
                    "IORESP_READY on %s addr %#llx size %u", cpu, st,
