@@ -9,7 +9,6 @@
  * at a deadline; PCI and register values are checked before use.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +83,14 @@ static int fail(Ahci *a, const char *fmt, ...)
     return -1;
 }
 
+static bool dm_exited(Ahci *a);
+
 static int hv_fail(Ahci *a, const char *what)
 {
+    if (dm_exited(a)) {
+        return fail(a, "%s: %s; the device model (pid %d) has exited",
+                    what, a->hv->err, a->qemu_pid);
+    }
     return fail(a, "%s: %s", what, a->hv->err);
 }
 
@@ -102,6 +107,34 @@ static uint64_t port_reg(Ahci *a, unsigned reg)
     return a->abar + 0x100 + 0x80 * a->port + reg;
 }
 
+/* Has the device model exited (gone, or a zombie nobody reaped)?  A
+ * process that is dying may take a moment (core dump): wait up to 2 s. */
+static bool dm_exited(Ahci *a)
+{
+    int64_t deadline = now_ms() + 2000;
+    char path[64], buf[512], *p;
+
+    if (a->qemu_pid <= 0) {
+        return false;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", a->qemu_pid);
+    do {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+        if (f) {
+            fclose(f);
+        }
+        buf[n] = 0;
+        p = strrchr(buf, ')');
+        if (!f || !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') {
+            return true;
+        }
+        usleep(20000);
+    } while (now_ms() < deadline);
+    return false;
+}
+
 /* A register read; all-ones from an AHCI register means the device (or
  * its device model) is gone. */
 static int rd(Ahci *a, uint64_t addr, uint32_t *v, const char *name)
@@ -110,7 +143,7 @@ static int rd(Ahci *a, uint64_t addr, uint32_t *v, const char *name)
         return hv_fail(a, name);
     }
     if (*v == 0xffffffffu) {
-        if (a->qemu_pid > 0 && kill(a->qemu_pid, 0) < 0) {
+        if (dm_exited(a)) {
             return fail(a, "%s reads all-ones: the device model (pid %d) "
                         "has exited", name, a->qemu_pid);
         }
@@ -607,7 +640,7 @@ int ahci_wait(Ahci *a, uint32_t mask, bool wait_all, uint32_t *done_now)
             return -1;
         }
         if (pending & ~a->busy) {
-            if (a->qemu_pid > 0 && kill(a->qemu_pid, 0) < 0) {
+            if (dm_exited(a)) {
                 return fail(a, "PxSACT|PxCI %#x: the device model (pid %d) "
                             "has exited", pending, a->qemu_pid);
             }
@@ -631,7 +664,7 @@ int ahci_wait(Ahci *a, uint32_t mask, bool wait_all, uint32_t *done_now)
             }
         }
         if (now_ms() >= deadline) {
-            if (a->qemu_pid > 0 && kill(a->qemu_pid, 0) < 0) {
+            if (dm_exited(a)) {
                 return fail(a, "device model (pid %d) exited with slots "
                             "%#x outstanding", a->qemu_pid,
                             a->busy & mask);
