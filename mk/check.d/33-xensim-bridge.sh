@@ -4,11 +4,12 @@
 # libqtest test unchanged against a device model under -accel xen, once
 # with our QEMU and once with Debian's stock xen-qemu-system-i386.
 #
-# Every test case runs on its own (-p PATH), so one failing case does not
-# hide the others.  A case that fails for a known reason outside the
-# bridge is reported as "ok ... # SKIP reason" (the KNOWN table below,
-# mirrored in tests/xensim/README-bridge.md); any other failure is
-# "not ok".  Names are "<ours|stock> <test> <case>".
+# First the bridge itself against a hand-played libqtest (peer.py).  Then
+# each test binary, rerun past the case it died in (see run_test), so one
+# failing case does not hide the others.  A case that fails for a known
+# reason outside the bridge is reported as "ok ... # SKIP reason" (the
+# KNOWN tables below, mirrored in tests/xensim/README-bridge.md); any
+# other failure is "not ok".  Names are "<ours|stock> <test> <case>".
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 out=$BUILD/xensim
@@ -157,8 +158,28 @@ run_binary() {
     done
 }
 
+# The bridge itself against a hand-played libqtest: hostile commands,
+# Xen's answers, teardown (tests/xensim/bridge/tests/peer.py).
+peer() {
+    local line rc
+    while IFS= read -r line; do
+        if [[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ (.*)$ ]]; then
+            if [ -n "${BASH_REMATCH[1]}" ]; then
+                notok "$1 bridge: ${BASH_REMATCH[2]}"
+            else
+                ok "$1 bridge: ${BASH_REMATCH[2]}"
+            fi
+        else
+            echo "$line"
+        fi
+    done < <(timeout 300 python3 "$TOP/tests/xensim/bridge/tests/peer.py" \
+                 "$QTEST_QEMU_BINARY" "$2" 2>&1; echo "# peer.py exit $?")
+}
+
+peer ours "$BUILD/qemu-system-x86_64"
 run_binary ours "$BUILD/qemu-system-x86_64"
 if [ -x "$stock" ]; then
+    peer stock "$stock"
     run_binary stock "$stock"
 else
     skip "stock device model" "$stock not installed"

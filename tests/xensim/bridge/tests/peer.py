@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""The qtest bridge against a hostile or unlucky libqtest (TAP output).
+
+Plays libqtest's side by hand: listens on a qtest and a QMP socket,
+starts the bridge as libqtest would, then sends malformed commands (each
+must get a FAIL and leave the bridge serving), checks a few answers that
+need the bridge's adaptations, and checks teardown: SIGTERM gives QEMU's
+status and leaves no process behind; a QEMU that cannot start, or dies
+in machine init (q35), releases libqtest at once instead of hanging it.
+
+usage: peer.py BRIDGE QEMU
+"""
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BRIDGE, QEMU = sys.argv[1], sys.argv[2]
+n = 0
+
+
+def tap(ok, what, diag=None):
+    global n
+    n += 1
+    print("%s %d - %s" % ("ok" if ok else "not ok", n, what))
+    if not ok and diag:
+        for line in str(diag).splitlines()[-10:]:
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+class Peer:
+    """libqtest's half: sockets, the spawned 'QEMU', line replies."""
+
+    def __init__(self, qemu, machine="pc"):
+        self.dir = tempfile.mkdtemp(prefix="bridge-peer-")
+        qpath = os.path.join(self.dir, "qtest.sock")
+        self.qmp_path = os.path.join(self.dir, "qtest.qmp")
+        lq = socket.socket(socket.AF_UNIX)
+        lq.bind(qpath)
+        lq.listen(1)
+        lm = socket.socket(socket.AF_UNIX)
+        lm.bind(self.qmp_path)
+        lm.listen(1)
+        env = dict(os.environ, XENSIM_QEMU=qemu)
+        argv = [BRIDGE, "-qtest", "unix:" + qpath, "-qtest-log", "/dev/null",
+                "-chardev", "socket,path=%s,id=char0" % self.qmp_path,
+                "-mon", "chardev=char0,mode=control", "-display", "none",
+                "-machine", machine, "-nodefaults", "-accel", "qtest"]
+        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        lq.settimeout(30)
+        lm.settimeout(30)
+        self.q = lq.accept()[0]
+        self.m = lm.accept()[0]
+        lq.close()
+        lm.close()
+        self.q.settimeout(60)
+        self.m.settimeout(60)
+        self.buf = b""
+
+    def qmp_handshake(self):
+        try:
+            f = self.m.makefile("rb")
+            if not f.readline():
+                return False
+            self.m.sendall(b'{"execute": "qmp_capabilities"}\n')
+            return b"return" in f.readline()
+        except OSError:
+            return False
+
+    def cmd(self, line):
+        """Send one line; return (irq_lines, reply) or (.., None) on EOF."""
+        if isinstance(line, str):
+            line = line.encode()
+        self.q.sendall(line + b"\n")
+        irqs = []
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.q.recv(65536)
+                if not chunk:
+                    return irqs, None
+                self.buf += chunk
+            reply, self.buf = self.buf.split(b"\n", 1)
+            reply = reply.decode(errors="replace")
+            if reply.startswith("IRQ "):
+                irqs.append(reply)
+            else:
+                return irqs, reply
+
+    def wait(self, timeout=40):
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            return None, err.decode(errors="replace")
+        return self.proc.returncode, err.decode(errors="replace")
+
+    def leftovers(self):
+        """Processes still running with our directory in their argv."""
+        left = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmdline = f.read()
+                with open("/proc/%s/stat" % pid) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if self.dir.encode() in cmdline and state != "Z":
+                left.append(pid)
+        return left
+
+
+# ---- 1. hostile commands ---------------------------------------------------
+p = Peer(QEMU)
+tap(p.qmp_handshake(), "QEMU under the bridge answers libqtest's QMP")
+bad = [
+    "", "bogus", "inb", "inb 0x10000", "inb -1", "outb 12 zz", "outl",
+    "readl", "readl 0xfffffffffffffffe", "writeq 0x1000",
+    "read 0 0", "read 0xffffffffffffffff 2", "read 0 99999999999",
+    "b64read 0 x", "write 0 4 0xzz", "write 0 1 0x112233", "write 0 4 12",
+    "b64write 0 4 !!!!", "b64write 0 4 AAAA", "memset 0 -1 0",
+    "memset 0 4", "clock_step 99999999999999", "clock_step x",
+    "clock_set", "set_irq_in /machine/ioapic x 0 1",
+    "irq_intercept_in /machine/peripheral/foo", "irq_intercept_in",
+    "module_load a b", "inb 0\x00x", "a b c d e f g h i j k",
+]
+for line in bad:
+    _, r = p.cmd(line)
+    tap(r is not None and r.startswith("FAIL"),
+        "malformed %r gets FAIL (%s)" % (line[:40], r))
+_, r = p.cmd(b"x" * (70 << 20))
+tap(r is not None and r.startswith("FAIL"), "a 70 MiB line gets FAIL")
+
+# ---- 2. the bridge still serves, with Xen's answers -------------------------
+_, r = p.cmd("outl 0xcf8 0x80000000")
+_, r = p.cmd("inl 0xcfc")
+tap(r == "OK 0x12378086", "CF8/CFC reads the i440FX's IDs (%s)" % r)
+p.cmd("outl 0xcf8 0x80000002")
+_, r = p.cmd("inw 0xcfc")
+tap(r == "OK 0x1237", "libqos-style CF8 low bits reach offset 2 (%s)" % r)
+_, r = p.cmd("write 0x1000 4 0xdeadbeef")
+_, r2 = p.cmd("read 0x1000 4")
+tap(r == "OK" and r2 == "OK 0xdeadbeef", "write/read guest RAM (%s)" % r2)
+data = bytes(range(256)) * 300  # 76800 bytes: several RAM chunks
+b64 = base64.b64encode(data).decode()
+_, r = p.cmd("b64write 0x7ff0 %d %s" % (len(data), b64))
+_, r2 = p.cmd("b64read 0x7ff0 %d" % len(data))
+tap(r == "OK" and r2 == "OK " + b64, "b64write/b64read across chunks")
+_, r = p.cmd("read 0x9fff0 32")
+tap(r is not None and r.startswith("OK 0x") and r.endswith("ff" * 16),
+    "read across RAM into the VGA hole: unclaimed MMIO reads all-ones")
+_, r = p.cmd("irq_intercept_in ioapic")
+_, r2 = p.cmd("irq_intercept_in ioapic")
+_, r3 = p.cmd("irq_intercept_out /machine/i8259")
+tap(r == "OK" and r2 == "OK" and r3.startswith("FAIL"),
+    "irq_intercept: once, same path again OK, another FAIL")
+_, r = p.cmd("clock_step 1000000")
+_, r2 = p.cmd("clock_step 1000000")
+try:
+    t1, t2 = int(r.split()[1]), int(r2.split()[1])
+    ok = t2 >= t1 + 1000000
+except (AttributeError, IndexError, ValueError):
+    ok = False
+tap(ok, "clock_step reports real time moving on (%s, %s)" % (r, r2))
+_, r = p.cmd("endianness")
+tap(r == "OK little", "endianness")
+
+# ---- 3. teardown ------------------------------------------------------------
+p.proc.send_signal(signal.SIGTERM)
+rc, err = p.wait()
+tap(rc == 0, "SIGTERM: the bridge exits with QEMU's status 0 (%s)" % rc, err)
+time.sleep(0.2)
+left = p.leftovers()
+tap(not left, "no process left behind (%s)" % left)
+
+p = Peer("/bin/false")
+rc, err = p.wait()
+tap(rc == 1, "QEMU that cannot start: libqtest released, status 1 (%s)"
+    % rc, err)
+
+p = Peer(QEMU, machine="q35")
+ok = not p.qmp_handshake()
+rc, err = p.wait()
+tap(ok and rc is not None and rc != 0,
+    "q35 dying in machine init fails fast with QEMU's status (%s)" % rc, err)
+
+p = Peer(QEMU)
+p.qmp_handshake()
+p.q.close()
+rc, err = p.wait()
+tap(rc == 0, "libqtest hanging up stops QEMU cleanly (%s)" % rc, err)
