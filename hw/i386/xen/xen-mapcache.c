@@ -33,7 +33,8 @@
  *     lru = in fwd with no lock; locked = in fwd with locks; doomed = out
  *     of fwd (invalidated or superseded), locked, freed at its last unlock.
  *  3. The host range of an entry is unmapped only after the entry left
- *     fwd and rev, and only after an RCU grace period (call_rcu), so the
+ *     fwd and rev, and only after an RCU grace period (call_rcu, or
+ *     synchronize_rcu in xen_invalidate_map_cache), so the
  *     unlocked pointers xen_map_cache() returns stay valid for the
  *     caller's RCU critical section, which physmem.c callers hold.
  *  4. bytes counts the mappings of every entry on a list; it exceeds
@@ -55,14 +56,19 @@
  *
  * Failure: nothing the guest does can stop QEMU.  Bad pages make the
  * requests that touch them fail (if they were populated since, the key
- * is mapped again and a locked old entry is doomed, not remapped); a full cache with everything locked
- * fails DMA requests (@dma: the caller bounces or reports an error to
- * the guest) and lets other requests overshoot the cap; an unknown
- * pointer is logged and reported (RAM_ADDR_INVALID) or ignored.
+ * is mapped again and a locked old entry is doomed, not remapped); a
+ * full cache with everything locked fails DMA requests (@dma: the caller
+ * retries later or reports an error to the guest) and lets other
+ * requests overshoot the cap; an unknown pointer is logged and reported
+ * (RAM_ADDR_INVALID) or ignored.
  *
  * The cap defaults to 32 GiB (2 GiB on 32-bit hosts), less if
  * RLIMIT_AS is lower, and can be changed with
  * xen_map_cache_set_max_size().
+ *
+ * Observability: trace events xen_map_cache_*, guest-triggerable
+ * refusals under -d guest_errors, counters in query-xen-mapcache and
+ * "info xen-mapcache".
  */
 
 #include "qemu/osdep.h"
