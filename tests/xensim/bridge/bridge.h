@@ -62,8 +62,10 @@ int hvctl_value(HvCtl *c, uint64_t *val, const char *fmt, ...)
 typedef struct Bridge Bridge;
 
 typedef struct BridgeOps {
-    /* Block until the device model serves the guest; false if it never
-     * will (QEMU gone, or interrupted). */
+    /*
+     * Block until the device model serves the guest; false if it never
+     * will (QEMU gone, or interrupted).
+     */
     bool (*wait_ready)(Bridge *b);
     /* Nanoseconds since the guest started, on a monotonic clock. */
     int64_t (*clock_ns)(Bridge *b);

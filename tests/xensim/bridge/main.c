@@ -270,8 +270,10 @@ static void remove_run_dir(void)
     rmdir(g.dir);
 }
 
-/* libqtest may still sit in accept() on its QMP socket (it unlinks the
- * path once it has accepted): hang up on it so the test fails now. */
+/*
+ * libqtest may still sit in accept() on its QMP socket (it unlinks the
+ * path once it has accepted): hang up on it so the test fails now.
+ */
 static void release_qmp_waiter(void)
 {
     int fd;
@@ -317,8 +319,10 @@ static void __attribute__((noreturn)) finish(void)
     exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
 
-/* Drain the signal fd: note which children exited, and whether we were
- * asked to stop.  Returns true if the bridge should shut down. */
+/*
+ * Drain the signal fd: note which children exited, and whether we were
+ * asked to stop.  Returns true if the bridge should shut down.
+ */
 static bool handle_signals(void)
 {
     struct signalfd_siginfo si;
@@ -427,13 +431,16 @@ static unsigned long parse_mem(const char *s)
         return 0;
     }
     switch (*end) {
-    case 'G': case 'g':
+    case 'G':
+    case 'g':
         v <<= 10;
         break;
-    case 'T': case 't':
+    case 'T':
+    case 't':
         v <<= 20;
         break;
-    case 'K': case 'k':
+    case 'K':
+    case 'k':
         v >>= 10;
         break;
     }
@@ -469,12 +476,13 @@ static const char *chardev_path(const char *opt)
     const char *p;
     char *path, *comma;
 
-    if (strncmp(opt, "socket,", 7) || !strstr(opt, "id=char0") ||
-        !(p = strstr(opt, "path="))) {
+    p = strstr(opt, "path=");
+    if (strncmp(opt, "socket,", 7) || !strstr(opt, "id=char0") || !p) {
         return NULL;
     }
     path = strdup(p + 5);
-    if (path && (comma = strchr(path, ','))) {
+    comma = path ? strchr(path, ',') : NULL;
+    if (comma) {
         *comma = 0;
     }
     return path;
@@ -623,7 +631,7 @@ static void setup_signals(void)
     g.sigfd = signalfd(-1, &s, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* ---- main loop ------------------------------------------------------------ */
+/* ---- main loop --------------------------------------------------------- */
 
 static void serve(void)
 {

@@ -29,14 +29,18 @@
 #define MAX_WORDS       8
 /* Largest read/write/memset one command may ask for. */
 #define MAX_XFER        (16u << 20)
-/* Guest RAM moves through the control socket in chunks this big
- * (memread answers at most 128 KiB; memwrite lines stay < 256 KiB). */
+/*
+ * Guest RAM moves through the control socket in chunks this big
+ * (memread answers at most 128 KiB; memwrite lines stay < 256 KiB).
+ */
 #define RAM_CHUNK       (32u << 10)
 #define PAGE_SIZE       4096u
 /* Real-time clock steps longer than this are refused, not slept. */
 #define MAX_CLOCK_STEP  (60LL * 1000000000LL)
-/* clock_step without argument: QEMU would jump to the next timer
- * deadline, which only QEMU knows; let this much real time pass. */
+/*
+ * clock_step without argument: QEMU would jump to the next timer
+ * deadline, which only QEMU knows; let this much real time pass.
+ */
 #define DEFAULT_STEP_NS (10LL * 1000000LL)
 
 /* ---- replies -------------------------------------------------------- */
@@ -269,7 +273,7 @@ static int mmio_read(Bridge *b, uint64_t addr, uint8_t *buf, uint64_t len)
         unsigned s = access_size(addr, len), i;
         uint64_t v;
 
-        if (hvctl_value(&b->ctl, &v, "read%c %#" PRIx64, sfx[s], addr) < 0) {
+        if (hvctl_value(&b->ctl, &v, "read%c 0x%" PRIx64, sfx[s], addr) < 0) {
             return -1;
         }
         for (i = 0; i < s; i++) {
@@ -294,7 +298,7 @@ static int mmio_write(Bridge *b, uint64_t addr, const uint8_t *buf,
         for (i = 0; i < s; i++) {
             v |= (uint64_t)buf[i] << (8 * i);
         }
-        if (hvctl_cmd(&b->ctl, &rest, "write%c %#" PRIx64 " %#" PRIx64,
+        if (hvctl_cmd(&b->ctl, &rest, "write%c 0x%" PRIx64 " 0x%" PRIx64,
                       sfx[s], addr, v) < 0) {
             return -1;
         }
@@ -315,7 +319,7 @@ static int ram_read(Bridge *b, uint64_t addr, uint8_t *buf, uint64_t len)
     const char *hex;
     uint64_t i;
 
-    if (hvctl_cmd(&b->ctl, &hex, "memread %#" PRIx64 " %" PRIu64,
+    if (hvctl_cmd(&b->ctl, &hex, "memread 0x%" PRIx64 " %" PRIu64,
                   addr, len) < 0) {
         return -1;
     }
@@ -353,13 +357,15 @@ static int ram_write(Bridge *b, uint64_t addr, const uint8_t *buf,
         hex[2 * i + 1] = digits[buf[i] & 15];
     }
     hex[2 * len] = 0;
-    ret = hvctl_cmd(&b->ctl, &rest, "memwrite %#" PRIx64 " %s", addr, hex);
+    ret = hvctl_cmd(&b->ctl, &rest, "memwrite 0x%" PRIx64 " %s", addr, hex);
     free(hex);
     return ret;
 }
 
-/* One RAM chunk the guest lacks some page of: page by page, and pages
- * that are not RAM go to the device model as MMIO. */
+/*
+ * One RAM chunk the guest lacks some page of: page by page, and pages
+ * that are not RAM go to the device model as MMIO.
+ */
 static int guest_rw_pages(Bridge *b, uint64_t addr, uint8_t *buf,
                           uint64_t len, bool write)
 {
@@ -480,7 +486,7 @@ static void cmd_pio(Cmd *c, bool out)
     val &= (1ull << (8 * s)) - 1;
     port = pci_data_port(c->b, port, s, out, &val);
     if (out) {
-        if (hvctl_cmd(&c->b->ctl, &rest, "%s %#" PRIx64 " %#" PRIx64,
+        if (hvctl_cmd(&c->b->ctl, &rest, "%s 0x%" PRIx64 " 0x%" PRIx64,
                       c->w[0], port, val) < 0) {
             FAIL_ACCESS(c);
             return;
@@ -489,7 +495,7 @@ static void cmd_pio(Cmd *c, bool out)
         reply(c->b, "OK\n");
         return;
     }
-    if (hvctl_value(&c->b->ctl, &val, "%s %#" PRIx64, c->w[0], port) < 0) {
+    if (hvctl_value(&c->b->ctl, &val, "%s 0x%" PRIx64, c->w[0], port) < 0) {
         FAIL_ACCESS(c);
         return;
     }
@@ -517,7 +523,7 @@ static void cmd_mem(Cmd *c, bool write)
         val &= (1ull << (8 * s)) - 1;
     }
     if (write) {
-        if (hvctl_cmd(&c->b->ctl, &rest, "%s %#" PRIx64 " %#" PRIx64,
+        if (hvctl_cmd(&c->b->ctl, &rest, "%s 0x%" PRIx64 " 0x%" PRIx64,
                       c->w[0], addr, val) < 0) {
             FAIL_ACCESS(c);
             return;
@@ -526,7 +532,7 @@ static void cmd_mem(Cmd *c, bool write)
         reply(c->b, "OK\n");
         return;
     }
-    if (hvctl_value(&c->b->ctl, &val, "%s %#" PRIx64, c->w[0], addr) < 0) {
+    if (hvctl_value(&c->b->ctl, &val, "%s 0x%" PRIx64, c->w[0], addr) < 0) {
         FAIL_ACCESS(c);
         return;
     }
