@@ -6,7 +6,9 @@
 # batches verified with 32 commands in flight; the 2017 map cache bug
 # report's overlapping DMA pattern verified; the image file equal to what
 # the guest wrote; no errors, no DM BUG reports, no ioreq timeouts.  Ours
-# also with INTx instead of MSI.
+# also with INTx instead of MSI.  Then the workload's own failure paths:
+# the device model killed under it (a clear error, exit 1, no hang) and
+# an image it did not make (refused, exit 2).
 #
 # Stock QEMU 7.2 keeps a known map cache bug (a duplicate entry after an
 # unlocked lookup, then the wrong entry's reverse lookup or lock count:
@@ -103,3 +105,39 @@ check() {
 check ours "$ours"
 check stock "$stock"
 check ours-intx "$ours" --irq intx --no-overlap --batches 16
+
+# The device model dies under the guest: a clear error, not a hang.
+"$sim/ahci-workload" --mkimage "$scratch/disk.img" 64
+if env=$("$sim/run" --keep --domid 9 --memory 256 --vcpus 2 \
+             --disk "$scratch/disk.img" --hdtype ahci -- "$ours" \
+             2>"$scratch/kill.launch"); then
+    (
+        set -a
+        eval "$env"
+        set +a
+        timeout 120 "$sim/ahci-workload" --disk "$scratch/disk.img" \
+            > "$scratch/kill.out" 2>&1 &
+        wl=$!
+        sleep 1
+        kill -9 "$XENSIM_QEMU_PID"
+        wait $wl
+        echo $? > "$scratch/kill.rc"
+        $XENSIM_STOP >/dev/null 2>&1
+    )
+    sed 's/^/# /' "$scratch/kill.out"
+    [ "$(cat "$scratch/kill.rc")" = 1 ] &&
+        grep -q 'device model (pid [0-9]*) has exited' "$scratch/kill.out"
+    tap $? "device model killed mid-run: the workload says so and exits 1"
+else
+    sed 's/^/# /' "$scratch/kill.launch"
+    tap 1 "device model killed mid-run: launch"
+fi
+
+# An image the workload did not make is refused before any guest access.
+head -c $((64 << 20)) /dev/zero > "$scratch/zero.img"
+"$sim/ahci-workload" --disk "$scratch/zero.img" --control /nonexistent \
+    > "$scratch/zero.out" 2>&1
+rc=$?
+sed 's/^/# /' "$scratch/zero.out"
+[ $rc = 2 ] && grep -q "not the workload's pattern" "$scratch/zero.out"
+tap $? "an image without the pattern is refused (exit 2)"
