@@ -7,8 +7,9 @@
 # report's overlapping DMA pattern verified; the image file equal to what
 # the guest wrote; no errors, no DM BUG reports, no ioreq timeouts.  Ours
 # also with INTx instead of MSI.  Then the workload's own failure paths:
-# the device model killed under it (a clear error, exit 1, no hang) and
-# an image it did not make (refused, exit 2).
+# the device model killed under it (a clear error, exit 1, no hang), an
+# image it did not make (refused, exit 2), and the verifier finding wrong
+# data (a zeroed image it is told to trust).
 #
 # Stock QEMU 7.2 keeps a known map cache bug (a duplicate entry after an
 # unlocked lookup, then the wrong entry's reverse lookup or lock count:
@@ -141,3 +142,12 @@ rc=$?
 sed 's/^/# /' "$scratch/zero.out"
 [ $rc = 2 ] && grep -q "not the workload's pattern" "$scratch/zero.out"
 tap $? "an image without the pattern is refused (exit 2)"
+
+# The verifier itself: told to trust a zeroed image, the workload must
+# find that the data read is not the pattern.
+bash "$guest" --sim "$sim" --domid 8 "$ours" "$scratch/zero.img" -- \
+    --no-image-check --no-overlap > "$scratch/verify.out" 2>&1
+rc=$?
+sed 's/^/# /' "$scratch/verify.out"
+[ $rc = 1 ] && grep -q '^   MISMATCH read data' "$scratch/verify.out"
+tap $? "verifier: wrong data read is reported as MISMATCH, exit 1"
