@@ -13,7 +13,6 @@
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 out=$BUILD/xensim
-qt=$BUILD/qemu/tests/qtest
 stock=/usr/libexec/xen-qemu-system-i386
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -26,8 +25,8 @@ declare -A KNOWN=(
   [*" q35-test "*]="q35 under -accel xen: QEMU 7.2 segfaults in machine init (no Xen Q35 support yet)"
   [*" ahci-test "*]="ahci-test runs on q35, which -accel xen cannot start in QEMU 7.2"
   [*" i440fx-test /x86_64/i440fx/pam"]="PAM: under Xen the memory below 1 MiB is the guest's RAM in Xen's p2m; QEMU's PAM registers do not change what the guest reads"
-  [stock" i440fx-test /x86_64/i440fx/firmware/bios"]="-bios: under Xen firmware is hvmloader's job, QEMU does not place the BIOS blob in guest RAM"
-  [stock" i440fx-test /x86_64/i440fx/firmware/pflash"]="pc under -accel xen has no pflash ('machine type does not support if=pflash')"
+  [*" i440fx-test /x86_64/i440fx/firmware/bios"]="-bios: under Xen firmware is hvmloader's job, QEMU does not place the BIOS blob in guest RAM"
+  [*" i440fx-test /x86_64/i440fx/firmware/pflash"]="pc under -accel xen has no pflash ('machine type does not support if=pflash')"
   [*" ide-test /x86_64/ide/flush/retry_pci"]="rerror=stop races the status read: a stopped QEMU disables its ioreq server, so Xen answers the read with all-ones"
 )
 # Failures recognised by what the log says, whatever the case: "binary"
@@ -75,11 +74,31 @@ if [ ! -x "$out/xensim-hv" ] || [ ! -x "$out/xenstored" ] ||
     exit 0
 fi
 
-export QTEST_QEMU_BINARY=$out/qemu-system-x86_64
-export QTEST_QEMU_IMG=$BUILD/qemu-img
 tests=${BRIDGE_QTESTS:-$(make -s -C "$TOP" print-qtests)}
 scratch=$(mktemp -d /tmp/xensim-bridge-check.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+# Other engineers rebuild build/ while this runs for minutes: test a
+# snapshot, hard links taken under the build lock (a relink replaces the
+# file, the link keeps the old one).  QEMU finds its firmware through
+# qemu-bundle/ next to the binary.
+snap=$(mktemp -d "$BUILD/.bridge-check.XXXXXX")
+trap 'rm -rf "$scratch" "$snap"' EXIT
+if ! flock "$BUILD/.lock" bash -c '
+        set -e
+        cp -al "$1/xensim" "$2/xensim"
+        ln "$1/qemu/qemu-system-x86_64" "$2/qemu-system-x86_64"
+        ln -s "$1/qemu/qemu-bundle" "$2/qemu-bundle"
+        mkdir "$2/qtest"
+        for t in $3; do
+            if [ -x "$1/qemu/tests/qtest/$t" ]; then
+                ln "$1/qemu/tests/qtest/$t" "$2/qtest/$t"
+            fi
+        done' - "$BUILD" "$snap" "$tests"; then
+    notok "snapshot the build for the bridge tests"
+    exit 1
+fi
+qt=$snap/qtest
+export QTEST_QEMU_BINARY=$snap/xensim/qemu-system-x86_64
+export QTEST_QEMU_IMG=$BUILD/qemu-img
 
 # Run one test binary: all its cases in one go (some share one QEMU and
 # depend on order); when it dies, record the case it died in as failed
@@ -176,8 +195,8 @@ peer() {
                  "$QTEST_QEMU_BINARY" "$2" 2>&1; echo "# peer.py exit $?")
 }
 
-peer ours "$BUILD/qemu-system-x86_64"
-run_binary ours "$BUILD/qemu-system-x86_64"
+peer ours "$snap/qemu-system-x86_64"
+run_binary ours "$snap/qemu-system-x86_64"
 if [ -x "$stock" ]; then
     peer stock "$stock"
     run_binary stock "$stock"
