@@ -18,7 +18,7 @@ ours=$BUILD/qemu-system-x86_64
 stock=/usr/libexec/xen-qemu-system-i386
 secs=${AHCI_BENCH_SECS:-1.5}
 rounds=${AHCI_BENCH_ROUNDS:-3}
-configs="seq:1 seq:32 rand:1 rand:32"
+configs="seq:1 seq:32 rand:1 rand:32 cross:32"
 mem=512 img_mib=256
 
 if [ ! -x "$sim/xensim-hv" ] || [ ! -x "$sim/run" ]; then
@@ -73,9 +73,9 @@ workload() {
     sed -n "s/^bench /$1 /p" "$work/out"
 }
 
-echo "   ($rounds rounds x 4 configurations x 2 device models," \
+echo "   ($rounds rounds x 5 configurations x 2 device models," \
      "$secs s each; this takes about $(python3 -c \
-     "print(round($rounds * 8 * ($secs + 1.2) + 10))") s)"
+     "print(round($rounds * 10 * ($secs + 1.2) + 10))") s)"
 workload ours warmup 1 >> "$work/results"
 workload stock warmup 1 >> "$work/results"
 for r in $(seq 1 "$rounds"); do
@@ -124,7 +124,7 @@ for key in runs:
         ratio = "%10.2f" % (o / s) if s else "%10s" % "-"
         print("%-34s " % ("%s %s" % (key, label)) + fmt % s + " " +
               fmt % o + " " + ratio)
-for field, label in (("maps", "warm-up: foreign maps (64 MiB)"),
+for field, label in (("maps", "warm-up: foreign maps"),
                      ("map_pages", "warm-up: pages mapped"),
                      ("unmaps", "warm-up: foreign unmaps")):
     s = float(warm.get("stock", {}).get(field, "nan"))
@@ -138,6 +138,6 @@ echo "     $sim/run --keep --domid N --memory $mem --vcpus 2" \
      "--disk IMG --hdtype ahci -- BINARY"
 echo "   then, alternating, per round and configuration"
 echo "     $sim/ahci-workload --disk IMG --irq intx --seed ROUND" \
-     "--bench $secs --bench-set {warmup|seq:1|seq:32|rand:1|rand:32}"
+     "--bench $secs --bench-set {warmup|seq:1|seq:32|rand:1|rand:32|cross:32}"
 echo "   IMG: ahci-workload --mkimage IMG $img_mib (raw, patterned);" \
      "BINARY: $ours | $stock"

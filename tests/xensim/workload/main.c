@@ -76,7 +76,7 @@ typedef struct Stats {
 static Opts opt = {
     .drive = "ahcidisk-0", .msi = true, .seed = 1, .batches = 48,
     .dma_ext = 16, .timeout_ms = 20000,
-    .bench_set = "warmup,seq:1,seq:32,rand:1,rand:32",
+    .bench_set = "warmup,seq:1,seq:32,rand:1,rand:32,cross:32",
 };
 static Hv hv;
 static Ahci ahci;
@@ -574,17 +574,10 @@ static bool add_random_cmd(Batch *b, uint8_t ata, uint64_t lba,
         np = left / 2;
     }
     for (i = 0; i < np; i++) {
-        uint32_t len = left;
+        /* Even lengths of at least 2, leaving 2 bytes per later piece. */
+        uint32_t room = left - 2 * (np - i - 1);
+        uint32_t len = i + 1 < np ? 2 * rnd_range(1, room / 2 + 1) : left;
 
-        if (i + 1 < np) {
-            len = 2 * rnd_range(1, (left - 2 * (np - i - 1)) / 2 + 1);
-            if (len > left / 2 + 2) {
-                len = (left / 2) & ~1u;
-            }
-            if (!len) {
-                len = 2;
-            }
-        }
         if (len > AHCI_PRD_MAX_BYTES || b->npieces == MAX_PIECES ||
             !place(b, len, lo, hi, 4, 2)) {
             b->npieces = first;
@@ -610,9 +603,8 @@ static uint32_t random_sectors(void)
     }
 }
 
-/* The guest region the mixed phase crowds its buffers into: 8 MiB
- * around the "hot" index, as the bug report's 0x700xxxxx in a 2 GiB
- * guest. */
+/* The guest index the phases crowd their buffers around: 7/16 of guest
+ * RAM, where the bug report's 0x700xxxxx is in a 4 GiB guest. */
 static uint64_t hot_index(void)
 {
     return (ram_end * 7 / 16) & ~(MIB - 1);
@@ -874,30 +866,28 @@ static void print_counters(const char *prefix, const HvCounters *a,
 /*
  * Benchmark: NCQ reads, sequential (128 KiB, as 32 scattered 4 KiB
  * pages, as a guest's page cache hands them over) or random (4 KiB),
- * at depth 1 or 32, for opt.bench_secs each, into a 64 MiB page cache
- * at 16 MiB.  Only issue-to-completion is timed; verification runs
- * between batches, untimed.  A warm-up pass first reads into every page
- * of that area once, so the figures are the steady state, not the first
- * touch of each page (which xensim's lazily faulted mappings make far
- * dearer than Xen's privcmd does).
+ * into a 64 MiB page cache at 16 MiB; or "cross": random 4 KiB into any
+ * even address of the 8 MiB around the hot index, half of them across
+ * a 1 MiB border (2 MiB mappings next to 1 MiB ones).  At a depth, for
+ * opt.bench_secs each.  Only issue-to-completion is timed; verification
+ * runs between batches, untimed.  A warm-up pass first reads into every
+ * page of both areas once, so the figures are the steady state, not
+ * the first touch of each page (which xensim's lazily faulted mappings
+ * make far dearer than Xen's privcmd does).
  */
 #define BENCH_LO        (16 * MIB)
 #define BENCH_HI        (80 * MIB)
 
-static int bench_warmup(void)
+/* Read into every page of [gpa, end) once. */
+static int warm(uint64_t gpa, uint64_t end, uint64_t *ios)
 {
-    uint64_t gpa = BENCH_LO, lba = 0, ios = 0;
-    HvCounters c0, c1;
+    uint64_t lba = 0;
 
-    if (hv_counters(&hv, &c0) < 0) {
-        printf("   ERROR counters: %s\n", hv.err);
-        return -1;
-    }
-    while (gpa < BENCH_HI) {
+    while (gpa < end) {
         Batch b = { 0 };
         unsigned i, p;
 
-        for (i = 0; i < ahci.nslots && gpa < BENCH_HI; i++) {
+        for (i = 0; i < ahci.nslots && gpa < end; i++) {
             unsigned first = b.npieces;
 
             for (p = 0; p < 32; p++, gpa += 4096 + 2 * GUARD) {
@@ -910,7 +900,23 @@ static int bench_warmup(void)
         if (run_batch(&b, true) < 0) {
             return -1;
         }
-        ios += b.n;
+        *ios += b.n;
+    }
+    return 0;
+}
+
+static int bench_warmup(void)
+{
+    uint64_t ios = 0;
+    HvCounters c0, c1;
+
+    if (hv_counters(&hv, &c0) < 0) {
+        printf("   ERROR counters: %s\n", hv.err);
+        return -1;
+    }
+    if (warm(BENCH_LO, BENCH_HI, &ios) < 0 ||
+        warm(hot_index() - 5 * MIB, hot_index() + 5 * MIB, &ios) < 0) {
+        return -1;
     }
     if (hv_counters(&hv, &c1) < 0) {
         printf("   ERROR counters: %s\n", hv.err);
@@ -925,8 +931,16 @@ static int bench_warmup(void)
     return 0;
 }
 
-static int bench(const char *name, bool seq, unsigned depth)
+typedef enum BenchKind {
+    BENCH_SEQ,          /* 128 KiB, 32 pages */
+    BENCH_RAND,         /* 4 KiB, one page */
+    BENCH_CROSS,        /* 4 KiB at any even address around the hot index,
+                         * half across a 1 MiB border */
+} BenchKind;
+
+static int bench(const char *name, BenchKind kind, unsigned depth)
 {
+    bool seq = kind == BENCH_SEQ;
     uint32_t sectors = seq ? 256 : 8;
     uint64_t lo = BENCH_LO, hi = BENCH_HI, next = 0;
     uint64_t ios = 0, bytes = 0;
@@ -954,7 +968,12 @@ static int bench(const char *name, bool seq, unsigned depth)
                 lba = rnd_range(0, disk_bytes / 512 / 8) * 8;
             }
             for (p = 0; p < sectors / 8; p++) {
-                if (!place(&b, 4096, lo, hi, 0, 4096)) {
+                bool ok = kind == BENCH_CROSS ?
+                          place(&b, 4096, hot_index() - 4 * MIB,
+                                hot_index() + 4 * MIB, 2, 2) :
+                          place(&b, 4096, lo, hi, 0, 4096);
+
+                if (!ok) {
                     printf("   ERROR cannot place buffers\n");
                     return -1;
                 }
@@ -999,7 +1018,8 @@ static int bench(const char *name, bool seq, unsigned depth)
     return 0;
 }
 
-/* --bench-set: a comma-separated list of warmup, seq:DEPTH, rand:DEPTH. */
+/* --bench-set: a comma-separated list of warmup, seq:DEPTH, rand:DEPTH,
+ * cross:DEPTH. */
 static bool run_bench_set(void)
 {
     char *list = strdup(opt.bench_set), *save = NULL, *w;
@@ -1014,9 +1034,13 @@ static bool run_bench_set(void)
             ok = bench_warmup() == 0;
         } else if (sscanf(w, "%7[a-z]:%u", kind, &depth) == 2 &&
                    depth >= 1 && depth <= ahci.nslots &&
-                   (!strcmp(kind, "seq") || !strcmp(kind, "rand"))) {
-            ok = bench(kind[0] == 's' ? "seq-128k" : "rand-4k",
-                       kind[0] == 's', depth) == 0;
+                   (!strcmp(kind, "seq") || !strcmp(kind, "rand") ||
+                    !strcmp(kind, "cross"))) {
+            ok = bench(kind[0] == 's' ? "seq-128k" :
+                       kind[0] == 'r' ? "rand-4k" : "cross-4k",
+                       kind[0] == 's' ? BENCH_SEQ :
+                       kind[0] == 'r' ? BENCH_RAND : BENCH_CROSS,
+                       depth) == 0;
         } else {
             printf("   ERROR --bench-set: '%s'\n", w);
             ok = false;
@@ -1048,7 +1072,7 @@ static void usage(void)
 "  --no-image-check trust the image (to test that mismatches are found)\n"
 "  --bench SECS     timed NCQ read benchmark instead of the phases\n"
 "  --bench-set LIST what --bench runs, in order (warmup,seq:1,seq:32,\n"
-"                   rand:1,rand:32)\n");
+"                   rand:1,rand:32,cross:32)\n");
 }
 
 static int parse(int argc, char **argv)
