@@ -711,7 +711,7 @@ static int phase_ncq_mixed(void)
  *   the same index (QEMU 7.2 remaps the cached 2 MiB entry to 1 MiB,
  *   next to B's: two entries with one key);
  *   then 32 READ FPDMA at once inside X, after B and C completed.
- * B stays in flight because reads are throttled (QMP) to 2 per second
+ * B stays in flight because reads are throttled (QMP) to 1 per second
  * after a first read Z; without QMP, B is a 24 MiB transfer and the
  * phase reports whether the overlap happened.
  */
@@ -728,7 +728,7 @@ static int phase_overlap(bool *overlapped)
     *overlapped = false;
     if (opt.qmp) {
         if (qmp_open(&qmp, opt.qmp) < 0 ||
-            qmp_throttle_reads(&qmp, opt.drive, 2) < 0) {
+            qmp_throttle_reads(&qmp, opt.drive, 1) < 0) {
             printf("   ERROR QMP: %s\n", qmp.err);
             qmp_close(&qmp);
             st.errors++;
@@ -748,8 +748,10 @@ static int phase_overlap(bool *overlapped)
         add_cmd(&zab, ATA_READ_FPDMA, 1024, 8, 2);
     } else {
         for (i = 0; i < 6; i++) {
+            /* Apart by more than the guards. */
             zab.piece[zab.npieces++] = (Piece) {
-                .gpa = far + 2 * MIB + i * 4 * MIB, .len = 4 * MIB };
+                .gpa = far + 2 * MIB + i * (4 * MIB + 4096),
+                .len = 4 * MIB };
         }
         add_cmd(&zab, ATA_READ_FPDMA, 1024, 8 + 6 * 8192, 2);
     }
