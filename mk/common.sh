@@ -15,7 +15,7 @@ BUILD=${XEN_DM_BUILD:-$TOP/build}
 BASE_DEBIAN_VERSION=${BASE_DEBIAN_VERSION:-1:7.2+dfsg-7+deb12u18}
 BASE_REPO=$CACHE/base.git          # pristine base, one commit tagged "base"
 SERIES_REPO=$BUILD/series.git      # throwaway: base + our series
-SRC=$BUILD/src                     # tree the build reads (mtime-stable copy)
+SRC=$BUILD/assembled/qemu         # tree the build reads (mtime-stable copy)
 QBUILD=$BUILD/qemu                 # meson build directory
 
 # Fixed identity and dates make the series reproducible patch for patch.

@@ -21,7 +21,7 @@ if command -v ccache >/dev/null; then
     opts+=(--cc="ccache cc" --cxx="ccache c++" --objcc="ccache cc")
 fi
 
-want="${opts[*]}"
+want="$SRC ${opts[*]}"
 if [ -f "$QBUILD/build.ninja" ] && [ "$(cat "$QBUILD/.xen-dm-opts" 2>/dev/null)" = "$want" ]; then
     exit 0
 fi
