@@ -54,7 +54,8 @@ static const Impl impls[2] = {
 };
 
 #define RAM         (2 * GiB)
-#define RUNS        5
+#define RUNS        15
+#define PASSES      3           /* of the locked-depth group */
 
 static double now_ns(void)
 {
@@ -370,8 +371,9 @@ int main(int argc, char **argv)
 {
     static const int depths[] = { 1, 32, 1024, 65536 };
     double v[2], rv[2], cv[2], raw;
+    double best_rev[ARRAY_SIZE(depths)][2], best_cyc[ARRAY_SIZE(depths)][2];
     char name[64];
-    int i, d;
+    int i, d, pass;
 
     only = argc > 1 ? argv[1] : NULL;
     mcb_init(RAM, 0);
@@ -383,39 +385,67 @@ int main(int argc, char **argv)
     }
 
     if (want("hit")) {
+        double probe = 0, hit[2][2] = { { 0 } };    /* [size 0/8][impl] */
+
         probe_init();
         for (i = 0; i < 2; i++) {
             bench_hit(&impls[i], 0);        /* warm up */
         }
-        v[0] = bench_hit(&probe_impl, 8);
-        row("bare hash probe (same call, no cache)", v[0], v[0], "ns/op");
-        for (i = 0; i < 2; i++) {
-            v[i] = bench_hit(&impls[i], 0);
+        /* the probe and the caches alternate, so a busy spell hits all */
+        for (pass = 0; pass < PASSES; pass++) {
+            v[0] = bench_hit(&probe_impl, 8);
+            probe = pass ? MIN(probe, v[0]) : v[0];
+            for (d = 0; d < 2; d++) {
+                for (i = 0; i < 2; i++) {
+                    v[i] = bench_hit(&impls[i], d * 8);
+                    hit[d][i] = pass ? MIN(hit[d][i], v[i]) : v[i];
+                }
+            }
         }
-        row("forward hit, size 0 (qemu_map_ram_ptr)", v[0], v[1], "ns/op");
-        for (i = 0; i < 2; i++) {
-            v[i] = bench_hit(&impls[i], 8);
-        }
-        row("forward hit, size 8 (flatview_read)", v[0], v[1], "ns/op");
+        row("bare hash probe (same call, no cache)", probe, probe, "ns/op");
+        row("forward hit, size 0 (qemu_map_ram_ptr)", hit[0][0], hit[0][1],
+            "ns/op");
+        row("forward hit, size 8 (flatview_read)", hit[1][0], hit[1][1],
+            "ns/op");
     }
 
     if (want("miss")) {
-        raw = bench_raw_map();
-        row("raw foreign map of 1 MiB + touch (floor)", raw, raw, "ns/op");
-        for (i = 0; i < 2; i++) {
-            v[i] = bench_miss(&impls[i]) - raw;
+        double miss[2] = { 0, 0 };
+
+        /* the floor and the misses alternate, as the hits do */
+        for (pass = 0; pass < PASSES; pass++) {
+            v[0] = bench_raw_map();
+            raw = pass ? MIN(raw, v[0]) : v[0];
+            for (i = 0; i < 2; i++) {
+                v[i] = bench_miss(&impls[i]);
+                miss[i] = pass ? MIN(miss[i], v[i]) : v[i];
+            }
         }
-        row("miss cost over the floor", v[0], v[1], "ns/op");
+        row("raw foreign map of 1 MiB + touch (floor)", raw, raw, "ns/op");
+        row("miss: map a new bucket + touch", miss[0], miss[1], "ns/op");
+        /* within the noise of the floor when it is near or below zero */
+        row("miss cost over the floor", miss[0] - raw, miss[1] - raw,
+            "ns/op");
     }
 
-    for (d = 0; d < ARRAY_SIZE(depths) && want("locked"); d++) {
-        for (i = 0; i < 2; i++) {
-            bench_locked(&impls[i], depths[d], &rv[i], &cv[i]);
+    /*
+     * Several passes over all depths, the best of each kept: a burst of
+     * other work on the machine then hits one pass, not one depth.
+     */
+    for (pass = 0; pass < PASSES && want("locked"); pass++) {
+        for (d = 0; d < ARRAY_SIZE(depths); d++) {
+            for (i = 0; i < 2; i++) {
+                bench_locked(&impls[i], depths[d], &rv[i], &cv[i]);
+                best_rev[d][i] = pass ? MIN(best_rev[d][i], rv[i]) : rv[i];
+                best_cyc[d][i] = pass ? MIN(best_cyc[d][i], cv[i]) : cv[i];
+            }
         }
+    }
+    for (d = 0; d < ARRAY_SIZE(depths) && want("locked"); d++) {
         snprintf(name, sizeof(name), "reverse lookup, %d locked", depths[d]);
-        row(name, rv[0], rv[1], "ns/op");
+        row(name, best_rev[d][0], best_rev[d][1], "ns/op");
         snprintf(name, sizeof(name), "unlock + map, %d locked", depths[d]);
-        row(name, cv[0], cv[1], "ns/op");
+        row(name, best_cyc[d][0], best_cyc[d][1], "ns/op");
     }
     for (d = 16; d <= 1024 && want("invalidate"); d *= 64) {
         for (i = 0; i < 2; i++) {

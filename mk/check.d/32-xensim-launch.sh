@@ -65,8 +65,8 @@ has "-device ahci,id=ahci0" \
     && has "-device ide-hd,bus=ahci0.0,unit=0,drive=ahcidisk-0" \
     && has "-drive file=$img,if=none,id=ahcidisk-0,format=raw,$wb"
 tap $? "argv: AHCI disk as libxl passes hdtype=ahci"
-case "$argv" in *"-device extra-arg ") r=0;; *) r=1;; esac
-tap $r "argv: the user's extra arguments come last"
+case "$argv" in *"-machine xenfv,suppress-vmdesc=on -device extra-arg -m "*) r=0;; *) r=1;; esac
+tap $r "argv: the user's extra arguments come right after -machine (libxl)"
 grep -q 'query-status: running' "$scratch/out" \
     && grep -q 'QMP greeting (QEMU 7.2.22) and qmp_capabilities' \
         "$scratch/out" && grep -q '(id 0x786c7100)' "$scratch/out"
@@ -164,3 +164,51 @@ for qemu in /usr/libexec/xen-qemu-system-i386 "$BUILD/qemu-system-x86_64"; do
     tap $r "$what under build/xensim/run: exits on SIGHUP"
     [ $r = 0 ] || show "$scratch/out"
 done
+
+# ---- 3. the map cache cap as an operator sets it ---------------------------
+# libxl: device_model_args_hvm = ["-accel", "xen,mapcache-max-size=64M"]
+# lands after "-machine xenfv,..."; the cap must reach query-xen-mapcache
+# and "info xen-mapcache", and a bad value must stop QEMU at start-up
+# with a message that names the property.
+qemu=$BUILD/qemu-system-x86_64
+cap_tests=("-accel xen,mapcache-max-size=64M: QEMU reaches running"
+           "query-xen-mapcache reports max-bytes 64M"
+           "info xen-mapcache reports the cap"
+           "mapcache-max-size=512K: refused at start-up, named")
+if [ $have_sim = 0 ] || [ ! -x "$qemu" ]; then
+    for t in "${cap_tests[@]}"; do skip "$t" "hv or QEMU not built"; done
+    exit 0
+fi
+stop=""
+trap '[ -n "$stop" ] && $stop >/dev/null 2>&1; rm -rf "$scratch"' EXIT
+env=$("$out/run" --keep --domid 20 --memory 128 -- "$qemu" \
+          -accel xen,mapcache-max-size=64M 2>"$scratch/out")
+tap $? "${cap_tests[0]}"
+eval "$env"
+stop=${XENSIM_STOP:-}
+"$out/run" --qmp "${XENSIM_QMP:-/nonexistent}" \
+    --execute query-xen-mapcache >"$scratch/q" 2>&1
+grep -q '"max-bytes": 67108864,' "$scratch/q"
+r=$?
+tap $r "${cap_tests[1]}"
+[ $r = 0 ] || show "$scratch/q"
+"$out/run" --qmp "${XENSIM_QMP:-/nonexistent}" \
+    --execute human-monitor-command \
+    --arguments '{"command-line": "info xen-mapcache"}' >"$scratch/h" 2>&1
+tr -d '\r' < "$scratch/h" | grep -q '^bytes mapped  *[0-9]* of 67108864$'
+r=$?
+tap $r "${cap_tests[2]}"
+[ $r = 0 ] || show "$scratch/h"
+[ -n "$stop" ] && $stop >/dev/null 2>&1
+stop=""
+
+"$out/run" --domid 21 --memory 128 -- "$qemu" \
+    -accel xen,mapcache-max-size=512K >"$scratch/out" 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q 'mapcache-max-size=512K: mapcache-max-size must be 0 (automatic) or at least 1M' \
+    "$scratch/out"
+r=$?
+kept=$(sed -n 's/.*logs kept in //p' "$scratch/out")
+[ -n "$kept" ] && rm -rf "$kept"
+tap $r "${cap_tests[3]}"
+[ $r = 0 ] || show "$scratch/out"

@@ -45,7 +45,7 @@ static void setup(uint64_t ram_bytes, uint64_t max_bytes)
         g_free(mc->fwd);
         g_free(mc->rev);
         qemu_mutex_destroy(&mc->lock);
-        g_free(mc);
+        qemu_vfree(mc);
         mapcache = NULL;
     }
     mcb_init(ram_bytes, 64);
@@ -294,6 +294,44 @@ static void test_unknown_pointers(void)
     xen_invalidate_map_cache_entry(p);
     g_assert_cmpuint(stats().failures, ==, failures + 3);
     g_assert_cmpuint(entry_of(p)->locks, ==, 0);
+    g_assert_true(check_invariants());
+}
+
+/*
+ * Unlocked hits and reverse lookups skip the mutex only inside the
+ * caller's RCU read-side critical section; outside one they take the
+ * mutex path and give the same answers.
+ */
+static void test_rcu_paths(void)
+{
+    uint64_t gpa = 3 * MiB + 0x345;
+    uint8_t *p, *q, *d;
+
+    setup(64 * MiB, 0);
+    p = xen_map_cache(gpa, 8, 0, false);
+    g_assert_nonnull(p);
+    g_assert_null(mc_lockless_hit(mapcache, gpa, 8));
+    q = xen_map_cache(gpa, 8, 0, false);
+    g_assert_true(q == p);
+    g_assert_cmpuint(stats().hits, ==, 1);
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        g_assert_true(mc_lockless_hit(mapcache, gpa, 8) == p);
+        /* a request crossing the bucket is another key: not a hit */
+        g_assert_null(mc_lockless_hit(mapcache, gpa | 0xffffc, 8));
+    }
+    g_assert_cmpuint(stats().hits, ==, 2);
+
+    d = dma_start(gpa, 0x100);
+    /* mutex path: dma_end() looks up outside RCU */
+    g_assert_cmphex(xen_ram_addr_from_mapcache(d + 0x10), ==, gpa + 0x10);
+    WITH_RCU_READ_LOCK_GUARD() {
+        g_assert_cmphex(xen_ram_addr_from_mapcache(d + 0x20), ==,
+                        gpa + 0x20);
+        g_assert_cmphex(xen_ram_addr_from_mapcache((uint8_t *)&gpa), ==,
+                        RAM_ADDR_INVALID);
+    }
+    dma_end(d, gpa, 0x100);
     g_assert_true(check_invariants());
 }
 
@@ -581,6 +619,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-mapcache/sizes-on-one-index",
                     test_sizes_on_one_index);
     g_test_add_func("/xen-mapcache/unknown-pointers", test_unknown_pointers);
+    g_test_add_func("/xen-mapcache/rcu-paths", test_rcu_paths);
     g_test_add_func("/xen-mapcache/invalidate", test_invalidate);
     g_test_add_func("/xen-mapcache/lru", test_lru);
     g_test_add_func("/xen-mapcache/cap-all-locked", test_cap_all_locked);

@@ -49,10 +49,11 @@
  * notifiers: a miss drops it, maps, retakes it and inserts, or discards
  * its mapping if another thread inserted the same key meanwhile or the
  * cache was invalidated.  Unmaps run from call_rcu.  An unlocked request
- * that hits, and a reverse lookup, take no lock at all: fwd and rev are
- * published with qatomic_rcu_set and a table is replaced whole when it
- * grows or is emptied, so a lockless reader sees a consistent chain or
- * misses and retries under the lock.
+ * that hits, and a reverse lookup, take no lock at all when the caller is
+ * inside an RCU read-side critical section (physmem.c always is): fwd and
+ * rev are published with qatomic_rcu_set and a table is replaced whole
+ * when it grows or is emptied, so a lockless reader sees a consistent
+ * chain or misses and retries under the lock.
  *
  * Failure: nothing the guest does can stop QEMU.  Bad pages make the
  * requests that touch them fail (if they were populated since, the key
@@ -75,6 +76,7 @@
 #include "qemu/units.h"
 #include "qemu/bitops.h"
 #include "qemu/log.h"
+#include "qemu/memalign.h"
 #include "qemu/queue.h"
 #include "qemu/rcu.h"
 #include "qemu/thread.h"
@@ -153,18 +155,22 @@ typedef struct MapCacheFwd {
 } MapCacheFwd;
 
 typedef struct MapCache {
-    QemuMutex lock;
+    /* Read by every lockless lookup; written rarely, under lock. */
     MapCacheFwd *fwd;
-    size_t fwd_count;
     MapCacheRevTable *rev;
+    size_t max_bytes;
+
+    /* Lockless hits and reverse lookups write the counters: own line. */
+    QEMU_ALIGNED(64) XenMapCacheStats stats;
+
+    QEMU_ALIGNED(64) QemuMutex lock;
+    size_t fwd_count;
     size_t rev_count;
     MapCacheList lru;
     MapCacheList locked;
     MapCacheList doomed;
     uint64_t generation;
     uint64_t bytes;
-    uint64_t max_bytes;
-    XenMapCacheStats stats;
 } MapCache;
 
 static MapCache *mapcache;
@@ -617,20 +623,36 @@ static uint8_t *mc_use(MapCache *mc, MapCacheEntry *e, hwaddr offset,
 }
 
 /*
+ * Lockless lookups rely on the caller's RCU read-side critical section:
+ * physmem.c holds one around every unlocked map and reverse lookup, and
+ * the pointer an unlocked map returns is only good inside it anyway.
+ * Nesting one of our own would cost two out-of-line TLS calls, as much
+ * as the lookup itself.  A caller outside one takes the mutex.
+ */
+static inline bool mc_in_rcu_reader(void)
+{
+    return get_ptr_rcu_reader()->depth > 0;
+}
+
+/*
  * An unlocked request for a key in fwd whose pages all mapped needs no
  * lock: walk fwd under RCU (entries and tables are freed after a grace
  * period), mark the entry referenced and count the hit.  The counter is
  * bumped without an atomic read-modify-write, so concurrent lockless hits
  * may lose a count; it is a statistic.
  */
-static uint8_t *mc_lockless_hit(MapCache *mc, hwaddr index, hwaddr nb,
-                                hwaddr offset)
+static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
 {
+    hwaddr index = addr >> MC_SHIFT;
+    hwaddr offset = addr & (MC_BUCKET - 1);
+    hwaddr nb = (offset + len + MC_BUCKET - 1) >> MC_SHIFT;
     MapCacheFwd *t;
     MapCacheEntry *e;
     int steps = 0;
 
-    RCU_READ_LOCK_GUARD();
+    if (unlikely(!mc_in_rcu_reader())) {
+        return NULL;
+    }
     t = qatomic_rcu_read(&mc->fwd);
     e = qatomic_rcu_read(&t->heads[mc_fwd_hash(index, nb) & t->mask]);
     while (e && (qatomic_read(&e->index) != index || e->nbuckets != nb)) {
@@ -650,9 +672,11 @@ static uint8_t *mc_lockless_hit(MapCache *mc, hwaddr index, hwaddr nb,
     return e->vaddr + offset;
 }
 
-uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
+/* Everything but an unlocked hit: under the lock, mapping on a miss. */
+static __attribute__((noinline))
+uint8_t *mc_map_locked(MapCache *mc, hwaddr addr, hwaddr size, bool lock,
+                       bool dma)
 {
-    MapCache *mc = mapcache;
     hwaddr index = addr >> MC_SHIFT;
     hwaddr offset = addr & (MC_BUCKET - 1);
     hwaddr len = size ? size : 1;
@@ -664,19 +688,8 @@ uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
     uint8_t *p = NULL;
     bool fail;
 
-    if (!mc) {
-        return NULL;
-    }
     nb = DIV_ROUND_UP(offset + MIN(len, mc->max_bytes), MC_BUCKET);
     npages = DIV_ROUND_UP((offset & (MC_PAGE - 1)) + len, MC_PAGE);
-    if (!lock && len <= mc->max_bytes) {
-        p = mc_lockless_hit(mc, index, nb, offset);
-        if (p) {
-            trace_xen_map_cache_hit(addr, size, p);
-            return p;
-        }
-    }
-
     qemu_mutex_lock(&mc->lock);
     if (len > mc->max_bytes || addr + len < addr) {
         why = "too large";
@@ -748,21 +761,41 @@ uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
     return p;
 }
 
+uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
+{
+    MapCache *mc = mapcache;
+    hwaddr len = size ? size : 1;
+
+    if (unlikely(!mc)) {
+        return NULL;
+    }
+    if (!lock && len <= qatomic_read(&mc->max_bytes)) {
+        uint8_t *p = mc_lockless_hit(mc, addr, len);
+
+        if (p) {
+            trace_xen_map_cache_hit(addr, size, p);
+            return p;
+        }
+    }
+    return mc_map_locked(mc, addr, size, lock, dma);
+}
+
 ram_addr_t xen_ram_addr_from_mapcache(void *ptr)
 {
     MapCache *mc = mapcache;
     ram_addr_t addr = RAM_ADDR_INVALID;
-    MapCacheEntry *e;
+    MapCacheEntry *e = NULL;
 
     if (!mc) {
         return RAM_ADDR_INVALID;
     }
     /*
-     * The entry cannot go while we look: it is freed only after a grace
-     * period.  The caller holds a lock on it anyway if it holds a DMA
-     * mapping; then the answer cannot change either.
+     * Under the caller's RCU read lock the entry cannot go while we look:
+     * it is freed only after a grace period.  The caller holds a lock on
+     * it anyway if it holds a DMA mapping; then the answer cannot change
+     * either.
      */
-    WITH_RCU_READ_LOCK_GUARD() {
+    if (mc_in_rcu_reader()) {
         e = mc_rev_find_in(qatomic_rcu_read(&mc->rev), ptr, true);
         if (e) {
             addr = (qatomic_read(&e->index) << MC_SHIFT) +
@@ -959,7 +992,7 @@ void xen_map_cache_set_max_size(uint64_t max_bytes)
         return;
     }
     qemu_mutex_lock(&mc->lock);
-    mc->max_bytes = MAX(max_bytes, MC_BUCKET);
+    qatomic_set(&mc->max_bytes, MIN(MAX(max_bytes, MC_BUCKET), SIZE_MAX));
     mc_make_room(mc, 0, &victims);
     qemu_mutex_unlock(&mc->lock);
     mc_free_list(&victims);
@@ -1025,7 +1058,8 @@ void xen_map_cache_init(phys_offset_to_gaddr_t f, void *opaque)
         setrlimit(RLIMIT_AS, &rl);
     }
 
-    mc = g_new0(MapCache, 1);
+    mc = qemu_memalign(__alignof__(MapCache), sizeof(*mc));
+    memset(mc, 0, sizeof(*mc));
     qemu_mutex_init(&mc->lock);
     mc->fwd = mc_fwd_new(MC_HASH_MIN);
     mc->rev = mc_rev_new(MC_HASH_MIN);

@@ -350,6 +350,8 @@ def libxl_argv(opts, run_dir, qemu_args):
         argv += ["-smp", "%d,maxcpus=%d" % (opts.vcpus, opts.vcpus)]
     argv += ["-net", "none"]
     argv += ["-machine", "xenfv,suppress-vmdesc=on"]
+    # device_model_args_hvm: verbatim, right after the machine (section 1)
+    argv += qemu_args
     argv += ["-m", str(opts.memory - videoram)]
     if opts.disk:
         fmt = disk_format(opts.disk)
@@ -362,7 +364,7 @@ def libxl_argv(opts, run_dir, qemu_args):
         else:
             argv += ["-drive", "file=%s,if=ide,index=0,media=disk,"
                      "format=%s,cache=writeback" % (opts.disk, fmt)]
-    return argv + qemu_args
+    return argv
 
 
 def disk_format(path):
@@ -837,6 +839,30 @@ def read_env_file(run_dir):
     return env
 
 
+def qmp_command(path, command, arguments):
+    """One QMP command on a kept device model, as a libxl operator would."""
+    transcript = []
+    try:
+        args = json.loads(arguments) if arguments else None
+        qmp = QmpConnection(path, transcript)
+        try:
+            qmp.handshake()
+            ret = qmp.execute(command, args)
+        finally:
+            qmp.close()
+    except ValueError as e:
+        log("--arguments is not JSON: %s" % e)
+        return 2
+    except (OSError, Failure) as e:
+        log("QMP %s: %s" % (command, e))
+        return 1
+    if isinstance(ret, str):        # human-monitor-command
+        sys.stdout.write(ret if ret.endswith("\n") else ret + "\n")
+    else:
+        print(json.dumps(ret, indent=1, sort_keys=True))
+    return 0
+
+
 def stop_kept(run_dir):
     """Tear down what `run --keep` left behind, as xl destroy would."""
     pids = {}
@@ -900,7 +926,8 @@ def parse_args(argv):
         own, rest = argv, []
     p = argparse.ArgumentParser(
         prog="run", usage="%(prog)s [options] -- QEMU-BINARY [ARGS...]\n"
-        "       %(prog)s --stop RUN-DIR",
+        "       %(prog)s --stop RUN-DIR\n"
+        "       %(prog)s --qmp SOCKET --execute COMMAND [--arguments JSON]",
         description="Start a QEMU device model on xensim as libxl 4.17 "
         "does, check it, and tear it down.")
     p.add_argument("--domid", type=int, default=1)
@@ -924,12 +951,22 @@ def parse_args(argv):
                    help="leave everything running and print its env")
     p.add_argument("--stop", metavar="RUN-DIR",
                    help="tear down what --keep left running")
+    p.add_argument("--qmp", metavar="SOCKET",
+                   help="run one QMP command (--execute, --arguments) on "
+                   "a kept device model's SOCKET ($XENSIM_QMP), print "
+                   "the result")
+    p.add_argument("--execute", metavar="COMMAND")
+    p.add_argument("--arguments", metavar="JSON")
     p.add_argument("--summary-json", metavar="FILE",
                    help="also write the results as JSON to FILE")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log QMP traffic; xenstored logs every request")
     opts = p.parse_args(own)
     if opts.stop:
+        return opts, []
+    if opts.qmp:
+        if not opts.execute:
+            p.error("--qmp needs --execute COMMAND")
         return opts, []
     if not rest:
         p.error("the QEMU binary goes after --")
@@ -959,6 +996,8 @@ def main(argv):
     opts, qemu_args = parse_args(argv)
     if opts.stop:
         return stop_kept(opts.stop)
+    if opts.qmp:
+        return qmp_command(opts.qmp, opts.execute, opts.arguments)
     launch = Launch(opts, qemu_args)
     try:
         return launch.run()
