@@ -68,7 +68,7 @@ install: build
 	@echo "Set device_model_override=\"$(PREFIX)/lib/xen-dm/bin/qemu-system-x86_64\" in xl.cfg"
 
 clean:
-	rm -rf $(BUILD)/qemu $(BUILD)/assembled $(BUILD)/series.git series-out
+	rm -rf $(BUILD)/qemu $(BUILD)/assembled $(BUILD)/series $(BUILD)/series.git series-out
 
 distclean:
 	rm -rf $(BUILD) series-out

@@ -14,7 +14,8 @@ BUILD=${XEN_DM_BUILD:-$TOP/build}
 # accepted when this exact one is gone, and the one used is recorded.
 BASE_DEBIAN_VERSION=${BASE_DEBIAN_VERSION:-1:7.2+dfsg-7+deb12u18}
 BASE_REPO=$CACHE/base.git          # pristine base, one commit tagged "base"
-SERIES_REPO=$BUILD/series.git      # throwaway: base + our series
+SERIES_REPO=$BUILD/series/qemu.git # throwaway: base + our series (deep enough
+                                  # that tools looking for QEMU trees skip it)
 SRC=$BUILD/assembled/qemu         # tree the build reads (mtime-stable copy)
 QBUILD=$BUILD/qemu                 # meson build directory
 
