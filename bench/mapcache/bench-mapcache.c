@@ -310,9 +310,12 @@ static void *worker(void *opaque)
         gpa = (hwaddr)(s >> 8) % (48 * MiB) & ~0xfffULL;
         p = w->m->map(gpa, 4096, 1, true);
         sink = *p;
-        if (w->m->reverse(p) != gpa) {
-            fprintf(stderr, "%s: wrong reverse lookup\n", w->m->name);
-            exit(1);
+        /* address_space_unmap(): qemu_ram_block_from_host() under RCU */
+        WITH_RCU_READ_LOCK_GUARD() {
+            if (w->m->reverse(p) != gpa) {
+                fprintf(stderr, "%s: wrong reverse lookup\n", w->m->name);
+                exit(1);
+            }
         }
         w->m->unlock(p);
         w->ops++;
