@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/sockio.h"
 #include "bridge.h"
 
 /* memread's largest answer is 2 * 128 KiB of hex plus "ok ". */
@@ -27,26 +27,10 @@
 
 int hvctl_connect(HvCtl *c, const char *path, int intr_fd)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
     memset(c, 0, sizeof(*c));
     c->intr_fd = intr_fd;
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        c->fd = -1;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
-        return -1;
-    }
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        close(c->fd);
-        c->fd = -1;
-        return -1;
-    }
-    return 0;
+    c->fd = sockio_connect(path);
+    return c->fd < 0 ? -1 : 0;
 }
 
 void hvctl_close(HvCtl *c)
@@ -80,7 +64,6 @@ static int vsend(HvCtl *c, const char *fmt, va_list ap)
 {
     char *msg;
     int n;
-    size_t off = 0;
 
     if (c->broken || c->fd < 0) {
         snprintf(c->err, sizeof(c->err), "xensim control socket unusable");
@@ -91,17 +74,9 @@ static int vsend(HvCtl *c, const char *fmt, va_list ap)
         return broken(c, "out of memory");
     }
     msg[n] = '\n';  /* replaces the NUL; we write n + 1 bytes */
-    while (off < (size_t)n + 1) {
-        ssize_t w = send(c->fd, msg + off, n + 1 - off, MSG_NOSIGNAL);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            free(msg);
-            return broken(c, "xensim control socket: %s", strerror(errno));
-        }
-        off += w;
+    if (sockio_send_all(c->fd, msg, n + 1) < 0) {
+        free(msg);
+        return broken(c, "xensim control socket: %s", strerror(errno));
     }
     free(msg);
     return 0;

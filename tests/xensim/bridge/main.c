@@ -39,12 +39,12 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <xenstore.h>
 
+#include "../common/sockio.h"
 #include "bridge.h"
 
 /* One guest per simulator, so every bridge can use the same domid. */
@@ -180,42 +180,13 @@ static bool spawn(Child *c, char **argv, const char *log, char **env)
 
 static bool can_connect(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
-    bool ok;
+    int fd = sockio_connect(path);
 
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        return false;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return false;
     }
-    ok = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     close(fd);
-    return ok;
-}
-
-static int connect_to(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    return true;
 }
 
 /* Wait until ready(path) holds, failing early if the child exits. */
@@ -279,7 +250,7 @@ static void release_qmp_waiter(void)
     int fd;
 
     if (g.qmp_path && exists(g.qmp_path)) {
-        fd = connect_to(g.qmp_path);
+        fd = sockio_connect(g.qmp_path);
         if (fd >= 0) {
             close(fd);
         }
@@ -750,7 +721,7 @@ int main(int argc, char **argv)
     setup_signals();
 
     /* First unblock libqtest, which accepts the qtest socket first. */
-    g.b.qfd = connect_to(g.qtest_path);
+    g.b.qfd = sockio_connect(g.qtest_path);
     if (g.b.qfd < 0) {
         msg("cannot connect to libqtest at %s: %s", g.qtest_path,
             strerror(errno));

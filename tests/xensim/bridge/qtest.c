@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../common/sockio.h"
 #include "bridge.h"
 
 #define MAX_WORDS       8
@@ -47,18 +48,8 @@
 
 static void send_all(Bridge *b, const char *s, size_t n)
 {
-    while (n && !b->qfd_dead) {
-        ssize_t w = send(b->qfd, s, n, MSG_NOSIGNAL);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            b->qfd_dead = true;
-            return;
-        }
-        s += w;
-        n -= w;
+    if (!b->qfd_dead && sockio_send_all(b->qfd, s, n) < 0) {
+        b->qfd_dead = true;
     }
 }
 
@@ -148,35 +139,6 @@ static bool parse_i64(const char *s, int64_t *v)
     errno = 0;
     *v = strtoll(s, &end, 0);
     return !errno && !*end;
-}
-
-static int size_suffix(char c)
-{
-    switch (c) {
-    case 'b':
-        return 1;
-    case 'w':
-        return 2;
-    case 'l':
-        return 4;
-    case 'q':
-        return 8;
-    }
-    return 0;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 /* ---- base64 (RFC 4648, as g_base64_encode/decode) ------------------- */
@@ -328,7 +290,8 @@ static int ram_read(Bridge *b, uint64_t addr, uint8_t *buf, uint64_t len)
         return -1;
     }
     for (i = 0; i < len; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = sockio_hexval(hex[2 * i]);
+        int lo = sockio_hexval(hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             snprintf(b->ctl.err, sizeof(b->ctl.err), "xensim: bad memread");
@@ -447,6 +410,58 @@ typedef struct Cmd {
 #define FAIL_ACCESS(c) \
     reply((c)->b, "FAIL %s\n", (c)->b->ctl.err)
 
+/* Start the device model if need be; false, with the reply sent, if not. */
+static bool cmd_ready(Cmd *c)
+{
+    if (ensure_ready(c->b)) {
+        return true;
+    }
+    reply(c->b, "FAIL device model not running\n");
+    return false;
+}
+
+/*
+ * The guest access of in/out/read/write COMMAND WHERE [VALUE]: xensim-hv
+ * takes the same command; a read answers with the value in width digits.
+ */
+static void cmd_access(Cmd *c, bool write, uint64_t where, uint64_t val,
+                       int width)
+{
+    const char *rest;
+
+    if (write) {
+        if (hvctl_cmd(&c->b->ctl, &rest, "%s 0x%" PRIx64 " 0x%" PRIx64,
+                      c->w[0], where, val) < 0) {
+            FAIL_ACCESS(c);
+            return;
+        }
+        report_irqs(c->b);
+        reply(c->b, "OK\n");
+        return;
+    }
+    if (hvctl_value(&c->b->ctl, &val, "%s 0x%" PRIx64, c->w[0], where) < 0) {
+        FAIL_ACCESS(c);
+        return;
+    }
+    report_irqs(c->b);
+    reply(c->b, "OK 0x%0*" PRIx64 "\n", width, val);
+}
+
+/* Write len bytes of data at addr and answer the command. */
+static void cmd_write_guest(Cmd *c, uint64_t addr, uint8_t *data,
+                            uint64_t len)
+{
+    if (!cmd_ready(c)) {
+        return;
+    }
+    if (guest_rw(c->b, addr, data, len, true) < 0) {
+        FAIL_ACCESS(c);
+        return;
+    }
+    report_irqs(c->b);
+    reply(c->b, "OK\n");
+}
+
 /*
  * libqos addresses PCI config space by writing the register's low bits
  * into CF8 (0x80000002 then inw 0xcfc reads offset 2): QEMU's host bridge
@@ -470,44 +485,26 @@ static uint64_t pci_data_port(Bridge *b, uint64_t port, int size, bool out,
 
 static void cmd_pio(Cmd *c, bool out)
 {
-    int s = size_suffix(c->w[0][out ? 3 : 2]);
+    int s = sockio_size_letter(c->w[0][out ? 3 : 2]);
     uint64_t port, val = 0;
-    const char *rest;
 
     if (c->n != (out ? 3 : 2) || !parse_u64(c->w[1], &port) ||
         port > 0xffff || (out && !parse_u64(c->w[2], &val))) {
         reply(c->b, "FAIL usage: %s PORT%s\n", c->w[0], out ? " VALUE" : "");
         return;
     }
-    if (!ensure_ready(c->b)) {
-        reply(c->b, "FAIL device model not running\n");
+    if (!cmd_ready(c)) {
         return;
     }
     val &= (1ull << (8 * s)) - 1;
     port = pci_data_port(c->b, port, s, out, &val);
-    if (out) {
-        if (hvctl_cmd(&c->b->ctl, &rest, "%s 0x%" PRIx64 " 0x%" PRIx64,
-                      c->w[0], port, val) < 0) {
-            FAIL_ACCESS(c);
-            return;
-        }
-        report_irqs(c->b);
-        reply(c->b, "OK\n");
-        return;
-    }
-    if (hvctl_value(&c->b->ctl, &val, "%s 0x%" PRIx64, c->w[0], port) < 0) {
-        FAIL_ACCESS(c);
-        return;
-    }
-    report_irqs(c->b);
-    reply(c->b, "OK 0x%04" PRIx64 "\n", val);
+    cmd_access(c, out, port, val, 4);
 }
 
 static void cmd_mem(Cmd *c, bool write)
 {
-    int s = size_suffix(c->w[0][write ? 5 : 4]);
+    int s = sockio_size_letter(c->w[0][write ? 5 : 4]);
     uint64_t addr, val = 0;
-    const char *rest;
 
     if (c->n != (write ? 3 : 2) || !parse_u64(c->w[1], &addr) ||
         (write && !parse_u64(c->w[2], &val)) || addr + s - 1 < addr) {
@@ -515,29 +512,13 @@ static void cmd_mem(Cmd *c, bool write)
               write ? " VALUE" : "");
         return;
     }
-    if (!ensure_ready(c->b)) {
-        reply(c->b, "FAIL device model not running\n");
+    if (!cmd_ready(c)) {
         return;
     }
     if (s < 8) {
         val &= (1ull << (8 * s)) - 1;
     }
-    if (write) {
-        if (hvctl_cmd(&c->b->ctl, &rest, "%s 0x%" PRIx64 " 0x%" PRIx64,
-                      c->w[0], addr, val) < 0) {
-            FAIL_ACCESS(c);
-            return;
-        }
-        report_irqs(c->b);
-        reply(c->b, "OK\n");
-        return;
-    }
-    if (hvctl_value(&c->b->ctl, &val, "%s 0x%" PRIx64, c->w[0], addr) < 0) {
-        FAIL_ACCESS(c);
-        return;
-    }
-    report_irqs(c->b);
-    reply(c->b, "OK 0x%016" PRIx64 "\n", val);
+    cmd_access(c, write, addr, val, 16);
 }
 
 /* read ADDR LEN / b64read ADDR LEN */
@@ -555,8 +536,7 @@ static void cmd_read(Cmd *c, bool b64)
               "usage: ADDR LEN" : why);
         return;
     }
-    if (!ensure_ready(c->b)) {
-        reply(c->b, "FAIL device model not running\n");
+    if (!cmd_ready(c)) {
         return;
     }
     data = malloc(len ? len : 1);
@@ -621,7 +601,7 @@ static void cmd_write(Cmd *c)
         return;
     }
     for (i = 0; i < digits; i++) {
-        int v = hexval(hex[i]);
+        int v = sockio_hexval(hex[i]);
 
         if (v < 0) {
             free(data);
@@ -630,19 +610,8 @@ static void cmd_write(Cmd *c)
         }
         data[i / 2] |= v << (i & 1 ? 0 : 4);
     }
-    if (!ensure_ready(c->b)) {
-        free(data);
-        reply(c->b, "FAIL device model not running\n");
-        return;
-    }
-    if (guest_rw(c->b, addr, data, len, true) < 0) {
-        free(data);
-        FAIL_ACCESS(c);
-        return;
-    }
+    cmd_write_guest(c, addr, data, len);
     free(data);
-    report_irqs(c->b);
-    reply(c->b, "OK\n");
 }
 
 /* b64write ADDR LEN B64 */
@@ -663,16 +632,7 @@ static void cmd_b64write(Cmd *c)
         reply(c->b, "FAIL b64write: data is not LEN bytes of base64\n");
         return;
     }
-    if (!ensure_ready(c->b)) {
-        reply(c->b, "FAIL device model not running\n");
-        return;
-    }
-    if (guest_rw(c->b, addr, (uint8_t *)c->w[3], len, true) < 0) {
-        FAIL_ACCESS(c);
-        return;
-    }
-    report_irqs(c->b);
-    reply(c->b, "OK\n");
+    cmd_write_guest(c, addr, (uint8_t *)c->w[3], len);
 }
 
 /* memset ADDR LEN PATTERN */
@@ -698,19 +658,8 @@ static void cmd_memset(Cmd *c)
         return;
     }
     memset(data, (uint8_t)pattern, len);
-    if (!ensure_ready(c->b)) {
-        free(data);
-        reply(c->b, "FAIL device model not running\n");
-        return;
-    }
-    if (guest_rw(c->b, addr, data, len, true) < 0) {
-        free(data);
-        FAIL_ACCESS(c);
-        return;
-    }
+    cmd_write_guest(c, addr, data, len);
     free(data);
-    report_irqs(c->b);
-    reply(c->b, "OK\n");
 }
 
 /*
@@ -820,10 +769,10 @@ void bridge_command(Bridge *b, char *line)
                !strcmp(w[0], "inl")) {
         cmd_pio(&c, false);
     } else if (!strncmp(w[0], "write", 5) && strlen(w[0]) == 6 &&
-               size_suffix(w[0][5])) {
+               sockio_size_letter(w[0][5])) {
         cmd_mem(&c, true);
     } else if (!strncmp(w[0], "read", 4) && strlen(w[0]) == 5 &&
-               size_suffix(w[0][4])) {
+               sockio_size_letter(w[0][4])) {
         cmd_mem(&c, false);
     } else if (!strcmp(w[0], "read")) {
         cmd_read(&c, false);

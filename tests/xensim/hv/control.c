@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/sockio.h"
 #include "hv.h"
 #include "vcpu.h"
 
@@ -62,21 +63,6 @@ static bool num(const char *s, uint64_t *v)
     errno = 0;
     *v = strtoull(s, &end, 0);
     return errno == 0 && end != s && *end == 0;
-}
-
-static unsigned size_of(char c)
-{
-    switch (c) {
-    case 'b':
-        return 1;
-    case 'w':
-        return 2;
-    case 'l':
-        return 4;
-    case 'q':
-        return 8;
-    }
-    return 0;
 }
 
 static int hex_decode(const char *hex, uint8_t *buf, size_t len)
@@ -515,7 +501,7 @@ static bool match(const Command *cmd, const char *word, unsigned *size)
         *size = 0;
         return word[n] == 0;
     }
-    *size = size_of(word[n]);
+    *size = sockio_size_letter(word[n]);
     return *size && word[n + 1] == 0 && (cmd->sizes & *size);
 }
 

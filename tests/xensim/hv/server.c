@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/sockio.h"
 #include "hv.h"
 #include "../lib/wire.h"
 
@@ -46,8 +47,7 @@ void hv_request_exit(void)
 /* Listen on path; the path appears only once listening (atomic rename). */
 static int listen_at(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    char tmp[sizeof(sa.sun_path)];
+    char tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int fd;
 
     if (snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid()) >=
@@ -55,17 +55,13 @@ static int listen_at(const char *path)
         fprintf(stderr, "xensim-hv: socket path too long: %s\n", path);
         return -1;
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    unlink(tmp);
-    strcpy(sa.sun_path, tmp);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        listen(fd, 64) < 0 || rename(tmp, path) < 0) {
+    fd = sockio_listen(tmp, 0);
+    if (fd < 0 || rename(tmp, path) < 0) {
         fprintf(stderr, "xensim-hv: cannot listen on %s: %m\n", path);
         unlink(tmp);
-        close(fd);
+        if (fd >= 0) {
+            close(fd);
+        }
         return -1;
     }
     return fd;

@@ -7,16 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/sockio.h"
 #include "client.h"
 #include "wire.h"
 
 static int connect_socket(void)
 {
     const char *path = getenv(XENSIM_SOCKET_ENV);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int fd;
 
     if (!path || !*path) {
@@ -25,23 +24,13 @@ static int connect_socket(void)
         errno = ENOENT;
         return -1;
     }
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = sockio_connect(path);
     if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         int e = errno;
 
         fprintf(stderr, "xensim: cannot connect to %s: %s\n", path,
                 strerror(e));
-        close(fd);
         errno = e;
-        return -1;
     }
     return fd;
 }

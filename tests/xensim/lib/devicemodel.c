@@ -59,6 +59,16 @@ static int dm_op(xendevicemodel_handle *dmod, domid_t domid,
     return ret < 0 ? -1 : 0;
 }
 
+/*
+ * A XEN_DMOP_<name> without buffers whose arguments are the fields of
+ * op.u.<name>, given as designated initialisers (the rest, pads
+ * included, stays zero).
+ */
+#define DM_OP_ARGS(dmod, domid, name, ...)                              \
+    dm_op((dmod), (domid), &(struct xen_dm_op) {                        \
+              .op = XEN_DMOP_##name, .u.name = { __VA_ARGS__ },         \
+          }, NULL, 0, NULL, 0)
+
 xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
                                            unsigned int open_flags)
 {
@@ -139,14 +149,14 @@ static int io_range(xendevicemodel_handle *dmod, domid_t domid,
                     uint32_t dmop, ioservid_t id, uint32_t type,
                     uint64_t start, uint64_t end)
 {
-    struct xen_dm_op op = { .op = dmop };
-    struct xen_dm_op_ioreq_server_range *r =
-        &op.u.map_io_range_to_ioreq_server;
+    /* map and unmap take the same struct xen_dm_op_ioreq_server_range. */
+    struct xen_dm_op op = {
+        .op = dmop,
+        .u.map_io_range_to_ioreq_server = {
+            .id = id, .type = type, .start = start, .end = end,
+        },
+    };
 
-    r->id = id;
-    r->type = type;
-    r->start = start;
-    r->end = end;
     return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
 }
 
@@ -170,9 +180,10 @@ int xendevicemodel_unmap_io_range_from_ioreq_server(
                     start, end);
 }
 
-int xendevicemodel_map_pcidev_to_ioreq_server(
-    xendevicemodel_handle *dmod, domid_t domid, ioservid_t id,
-    uint16_t segment, uint8_t bus, uint8_t device, uint8_t function)
+/* A PCI device is the one-SBDF range of type XEN_DMOP_IO_RANGE_PCI. */
+static int pcidev_range(xendevicemodel_handle *dmod, domid_t domid,
+                        uint32_t dmop, ioservid_t id, uint16_t segment,
+                        uint8_t bus, uint8_t device, uint8_t function)
 {
     uint64_t sbdf;
 
@@ -181,55 +192,45 @@ int xendevicemodel_map_pcidev_to_ioreq_server(
         return -1;
     }
     sbdf = XEN_DMOP_PCI_SBDF(segment, bus, device, function);
-    return io_range(dmod, domid, XEN_DMOP_map_io_range_to_ioreq_server, id,
-                    XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf);
+    return io_range(dmod, domid, dmop, id, XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf);
+}
+
+int xendevicemodel_map_pcidev_to_ioreq_server(
+    xendevicemodel_handle *dmod, domid_t domid, ioservid_t id,
+    uint16_t segment, uint8_t bus, uint8_t device, uint8_t function)
+{
+    return pcidev_range(dmod, domid, XEN_DMOP_map_io_range_to_ioreq_server,
+                        id, segment, bus, device, function);
 }
 
 int xendevicemodel_unmap_pcidev_from_ioreq_server(
     xendevicemodel_handle *dmod, domid_t domid, ioservid_t id,
     uint16_t segment, uint8_t bus, uint8_t device, uint8_t function)
 {
-    uint64_t sbdf;
-
-    if (device > 0x1f || function > 0x7) {
-        errno = EINVAL;
-        return -1;
-    }
-    sbdf = XEN_DMOP_PCI_SBDF(segment, bus, device, function);
-    return io_range(dmod, domid, XEN_DMOP_unmap_io_range_from_ioreq_server,
-                    id, XEN_DMOP_IO_RANGE_PCI, sbdf, sbdf);
+    return pcidev_range(dmod, domid, XEN_DMOP_unmap_io_range_from_ioreq_server,
+                        id, segment, bus, device, function);
 }
 
 int xendevicemodel_map_mem_type_to_ioreq_server(xendevicemodel_handle *dmod,
                                                 domid_t domid, ioservid_t id,
                                                 uint16_t type, uint32_t flags)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_map_mem_type_to_ioreq_server };
-
-    op.u.map_mem_type_to_ioreq_server.id = id;
-    op.u.map_mem_type_to_ioreq_server.type = type;
-    op.u.map_mem_type_to_ioreq_server.flags = flags;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, map_mem_type_to_ioreq_server,
+                      .id = id, .type = type, .flags = flags);
 }
 
 int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod,
                                         domid_t domid, ioservid_t id)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_destroy_ioreq_server };
-
-    op.u.destroy_ioreq_server.id = id;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, destroy_ioreq_server, .id = id);
 }
 
 int xendevicemodel_set_ioreq_server_state(xendevicemodel_handle *dmod,
                                           domid_t domid, ioservid_t id,
                                           int enabled)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_set_ioreq_server_state };
-
-    op.u.set_ioreq_server_state.id = id;
-    op.u.set_ioreq_server_state.enabled = !!enabled;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, set_ioreq_server_state,
+                      .id = id, .enabled = !!enabled);
 }
 
 int xendevicemodel_set_pci_intx_level(xendevicemodel_handle *dmod,
@@ -237,57 +238,38 @@ int xendevicemodel_set_pci_intx_level(xendevicemodel_handle *dmod,
                                       uint8_t bus, uint8_t device,
                                       uint8_t intx, unsigned int level)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_set_pci_intx_level };
-    struct xen_dm_op_set_pci_intx_level *l = &op.u.set_pci_intx_level;
-
-    l->domain = segment;
-    l->bus = bus;
-    l->device = device;
-    l->intx = intx;
-    l->level = level;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, set_pci_intx_level,
+                      .domain = segment, .bus = bus, .device = device,
+                      .intx = intx, .level = level);
 }
 
 int xendevicemodel_set_isa_irq_level(xendevicemodel_handle *dmod,
                                      domid_t domid, uint8_t irq,
                                      unsigned int level)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_set_isa_irq_level };
-
-    op.u.set_isa_irq_level.isa_irq = irq;
-    op.u.set_isa_irq_level.level = level;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, set_isa_irq_level,
+                      .isa_irq = irq, .level = level);
 }
 
 int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid,
                                  unsigned int irq, unsigned int level)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_set_irq_level };
-
-    op.u.set_irq_level.irq = irq;
-    op.u.set_irq_level.level = level;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, set_irq_level, .irq = irq, .level = level);
 }
 
 int xendevicemodel_set_pci_link_route(xendevicemodel_handle *dmod,
                                       domid_t domid, uint8_t link,
                                       uint8_t irq)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_set_pci_link_route };
-
-    op.u.set_pci_link_route.link = link;
-    op.u.set_pci_link_route.isa_irq = irq;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, set_pci_link_route,
+                      .link = link, .isa_irq = irq);
 }
 
 int xendevicemodel_inject_msi(xendevicemodel_handle *dmod, domid_t domid,
                               uint64_t msi_addr, uint32_t msi_data)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_inject_msi };
-
-    op.u.inject_msi.addr = msi_addr;
-    op.u.inject_msi.data = msi_data;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, inject_msi,
+                      .addr = msi_addr, .data = msi_data);
 }
 
 int xendevicemodel_track_dirty_vram(xendevicemodel_handle *dmod,
@@ -330,12 +312,8 @@ int xendevicemodel_set_mem_type(xendevicemodel_handle *dmod, domid_t domid,
                                 hvmmem_type_t mem_type, uint64_t first_pfn,
                                 uint32_t nr)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_set_mem_type };
-
-    op.u.set_mem_type.mem_type = mem_type;
-    op.u.set_mem_type.first_pfn = first_pfn;
-    op.u.set_mem_type.nr = nr;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, set_mem_type,
+                      .mem_type = mem_type, .first_pfn = first_pfn, .nr = nr);
 }
 
 int xendevicemodel_inject_event(xendevicemodel_handle *dmod, domid_t domid,
@@ -343,49 +321,32 @@ int xendevicemodel_inject_event(xendevicemodel_handle *dmod, domid_t domid,
                                 uint32_t error_code, uint8_t insn_len,
                                 uint64_t extra)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_inject_event };
-    struct xen_dm_op_inject_event *ev = &op.u.inject_event;
-
-    ev->vcpuid = vcpu;
-    ev->vector = vector;
-    ev->type = type;
-    ev->error_code = error_code;
-    ev->insn_len = insn_len;
-    ev->cr2 = extra;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, inject_event,
+                      .vcpuid = vcpu, .vector = vector, .type = type,
+                      .error_code = error_code, .insn_len = insn_len,
+                      .cr2 = extra);
 }
 
 int xendevicemodel_shutdown(xendevicemodel_handle *dmod, domid_t domid,
                             unsigned int reason)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_remote_shutdown };
-
-    op.u.remote_shutdown.reason = reason;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, remote_shutdown, .reason = reason);
 }
 
 int xendevicemodel_relocate_memory(xendevicemodel_handle *dmod,
                                    domid_t domid, uint32_t size,
                                    uint64_t src_gfn, uint64_t dst_gfn)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_relocate_memory };
-
-    op.u.relocate_memory.size = size;
-    op.u.relocate_memory.src_gfn = src_gfn;
-    op.u.relocate_memory.dst_gfn = dst_gfn;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, relocate_memory,
+                      .size = size, .src_gfn = src_gfn, .dst_gfn = dst_gfn);
 }
 
 int xendevicemodel_pin_memory_cacheattr(xendevicemodel_handle *dmod,
                                         domid_t domid, uint64_t start,
                                         uint64_t end, uint32_t type)
 {
-    struct xen_dm_op op = { .op = XEN_DMOP_pin_memory_cacheattr };
-
-    op.u.pin_memory_cacheattr.start = start;
-    op.u.pin_memory_cacheattr.end = end;
-    op.u.pin_memory_cacheattr.type = type;
-    return dm_op(dmod, domid, &op, NULL, 0, NULL, 0);
+    return DM_OP_ARGS(dmod, domid, pin_memory_cacheattr,
+                      .start = start, .end = end, .type = type);
 }
 
 int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid,

@@ -14,12 +14,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <xenforeignmemory.h>
 
+#include "../common/sockio.h"
 #include "hvctl.h"
 
 #define PIECE       (64 * 1024)         /* bytes per memread/memwrite */
@@ -39,30 +39,6 @@ static int fail(Hv *hv, bool broken, const char *fmt, ...)
     return -1;
 }
 
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -71,28 +47,11 @@ static int64_t now_ms(void)
     return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
 }
 
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return -1;
-        }
-        p += w;
-        n -= w;
-    }
-    return 0;
-}
-
 int hv_open(Hv *hv, const char *path, int timeout_ms)
 {
     memset(hv, 0, sizeof(*hv));
     hv->timeout_ms = timeout_ms;
-    hv->fd = connect_unix(path);
+    hv->fd = sockio_connect(path);
     if (hv->fd < 0) {
         return fail(hv, true, "control socket %s: %s", path,
                     strerror(errno));
@@ -181,7 +140,7 @@ static int transact(Hv *hv, const char *cmd, char **final,
         return fail(hv, true, "control connection broken earlier: %s",
                     hv->err);
     }
-    if (send_all(hv->fd, cmd, strlen(cmd)) < 0) {
+    if (sockio_send_all(hv->fd, cmd, strlen(cmd)) < 0) {
         return fail(hv, true, "control socket send: %s", strerror(errno));
     }
     for (;;) {
@@ -278,20 +237,6 @@ int hv_cfg_write(Hv *hv, uint32_t bdf, unsigned reg, unsigned size,
     }
     return hv_cmd(hv, NULL, "out%c %#x %#x", size_suffix[size],
                   0xcfc + (reg & 3), val);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 /* libxenforeignmemory, resolved at run time. */
@@ -407,7 +352,8 @@ int hv_memread(Hv *hv, uint64_t gpa, void *buf, size_t len)
             return -1;
         }
         for (i = 0; i < n; i++) {
-            int hi = hexval(line[3 + 2 * i]), lo = hexval(line[4 + 2 * i]);
+            int hi = sockio_hexval(line[3 + 2 * i]);
+            int lo = sockio_hexval(line[4 + 2 * i]);
 
             if (hi < 0 || lo < 0) {
                 fail(hv, true, "memread: bad hex in reply");
@@ -610,7 +556,7 @@ static int qmp_wait(Qmp *q, const char *want)
 
 static int qmp_exec(Qmp *q, const char *json)
 {
-    if (send_all(q->fd, json, strlen(json)) < 0) {
+    if (sockio_send_all(q->fd, json, strlen(json)) < 0) {
         return qmp_fail(q, "QMP send: %s", strerror(errno));
     }
     return qmp_wait(q, "\"return\"");
@@ -618,7 +564,7 @@ static int qmp_exec(Qmp *q, const char *json)
 
 int qmp_open(Qmp *q, const char *path)
 {
-    q->fd = connect_unix(path);
+    q->fd = sockio_connect(path);
     if (q->fd < 0) {
         return qmp_fail(q, "QMP %s: %s", path, strerror(errno));
     }

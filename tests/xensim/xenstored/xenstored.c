@@ -33,11 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <xen/io/xs_wire.h>
 
+#include "../common/sockio.h"
 #include "store.h"
 
 #define HOME_PATH           "/local/domain/0"
@@ -168,6 +168,21 @@ static void conn_queue(struct conn *c, uint32_t type, uint32_t req_id,
     c->out_len = need;
 }
 
+/*
+ * After a failed send() or recv() on @c: true to try again (EINTR);
+ * otherwise stop for now, and for good (dead) unless it would block.
+ */
+static bool io_retry(struct conn *c)
+{
+    if (errno == EINTR) {
+        return true;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        c->dead = true;
+    }
+    return false;
+}
+
 static void conn_flush(struct conn *c)
 {
     while (!c->dead && c->out_off < c->out_len) {
@@ -175,11 +190,8 @@ static void conn_flush(struct conn *c)
                          MSG_NOSIGNAL);
 
         if (n < 0) {
-            if (errno == EINTR) {
+            if (io_retry(c)) {
                 continue;
-            }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                c->dead = true;
             }
             return;
         }
@@ -514,27 +526,50 @@ static struct store *target_store(struct conn *c, struct transaction **tp)
     return *tp ? (*tp)->view : NULL;
 }
 
-static int do_read(struct conn *c, char *data)
+/*
+ * The node a read-only request names by @raw, in the store @s the
+ * request works on; the path is noted in the transaction @t (if any)
+ * whether or not the node exists.  0 or -errno.
+ */
+static int find_node(struct store *s, struct transaction *t, const char *raw,
+                     struct xs_node **np)
 {
     char path[STORE_ABS_PATH_MAX + 1];
-    struct transaction *t;
-    struct store *s = target_store(c, &t);
-    struct xs_node *n;
-    int err;
+    int err = canonical_path(raw, false, path, sizeof(path));
 
-    if (!s) {
-        return -ENOENT;
-    }
-    err = one_path(c, data, path, sizeof(path));
     if (!err && t) {
         err = tx_note(t, path);
     }
     if (err) {
         return err;
     }
-    n = store_lookup(s, path);
-    if (!n) {
+    *np = store_lookup(s, path);
+    return *np ? 0 : -ENOENT;
+}
+
+/* find_node() for a request whose only argument is the path. */
+static int one_node(struct conn *c, char *data, struct xs_node **np)
+{
+    const char *argv[1];
+    struct transaction *t;
+    struct store *s = target_store(c, &t);
+
+    if (!s) {
         return -ENOENT;
+    }
+    if (split_args(data, c->hdr.len, argv, 1) != 1) {
+        return -EINVAL;
+    }
+    return find_node(s, t, argv[0], np);
+}
+
+static int do_read(struct conn *c, char *data)
+{
+    struct xs_node *n;
+    int err = one_node(c, data, &n);
+
+    if (err) {
+        return err;
     }
     reply(c, n->value, n->value_len);
     return 0;
@@ -574,28 +609,14 @@ static size_t list_children(const struct xs_node *n, size_t offset,
 
 static int do_directory(struct conn *c, char *data)
 {
-    char path[STORE_ABS_PATH_MAX + 1];
     char buf[XENSTORE_PAYLOAD_MAX];
-    struct transaction *t;
-    struct store *s = target_store(c, &t);
     struct xs_node *n;
     bool complete, bad;
     size_t len;
-    int err;
+    int err = one_node(c, data, &n);
 
-    if (!s) {
-        return -ENOENT;
-    }
-    err = one_path(c, data, path, sizeof(path));
-    if (!err && t) {
-        err = tx_note(t, path);
-    }
     if (err) {
         return err;
-    }
-    n = store_lookup(s, path);
-    if (!n) {
-        return -ENOENT;
     }
     len = list_children(n, 0, buf, sizeof(buf), &complete, &bad);
     if (!complete) {
@@ -607,7 +628,6 @@ static int do_directory(struct conn *c, char *data)
 
 static int do_directory_part(struct conn *c, char *data)
 {
-    char path[STORE_ABS_PATH_MAX + 1];
     char buf[XENSTORE_PAYLOAD_MAX];
     const char *argv[2];
     struct transaction *t;
@@ -630,16 +650,9 @@ static int do_directory_part(struct conn *c, char *data)
     if (!argv[1][0] || *end || errno || offset > UINT32_MAX) {
         return -EINVAL;
     }
-    err = canonical_path(argv[0], false, path, sizeof(path));
-    if (!err && t) {
-        err = tx_note(t, path);
-    }
+    err = find_node(s, t, argv[0], &n);
     if (err) {
         return err;
-    }
-    n = store_lookup(s, path);
-    if (!n) {
-        return -ENOENT;
     }
     used = snprintf(buf, sizeof(buf), "%" PRIu64, n->gen) + 1;
     /* Keep a byte for the empty string that marks the end of the list. */
@@ -657,28 +670,14 @@ static int do_directory_part(struct conn *c, char *data)
 
 static int do_get_perms(struct conn *c, char *data)
 {
-    char path[STORE_ABS_PATH_MAX + 1];
     char buf[XENSTORE_PAYLOAD_MAX];
-    struct transaction *t;
-    struct store *s = target_store(c, &t);
     struct xs_node *n;
     size_t used = 0;
     unsigned int i;
-    int err;
+    int err = one_node(c, data, &n);
 
-    if (!s) {
-        return -ENOENT;
-    }
-    err = one_path(c, data, path, sizeof(path));
-    if (!err && t) {
-        err = tx_note(t, path);
-    }
     if (err) {
         return err;
-    }
-    n = store_lookup(s, path);
-    if (!n) {
-        return -ENOENT;
     }
     for (i = 0; i < n->nr_perms; i++) {
         used += snprintf(buf + used, sizeof(buf) - used, "%c%u",
@@ -1053,6 +1052,37 @@ static int do_control(struct conn *c, char *data)
     return 0;
 }
 
+static int do_reset_watches(struct conn *c, char *data)
+{
+    reset_watches(c);
+    reply_str(c, "OK");
+    return 0;
+}
+
+/* Request handlers: 0 once the reply is queued, or -errno for XS_ERROR. */
+static int (*const handlers[XS_TYPE_COUNT])(struct conn *c, char *data) = {
+    [XS_READ] = do_read,
+    [XS_WRITE] = do_write,
+    [XS_MKDIR] = do_mkdir_rm,
+    [XS_RM] = do_mkdir_rm,
+    [XS_DIRECTORY] = do_directory,
+    [XS_DIRECTORY_PART] = do_directory_part,
+    [XS_GET_PERMS] = do_get_perms,
+    [XS_SET_PERMS] = do_set_perms,
+    [XS_WATCH] = do_watch,
+    [XS_UNWATCH] = do_unwatch,
+    [XS_TRANSACTION_START] = do_transaction_start,
+    [XS_TRANSACTION_END] = do_transaction_end,
+    [XS_GET_DOMAIN_PATH] = do_domain_op,
+    [XS_IS_DOMAIN_INTRODUCED] = do_domain_op,
+    [XS_INTRODUCE] = do_domain_op,
+    [XS_RELEASE] = do_domain_op,
+    [XS_RESUME] = do_domain_op,
+    [XS_SET_TARGET] = do_domain_op,
+    [XS_RESET_WATCHES] = do_reset_watches,
+    [XS_CONTROL] = do_control,
+};
+
 /* @s with anything unprintable replaced, for the log (static buffer). */
 static const char *printable(const char *s)
 {
@@ -1078,60 +1108,10 @@ static void handle_request(struct conn *c)
                c->hdr.type, c->hdr.req_id, c->hdr.tx_id, c->hdr.len,
                printable(data));
     }
-    switch (c->hdr.type) {
-    case XS_READ:
-        err = do_read(c, data);
-        break;
-    case XS_WRITE:
-        err = do_write(c, data);
-        break;
-    case XS_MKDIR:
-    case XS_RM:
-        err = do_mkdir_rm(c, data);
-        break;
-    case XS_DIRECTORY:
-        err = do_directory(c, data);
-        break;
-    case XS_DIRECTORY_PART:
-        err = do_directory_part(c, data);
-        break;
-    case XS_GET_PERMS:
-        err = do_get_perms(c, data);
-        break;
-    case XS_SET_PERMS:
-        err = do_set_perms(c, data);
-        break;
-    case XS_WATCH:
-        err = do_watch(c, data);
-        break;
-    case XS_UNWATCH:
-        err = do_unwatch(c, data);
-        break;
-    case XS_TRANSACTION_START:
-        err = do_transaction_start(c, data);
-        break;
-    case XS_TRANSACTION_END:
-        err = do_transaction_end(c, data);
-        break;
-    case XS_GET_DOMAIN_PATH:
-    case XS_IS_DOMAIN_INTRODUCED:
-    case XS_INTRODUCE:
-    case XS_RELEASE:
-    case XS_RESUME:
-    case XS_SET_TARGET:
-        err = do_domain_op(c, data);
-        break;
-    case XS_RESET_WATCHES:
-        reset_watches(c);
-        reply_str(c, "OK");
-        err = 0;
-        break;
-    case XS_CONTROL:
-        err = do_control(c, data);
-        break;
-    default:
+    if (c->hdr.type < XS_TYPE_COUNT && handlers[c->hdr.type]) {
+        err = handlers[c->hdr.type](c, data);
+    } else {
         err = -EINVAL;
-        break;
     }
     if (err) {
         reply_error(c, -err);
@@ -1158,11 +1138,8 @@ static void conn_read(struct conn *c)
             return;
         }
         if (n < 0) {
-            if (errno == EINTR) {
+            if (io_retry(c)) {
                 continue;
-            }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                c->dead = true;
             }
             return;
         }
@@ -1246,25 +1223,10 @@ static void on_signal(int sig)
 
 static int listen_on(const char *path)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd;
+    int fd = sockio_listen(path, SOCK_NONBLOCK);
 
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        logmsg("socket path too long: %s", path);
-        return -1;
-    }
-    strcpy(addr.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        logmsg("socket: %s", strerror(errno));
-        return -1;
-    }
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        listen(fd, 64) < 0) {
         logmsg("%s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
     }
     return fd;
 }

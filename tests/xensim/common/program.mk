@@ -1,0 +1,13 @@
+# xensim: what the bridge/ and workload/ Makefiles share (their output
+# directory, compiler flags and the common helpers).  Include it after
+# setting SRC to the including Makefile's directory.
+
+O ?= $(CURDIR)/out
+CC ?= gcc
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 \
+          -D_GNU_SOURCE
+
+COMMON_DIR := $(abspath $(SRC)/../common)
+SOCKIO_SRC := $(COMMON_DIR)/sockio.c
+SOCKIO_HDR := $(COMMON_DIR)/sockio.h
