@@ -20,34 +20,10 @@ cat > "$W/stock/trace.h" <<'EOT'
 #define trace_xen_map_cache_return(a) do { } while (0)
 EOT
 
-# The compile command meson uses for a file, retargeted at another.
-flags() {
-    python3 - "$Q/compile_commands.json" "$1" <<'EOP'
-import json, shlex, sys
-for c in json.load(open(sys.argv[1])):
-    if c['file'].endswith(sys.argv[2]):
-        args = shlex.split(c['command'])
-        out, skip = [], False
-        args = args[2:] if args[0].endswith('ccache') else args[1:]
-        for a in args:
-            if skip:
-                skip = False
-                continue
-            if a in ('-o', '-c', '-MQ', '-MF'):
-                skip = True
-                continue
-            if a == '-MD' or a.endswith('.c'):
-                continue
-            out.append(a)
-        print(shlex.join(out))
-        break
-else:
-    sys.exit('no compile command for ' + sys.argv[2])
-EOP
-}
+. "$TOP/mk/meson-cc.sh"
 CC=${CC:-cc}
-target_flags=$(flags hw/i386/xen/xen-mapcache.c)
-common_flags=$(flags tests/unit/test-xen-mapcache-backend.c)
+target_flags=$(meson_cflags hw/i386/xen/xen-mapcache.c)
+common_flags=$(meson_cflags tests/unit/test-xen-mapcache-backend.c)
 renames=""
 for f in xen_map_cache_init xen_map_cache xen_ram_addr_from_mapcache \
          xen_invalidate_map_cache_entry xen_invalidate_map_cache \
@@ -61,9 +37,7 @@ eval "$CC $target_flags -O2 -c $SRC/hw/i386/xen/xen-mapcache.c -o $W/ours.o"
 eval "$CC $common_flags -O2 -c $SRC/tests/unit/test-xen-mapcache-backend.c -o $W/backend.o"
 eval "$CC $common_flags -O2 -I$SRC/tests/unit -c $TOP/bench/mapcache/bench-mapcache.c -o $W/bench.o"
 # Link as meson links the unit tests.
-link_args=$(sed -n '/^build tests\/unit\/test-xen-mapcache:/,/^$/s/^ LINK_ARGS = //p' \
-            build.ninja)
-[ -n "$link_args" ] || die "no link command for test-xen-mapcache in $Q"
+link_args=$(meson_link_args tests/unit/test-xen-mapcache) || exit 1
 eval "$CC -o $W/bench-mapcache $W/bench.o $W/ours.o $W/stock.o $W/backend.o $link_args"
 
 "$W/bench-mapcache" "$@" > "$W/results.tsv"

@@ -557,9 +557,16 @@ static void *rnd_thread(void *opaque)
             g_assert_true(mcb_check(held[n].p, held[n].gpa, len));
             n++;
         } else if (op < 750 && n) {
+            /* as physmem does it (under RCU: lockless), and without RCU */
             off = g_rand_int_range(r, 0, held[k].len);
+            if (op & 1) {
+                rcu_read_lock();
+            }
             g_assert_cmphex(xen_ram_addr_from_mapcache(held[k].p + off), ==,
                             held[k].gpa + off);
+            if (op & 1) {
+                rcu_read_unlock();
+            }
         } else if (op < 950 && n) {
             off = g_rand_int_range(r, 0, held[k].len);
             g_assert_true(mcb_check(held[k].p, held[k].gpa, held[k].len));

@@ -160,10 +160,16 @@ typedef struct MapCache {
     MapCacheRevTable *rev;
     size_t max_bytes;
 
-    /* Lockless hits and reverse lookups write the counters: own line. */
-    QEMU_ALIGNED(64) XenMapCacheStats stats;
+    /*
+     * Counted by lockless hits and reverse lookups (relaxed atomics; a
+     * concurrent count may be lost): their own cache line.  Pointer-sized
+     * so that every host can access them atomically.
+     */
+    QEMU_ALIGNED(64) unsigned long lockless_hits;
+    unsigned long lockless_reverse_lookups;
 
     QEMU_ALIGNED(64) QemuMutex lock;
+    XenMapCacheStats stats;         /* what the locked paths count */
     size_t fwd_count;
     size_t rev_count;
     MapCacheList lru;
@@ -232,7 +238,8 @@ static void mc_fwd_link(MapCacheFwd *t, MapCacheEntry *e)
     MapCacheEntry **head = &t->heads[mc_fwd_hash(e->index, e->nbuckets) &
                                      t->mask];
 
-    e->fwd_next = *head;
+    /* a lockless reader may stand on @e when a resize relinks it */
+    qatomic_set(&e->fwd_next, *head);
     qatomic_rcu_set(head, e);
 }
 
@@ -293,7 +300,7 @@ static void mc_rev_link(MapCacheRevTable *t, MapCacheRevNode *n)
 {
     MapCacheRevNode **head = mc_rev_head(t, n->chunk);
 
-    n->next = *head;
+    qatomic_set(&n->next, *head);   /* as in mc_fwd_link() */
     qatomic_rcu_set(head, n);
 }
 
@@ -668,7 +675,7 @@ static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
     if (!qatomic_read(&e->referenced)) {
         qatomic_set(&e->referenced, true);
     }
-    qatomic_set(&mc->stats.hits, qatomic_read(&mc->stats.hits) + 1);
+    qatomic_set(&mc->lockless_hits, qatomic_read(&mc->lockless_hits) + 1);
     return e->vaddr + offset;
 }
 
@@ -803,8 +810,8 @@ ram_addr_t xen_ram_addr_from_mapcache(void *ptr)
         }
     }
     if (e) {
-        qatomic_set(&mc->stats.reverse_lookups,
-                    qatomic_read(&mc->stats.reverse_lookups) + 1);
+        qatomic_set(&mc->lockless_reverse_lookups,
+                    qatomic_read(&mc->lockless_reverse_lookups) + 1);
         trace_xen_map_cache_reverse(ptr, addr);
         return addr;
     }
@@ -1009,6 +1016,8 @@ void xen_map_cache_get_stats(XenMapCacheStats *stats)
     }
     qemu_mutex_lock(&mc->lock);
     *stats = mc->stats;
+    stats->hits += qatomic_read(&mc->lockless_hits);
+    stats->reverse_lookups += qatomic_read(&mc->lockless_reverse_lookups);
     stats->bytes_mapped = mc->bytes;
     stats->max_bytes = mc->max_bytes;
     QTAILQ_FOREACH(e, &mc->lru, link) {
