@@ -10,6 +10,7 @@ PKGS=(
     meson ninja-build flex bison
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
     libxen-dev qemu-system-xen qemu-system-data seabios ipxe-qemu
+    libtsan2        # the map cache's ThreadSanitizer run (check.d/21)
 )
 
 SRC_LIST=/etc/apt/sources.list.d/xen-dm-deb-src.sources
