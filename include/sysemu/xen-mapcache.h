@@ -68,7 +68,11 @@ void xen_invalidate_map_cache(void);
 uint8_t *xen_replace_cache_entry(hwaddr old_addr, hwaddr new_addr,
                                  hwaddr size);
 
-/* Cap on bytes mapped; unlocked mappings beyond it are evicted (LRU). */
+/*
+ * Cap on bytes mapped, clamped to [1 bucket, half the address space];
+ * unlocked mappings beyond it are evicted (LRU).  The operator sets it
+ * with -accel xen,mapcache-max-size=SIZE.
+ */
 void xen_map_cache_set_max_size(uint64_t max_bytes);
 void xen_map_cache_get_stats(XenMapCacheStats *stats);
 

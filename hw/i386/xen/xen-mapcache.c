@@ -999,7 +999,8 @@ void xen_map_cache_set_max_size(uint64_t max_bytes)
         return;
     }
     qemu_mutex_lock(&mc->lock);
-    qatomic_set(&mc->max_bytes, MIN(MAX(max_bytes, MC_BUCKET), SIZE_MAX));
+    /* at most half the address space: offset + len cannot wrap then */
+    qatomic_set(&mc->max_bytes, MIN(MAX(max_bytes, MC_BUCKET), SIZE_MAX / 2));
     mc_make_room(mc, 0, &victims);
     qemu_mutex_unlock(&mc->lock);
     mc_free_list(&victims);
