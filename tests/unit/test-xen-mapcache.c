@@ -335,6 +335,24 @@ static void test_rcu_paths(void)
     g_assert_true(check_invariants());
 }
 
+/* The cap an operator sets is clamped so that no request size can wrap. */
+static void test_cap_bounds(void)
+{
+    uint8_t *p;
+
+    setup(64 * MiB, 0);
+    xen_map_cache_set_max_size(0);
+    g_assert_cmpuint(stats().max_bytes, ==, MC_BUCKET);
+    xen_map_cache_set_max_size(UINT64_MAX);
+    g_assert_cmpuint(stats().max_bytes, ==, SIZE_MAX / 2);
+    /* a request that would wrap is refused, whatever the cap */
+    p = xen_map_cache(0x100000, UINT64_MAX - 0x1000, 0, false);
+    g_assert_null(p);
+    p = xen_map_cache(0x100000, UINT64_MAX - 0x1000, 1, true);
+    g_assert_null(p);
+    g_assert_true(check_invariants());
+}
+
 static void test_invalidate(void)
 {
     uint8_t *locked, *p;
@@ -627,6 +645,7 @@ int main(int argc, char **argv)
                     test_sizes_on_one_index);
     g_test_add_func("/xen-mapcache/unknown-pointers", test_unknown_pointers);
     g_test_add_func("/xen-mapcache/rcu-paths", test_rcu_paths);
+    g_test_add_func("/xen-mapcache/cap-bounds", test_cap_bounds);
     g_test_add_func("/xen-mapcache/invalidate", test_invalidate);
     g_test_add_func("/xen-mapcache/lru", test_lru);
     g_test_add_func("/xen-mapcache/cap-all-locked", test_cap_all_locked);
