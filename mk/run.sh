@@ -93,7 +93,7 @@ for name in names:
             wl["rc"] = int(f.read())
     except (OSError, ValueError):
         pass
-    for key in ("summary", "hv"):
+    for key in ("summary", "hv", "mapcache"):
         m = re.search(r"^%s: (.*)$" % key, wl["text"], re.M)
         if m:
             wl.update(kv.split("=", 1) for kv in m.group(1).split()
@@ -146,6 +146,19 @@ row("hv MSIs", [w.get("msis", "-") for w in wls])
 row("hv DM bugs / ioreq timeouts", [
     "%s / %s" % (w.get("dm_bugs", "-"), w.get("ioreq_timeouts", "-"))
     for w in wls])
+print("   -- map cache (query-xen-mapcache; 7.2 has no such command)")
+row("entries / locked at the end", [
+    "%s / %s" % (w["entries"], w["locked"]) if "entries" in w else "-"
+    for w in wls])
+row("hits / misses / evictions", [
+    "%s / %s / %s" % (w["hits"], w["misses"], w["evictions"])
+    if "hits" in w else "-" for w in wls])
+row("reverse lookups / failures", [
+    "%s / %s" % (w["reverse_lookups"], w["failures"])
+    if "reverse_lookups" in w else "-" for w in wls])
+row("bytes mapped / cap", [
+    "%s / %s" % (w["bytes_mapped"], w["max_bytes"])
+    if "bytes_mapped" in w else "-" for w in wls])
 row("device model", ["died: " + w["bug"] if w["bug"] else
                      "died" if "qemu-alive: no" in w["text"] else "alive"
                      for w in wls])

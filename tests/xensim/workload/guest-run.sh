@@ -11,6 +11,8 @@
 #   qemu-alive: yes|no
 #   qemu-log: LINE      (the device model's last log lines)
 #   hv-log: LINE        (xensim-hv's DM BUG reports)
+# and, when the device model has query-xen-mapcache, its counters:
+#   mapcache: bytes_mapped=N entries=N evictions=N hits=N ...
 # Exit status: the workload's (77 if xensim is not built).
 set -uo pipefail
 
@@ -57,6 +59,12 @@ qemu_pid=$XENSIM_QEMU_PID
 
 timeout 300 "$sim/ahci-workload" --disk "$img" "$@"
 rc=$?
+# The map cache's counters, where the device model has query-xen-mapcache
+"$sim/run" --qmp "$XENSIM_QMP" --execute query-xen-mapcache 2>/dev/null |
+    python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print("mapcache: " + " ".join("%s=%s" % (k.replace("-", "_"), v)
+                              for k, v in sorted(d.items())))' 2>/dev/null
 if [ $rc != 0 ]; then
     state=$(awk '{ sub(/.*\) /, ""); print $1 }' /proc/$qemu_pid/stat \
             2>/dev/null)
