@@ -219,18 +219,13 @@ static MapCacheFwd *mc_fwd_new(size_t size)
     return t;
 }
 
-static void mc_fwd_free(MapCacheFwd *t)
-{
-    g_free(t);
-}
-
 /* Publish @t as the fwd table; lockless readers may still use the old. */
 static void mc_fwd_publish(MapCache *mc, MapCacheFwd *t)
 {
     MapCacheFwd *old = mc->fwd;
 
     qatomic_rcu_set(&mc->fwd, t);
-    call_rcu(old, mc_fwd_free, rcu);
+    g_free_rcu(old, rcu);
 }
 
 static void mc_fwd_link(MapCacheFwd *t, MapCacheEntry *e)
@@ -291,11 +286,6 @@ static MapCacheRevTable *mc_rev_new(size_t size)
     return t;
 }
 
-static void mc_rev_free(MapCacheRevTable *t)
-{
-    g_free(t);
-}
-
 static void mc_rev_link(MapCacheRevTable *t, MapCacheRevNode *n)
 {
     MapCacheRevNode **head = mc_rev_head(t, n->chunk);
@@ -324,7 +314,7 @@ static void mc_rev_insert(MapCache *mc, MapCacheEntry *e)
             }
         }
         qatomic_rcu_set(&mc->rev, t);
-        call_rcu(old, mc_rev_free, rcu);
+        g_free_rcu(old, rcu);
     }
     for (i = 0; i < e->nr_rev; i++) {
         mc_rev_link(mc->rev, &e->rev[i]);
