@@ -59,6 +59,9 @@ typedef enum XenSimLib {
     XENSIM_LIB_DM = 3,
     XENSIM_LIB_EVTCHN = 4,
     XENSIM_LIB_GNTTAB = 5,
+    /* The devxen shim's /dev/xen/privcmd file (shim/): as FMEM, the
+     * HELLO reply carries the guest memory memfd (machine memory). */
+    XENSIM_LIB_PRIVCMD = 6,
 } XenSimLib;
 
 /*
@@ -151,6 +154,19 @@ typedef enum XenSimOp {
     XENSIM_OP_GNTTAB_GRANT_COPY = 50,
     /* in: arg0 domid, arg1 count; payload uint32_t ref[count]. */
     XENSIM_OP_GNTTAB_MAP = 51,
+
+    /* --- the devxen shim (simulated Linux /dev/xen, shim/) ------------- */
+    /*
+     * One hypercall as IOCTL_PRIVCMD_HYPERCALL issues it.  in: arg0 the
+     * calling process's pid; payload uint64_t[6] = op, arg1..arg5.  The
+     * hv reads and writes the buffers and guest handles the arguments
+     * point to in that process (process_vm_readv/writev), as Xen copies
+     * from and to dom0; a bad pointer fails with EFAULT.  out: ret 0 and
+     * arg0 = the hypercall's (long) result, or ret -1 and err = -result.
+     * Unimplemented hypercalls and sub-ops fail with ENOSYS and are
+     * counted (hv/hypercall.c).
+     */
+    XENSIM_OP_HYPERCALL = 60,
 } XenSimOp;
 
 #endif /* XENSIM_PROTO_H */

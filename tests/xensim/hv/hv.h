@@ -56,7 +56,9 @@
     X(notify_to_dm) X(notify_from_dm) X(dm_ops) X(dm_op_errors) \
     X(isa_irq_changes) X(pci_intx_changes) X(link_routes) X(msis) \
     X(evtchn_binds) X(unsupported_calls) X(dm_bugs) X(shutdowns) \
-    X(pages_revoked)
+    X(pages_revoked) \
+    /* hypercall.c (the devxen shim's hypercalls) */ \
+    X(hypercalls) X(hypercalls_enosys)
 
 typedef enum HvCounter {
 #define HV_COUNTER_ENUM(n) HV_CNT_##n,
@@ -250,6 +252,12 @@ HvIoreqServer *hv_server_select(uint8_t type, uint64_t addr, uint64_t len);
 /* dmop.c; caller holds hv.lock.  Returns 0 or -errno. */
 int hv_dm_op(HvClient *c, void *op, size_t oplen, const void *in,
              size_t inlen, void *out, size_t outlen);
+
+/* hypercall.c; caller holds hv.lock.  XENSIM_OP_HYPERCALL: 0 (result
+ * in rsp->arg[0]) or -errno. */
+int hv_hypercall(HvClient *c, const XenSimMsg *req, const void *in,
+                 XenSimMsg *rsp);
+void hv_hypercall_print_enosys(FILE *f);
 
 /* vcpu.c */
 int hv_vcpu_init(void);

@@ -48,4 +48,5 @@ void hv_print_counters(FILE *f)
         fprintf(f, "%s %llu\n", hv_counter_names[i],
                 (unsigned long long)hv.cnt[i]);
     }
+    hv_hypercall_print_enosys(f);
 }

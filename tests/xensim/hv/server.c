@@ -99,6 +99,7 @@ static int do_hello(HvClient *c, const XenSimMsg *req, XenSimMsg *rsp,
     }
     switch (req->arg[0]) {
     case XENSIM_LIB_FMEM:
+    case XENSIM_LIB_PRIVCMD:
         *fd = hv.memfd;
         break;
     case XENSIM_LIB_EVTCHN:
@@ -378,6 +379,8 @@ static int dispatch(HvClient *c, const XenSimMsg *req, void *in,
         *free_out = true;
         return 0;
     }
+    case XENSIM_OP_HYPERCALL:
+        return hv_hypercall(c, req, in, rsp);
     case XENSIM_OP_GNTTAB_MAP:
         hv_log("grant map of %llu refs from dom%llu: the guest grants "
                "nothing", (unsigned long long)req->arg[1],

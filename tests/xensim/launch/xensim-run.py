@@ -47,6 +47,23 @@ AHCI_ABAR = 0xf1000000             # in the MMIO hole, as hvmloader would
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 
+# Which Xen libraries the device model runs on ($XENSIM_LIBS, --libs):
+# "sim" = xensim's replacement libraries (LD_LIBRARY_PATH=lib/), "real" =
+# Debian's own libxen* over the devxen shim (LD_PRELOAD, see shim/).
+SHIM = os.path.join(HERE, "shim", "libxensim-devxen.so")
+
+
+def lib_env(env, mode):
+    """Point env at the Xen libraries of mode ("sim" or "real")."""
+    def prepend(var, value):
+        env[var] = value + (":" + env[var] if env.get(var) else "")
+    if mode == "real":
+        prepend("LD_PRELOAD", SHIM)
+    else:
+        prepend("LD_LIBRARY_PATH", os.path.join(HERE, "lib"))
+    env["XENSIM_LIBS"] = mode
+    return env
+
 
 class Failure(Exception):
     """A check failed; the message says which."""
@@ -439,11 +456,7 @@ class Launch:
         return proc
 
     def env(self):
-        env = dict(os.environ)
-        lib = os.path.join(HERE, "lib")
-        env["LD_LIBRARY_PATH"] = lib + (":" + env["LD_LIBRARY_PATH"]
-                                        if env.get("LD_LIBRARY_PATH")
-                                        else "")
+        env = lib_env(dict(os.environ), self.opts.libs)
         env["XENSIM_SOCKET"] = self.paths["hv"]
         env["XENSTORED_PATH"] = self.paths["xenstored"]
         env["XENSTORED_RUNDIR"] = self.dir
@@ -456,7 +469,8 @@ class Launch:
     def start_helpers(self):
         xenstored = os.path.join(HERE, "xenstored")
         hv = os.path.join(HERE, "xensim-hv")
-        libs = os.path.join(HERE, "lib", "libxenctrl.so.4.17")
+        libs = (SHIM if self.opts.libs == "real" else
+                os.path.join(HERE, "lib", "libxenctrl.so.4.17"))
         missing = [p for p in (xenstored, hv, libs) if not os.path.exists(p)]
         if missing:
             raise NotBuilt("simulator not built: missing "
@@ -681,7 +695,9 @@ class Launch:
             ("XENSIM_HV_PID", str(self.procs["hv"].pid)),
             ("XENSTORED_PID", str(self.procs["xenstored"].pid)),
             ("XENSIM_DOMID", str(self.opts.domid)),
-            ("LD_LIBRARY_PATH", env["LD_LIBRARY_PATH"]),
+            ("XENSIM_LIBS", self.opts.libs),
+            ("LD_LIBRARY_PATH", env.get("LD_LIBRARY_PATH", "")),
+            ("LD_PRELOAD", env.get("LD_PRELOAD", "")),
             ("XENSIM_STOP", "%s --stop %s" % (os.path.join(HERE, "run"),
                                               self.dir)),
         ]
@@ -931,6 +947,11 @@ def parse_args(argv):
         description="Start a QEMU device model on xensim as libxl 4.17 "
         "does, check it, and tear it down.")
     p.add_argument("--domid", type=int, default=1)
+    p.add_argument("--libs", choices=("sim", "real"),
+                   default=os.environ.get("XENSIM_LIBS") or "sim",
+                   help="Xen libraries for QEMU: xensim's replacements "
+                   "(sim) or Debian's real ones over the devxen shim "
+                   "(real); default $XENSIM_LIBS or sim")
     p.add_argument("--memory", type=int, default=128, metavar="MiB",
                    help="libxl maxmem; QEMU gets -m MiB minus videoram")
     p.add_argument("--vcpus", type=int, default=1)

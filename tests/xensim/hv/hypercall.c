@@ -1,0 +1,722 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xensim-hv hypercalls: what Xen 4.17 does for the hypercalls dom0's
+ * kernel forwards (IOCTL_PRIVCMD_HYPERCALL, and the hypercalls privcmd
+ * makes itself for DM_OP and MMAP_RESOURCE), as the devxen shim
+ * (../shim/) sends them in XENSIM_OP_HYPERCALL.
+ *
+ * Like Xen, the hv copies arguments from and results to the caller's
+ * memory itself (process_vm_readv/writev on the caller's pid): a bad
+ * pointer is EFAULT, never a crash.  Argument checks and errnos follow
+ * Xen 4.17's source (common/memory.c, common/domctl.c, common/sysctl.c,
+ * arch/x86/hvm/dm.c, common/sched/core.c, arch/x86/hvm/hvm.c); the
+ * domain is the one the hv simulates (other domids: ESRCH).
+ *
+ * Served: multicall (each entry as its own hypercall; libxenctrl
+ * issues memory_op that way to get a long result); dm_op; memory_op populate_physmap, add_to_physmap (gmfn,
+ * gmfn_range), acquire_resource (ioreq server frames, as machine frames:
+ * offsets in the guest memfd / 4 KiB); hvm_op set_param/get_param;
+ * sched_op remote_shutdown; domctl getdomaininfo; sysctl
+ * getdomaininfolist; xen_version version/extraversion/pagesize;
+ * event_channel_op alloc_unbound.
+ *
+ * Everything else answers -ENOSYS: never faked, counted in
+ * hypercalls_enosys and per (hypercall, sub-op) in the enosys_* lines of
+ * the counters, and reported on stderr the first time.  Runs under
+ * hv.lock (called from server.c's dispatch).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "hv.h"
+
+#include <xen/domctl.h>
+#include <xen/event_channel.h>
+#include <xen/hvm/dm_op.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/memory.h>
+#include <xen/sched.h>
+#include <xen/sysctl.h>
+#include <xen/version.h>
+
+/* The version the simulator claims (XENVER_version). */
+#define HV_XEN_MAJOR    4
+#define HV_XEN_MINOR    17
+#define HV_XEN_EXTRA    ".0"
+
+/* memory_op's cmd carries the extent to restart from above bit 6
+ * (Xen-internal, xen/include/xen/hypercall.h). */
+#define HV_MEMOP_EXTENT_SHIFT   6
+#define HV_MEMOP_CMD_MASK       ((1u << HV_MEMOP_EXTENT_SHIFT) - 1)
+
+/* Xen's struct dmop_args holds at most two buffers. */
+#define DM_OP_MAX_BUFS  2
+/* Largest second dm_op buffer read in one go (dirty bitmaps, extents). */
+#define DM_OP_MAX_BUF1  (1u << 20)
+
+typedef struct HcCall {
+    HvClient *c;
+    pid_t pid;
+    uint64_t op;
+    uint64_t arg[5];
+} HcCall;
+
+/* --- the caller's memory ------------------------------------------------ */
+
+static int from_user(const HcCall *h, void *dst, uint64_t src, size_t len)
+{
+    struct iovec l = { dst, len }, r = { (void *)(uintptr_t)src, len };
+
+    if (!len) {
+        return 0;
+    }
+    return process_vm_readv(h->pid, &l, 1, &r, 1, 0) == (ssize_t)len ?
+           0 : -EFAULT;
+}
+
+static int to_user(const HcCall *h, uint64_t dst, const void *src,
+                   size_t len)
+{
+    struct iovec l = { (void *)src, len }, r = { (void *)(uintptr_t)dst, len };
+
+    if (!len) {
+        return 0;
+    }
+    return process_vm_writev(h->pid, &l, 1, &r, 1, 0) == (ssize_t)len ?
+           0 : -EFAULT;
+}
+
+/* --- ENOSYS accounting -------------------------------------------------- */
+
+#define HC_ENOSYS_SLOTS 64
+
+static struct {
+    uint32_t op, sub;
+    uint64_t count;
+} enosys[HC_ENOSYS_SLOTS];
+static unsigned nr_enosys;
+
+static const char *hypercall_name(uint64_t op)
+{
+    static const char *const names[] = {
+        [__HYPERVISOR_mmu_update] = "mmu_update",
+        [__HYPERVISOR_platform_op] = "platform_op",
+        [__HYPERVISOR_memory_op] = "memory_op",
+        [__HYPERVISOR_multicall] = "multicall",
+        [__HYPERVISOR_xen_version] = "xen_version",
+        [__HYPERVISOR_console_io] = "console_io",
+        [__HYPERVISOR_grant_table_op] = "grant_table_op",
+        [__HYPERVISOR_vcpu_op] = "vcpu_op",
+        [__HYPERVISOR_mmuext_op] = "mmuext_op",
+        [__HYPERVISOR_xsm_op] = "xsm_op",
+        [__HYPERVISOR_sched_op] = "sched_op",
+        [__HYPERVISOR_event_channel_op] = "event_channel_op",
+        [__HYPERVISOR_physdev_op] = "physdev_op",
+        [__HYPERVISOR_hvm_op] = "hvm_op",
+        [__HYPERVISOR_sysctl] = "sysctl",
+        [__HYPERVISOR_domctl] = "domctl",
+        [__HYPERVISOR_dm_op] = "dm_op",
+        [__HYPERVISOR_hypfs_op] = "hypfs_op",
+    };
+
+    if (op < sizeof(names) / sizeof(names[0]) && names[op]) {
+        return names[op];
+    }
+    return "hypercall";
+}
+
+/* An unimplemented hypercall or sub-op: count it, say so once. */
+static long not_simulated(const HcCall *h, uint32_t sub)
+{
+    unsigned i;
+
+    hv.cnt[HV_CNT_hypercalls_enosys]++;
+    for (i = 0; i < nr_enosys; i++) {
+        if (enosys[i].op == h->op && enosys[i].sub == sub) {
+            enosys[i].count++;
+            return -ENOSYS;
+        }
+    }
+    fprintf(stderr, "xensim-hv: ENOSYS: %s (%llu) sub-op %u from pid %d "
+            "is not simulated\n", hypercall_name(h->op),
+            (unsigned long long)h->op, sub, h->pid);
+    if (nr_enosys < HC_ENOSYS_SLOTS) {
+        enosys[nr_enosys].op = h->op;
+        enosys[nr_enosys].sub = sub;
+        enosys[nr_enosys].count = 1;
+        nr_enosys++;
+    }
+    return -ENOSYS;
+}
+
+void hv_hypercall_print_enosys(FILE *f)
+{
+    unsigned i;
+
+    for (i = 0; i < nr_enosys; i++) {
+        fprintf(f, "enosys_%s_%u %llu\n", hypercall_name(enosys[i].op),
+                enosys[i].sub, (unsigned long long)enosys[i].count);
+    }
+}
+
+static int check_domid(uint64_t domid)
+{
+    return domid == hv.domid ? 0 : -ESRCH;
+}
+
+/* --- dm_op -------------------------------------------------------------- */
+
+/* Bytes of xen_dm_op.u each op reads (Xen's op_size table, x86). */
+static size_t dm_op_size(uint32_t op)
+{
+    switch (op) {
+    case XEN_DMOP_create_ioreq_server:
+        return sizeof(struct xen_dm_op_create_ioreq_server);
+    case XEN_DMOP_get_ioreq_server_info:
+        return sizeof(struct xen_dm_op_get_ioreq_server_info);
+    case XEN_DMOP_map_io_range_to_ioreq_server:
+    case XEN_DMOP_unmap_io_range_from_ioreq_server:
+        return sizeof(struct xen_dm_op_ioreq_server_range);
+    case XEN_DMOP_set_ioreq_server_state:
+        return sizeof(struct xen_dm_op_set_ioreq_server_state);
+    case XEN_DMOP_destroy_ioreq_server:
+        return sizeof(struct xen_dm_op_destroy_ioreq_server);
+    case XEN_DMOP_track_dirty_vram:
+        return sizeof(struct xen_dm_op_track_dirty_vram);
+    case XEN_DMOP_set_pci_intx_level:
+        return sizeof(struct xen_dm_op_set_pci_intx_level);
+    case XEN_DMOP_set_isa_irq_level:
+        return sizeof(struct xen_dm_op_set_isa_irq_level);
+    case XEN_DMOP_set_pci_link_route:
+        return sizeof(struct xen_dm_op_set_pci_link_route);
+    case XEN_DMOP_modified_memory:
+        return sizeof(struct xen_dm_op_modified_memory);
+    case XEN_DMOP_set_mem_type:
+        return sizeof(struct xen_dm_op_set_mem_type);
+    case XEN_DMOP_inject_event:
+        return sizeof(struct xen_dm_op_inject_event);
+    case XEN_DMOP_inject_msi:
+        return sizeof(struct xen_dm_op_inject_msi);
+    case XEN_DMOP_map_mem_type_to_ioreq_server:
+        return sizeof(struct xen_dm_op_map_mem_type_to_ioreq_server);
+    case XEN_DMOP_remote_shutdown:
+        return sizeof(struct xen_dm_op_remote_shutdown);
+    case XEN_DMOP_relocate_memory:
+        return sizeof(struct xen_dm_op_relocate_memory);
+    case XEN_DMOP_pin_memory_cacheattr:
+        return sizeof(struct xen_dm_op_pin_memory_cacheattr);
+    case XEN_DMOP_nr_vcpus:
+        return sizeof(struct xen_dm_op_nr_vcpus);
+    }
+    return 0;
+}
+
+static long do_dm_op(const HcCall *h)
+{
+    uint64_t domid = h->arg[0], nr_bufs = h->arg[1];
+    xen_dm_op_buf_t buf[DM_OP_MAX_BUFS];
+    const size_t hdr = offsetof(struct xen_dm_op, u);
+    struct xen_dm_op op, orig;
+    size_t usize, len1 = 0;
+    void *in = NULL, *out = NULL;
+    long ret;
+
+    if (nr_bufs > DM_OP_MAX_BUFS) {
+        return -E2BIG;
+    }
+    ret = from_user(h, buf, h->arg[2], nr_bufs * sizeof(buf[0]));
+    if (ret < 0) {
+        return ret;
+    }
+    ret = check_domid(domid);
+    if (ret < 0) {
+        return ret;
+    }
+    memset(&op, 0, sizeof(op));
+    if (nr_bufs < 1 || buf[0].size < hdr ||
+        from_user(h, &op, (uintptr_t)buf[0].h.p, hdr) < 0) {
+        return -EFAULT;
+    }
+    usize = dm_op_size(op.op);
+    if (!usize) {
+        return -EOPNOTSUPP;
+    }
+    if (buf[0].size < hdr + usize ||
+        from_user(h, &op.u, (uintptr_t)buf[0].h.p + hdr, usize) < 0) {
+        return -EFAULT;
+    }
+    if (nr_bufs > 1) {
+        len1 = buf[1].size;
+        if (len1 > DM_OP_MAX_BUF1) {
+            return -E2BIG;
+        }
+        in = malloc(len1 ? len1 : 1);
+        out = calloc(1, len1 ? len1 : 1);
+        if (!in || !out) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        ret = from_user(h, in, (uintptr_t)buf[1].h.p, len1);
+        if (ret < 0) {
+            goto done;
+        }
+    }
+    orig = op;
+    ret = hv_dm_op(h->c, &op, sizeof(op), in, len1, out, len1);
+    if (ret == 0 && memcmp(&orig.u, &op.u, usize) &&
+        to_user(h, (uintptr_t)buf[0].h.p + hdr, &op.u, usize) < 0) {
+        ret = -EFAULT;
+    }
+    if (ret == 0 && op.op == XEN_DMOP_track_dirty_vram &&
+        to_user(h, (uintptr_t)buf[1].h.p, out, len1) < 0) {
+        ret = -EFAULT;
+    }
+done:
+    free(in);
+    free(out);
+    return ret;
+}
+
+/* --- memory_op ---------------------------------------------------------- */
+
+static long populate_physmap(const HcCall *h, uint64_t start_extent)
+{
+    struct xen_memory_reservation r;
+    uint64_t i;
+    xen_pfn_t gpfn;
+    long ret;
+
+    ret = from_user(h, &r, h->arg[1], sizeof(r));
+    if (ret < 0) {
+        return ret;
+    }
+    if (start_extent >= r.nr_extents) {
+        return start_extent;
+    }
+    ret = check_domid(r.domid);
+    if (ret < 0) {
+        return ret;
+    }
+    /* Xen returns the extents done so far when it cannot go on. */
+    if (r.extent_order > 18) {
+        return start_extent;
+    }
+    hv.repopulated_pages = 0;
+    for (i = start_extent; i < r.nr_extents; i++) {
+        if (from_user(h, &gpfn, (uintptr_t)r.extent_start.p +
+                      i * sizeof(gpfn), sizeof(gpfn)) < 0 ||
+            hv_populate(gpfn, 1ull << r.extent_order) < 0) {
+            break;
+        }
+    }
+    hv_log("populate_physmap: %llu of %llu extents of order %u%s",
+           (unsigned long long)(i - start_extent),
+           (unsigned long long)(r.nr_extents - start_extent),
+           r.extent_order, hv.repopulated_pages ?
+           " (some were populated: fresh pages)" : "");
+    return i;
+}
+
+static long add_to_physmap(const HcCall *h)
+{
+    struct xen_add_to_physmap x;
+    long ret;
+
+    ret = from_user(h, &x, h->arg[1], sizeof(x));
+    if (ret < 0) {
+        return ret;
+    }
+    ret = check_domid(x.domid);
+    if (ret < 0) {
+        return ret;
+    }
+    switch (x.space) {
+    case XENMAPSPACE_gmfn:
+        return hv_relocate(x.idx, x.gpfn, 1);
+    case XENMAPSPACE_gmfn_range:
+        /* Done in one go: Xen's continuation would count size down. */
+        ret = hv_relocate(x.idx, x.gpfn, x.size);
+        if (ret == 0 && x.size) {
+            x.idx += x.size;
+            x.gpfn += x.size;
+            x.size = 0;
+            ret = to_user(h, h->arg[1], &x, sizeof(x));
+        }
+        return ret;
+    }
+    return not_simulated(h, XENMEM_add_to_physmap);
+}
+
+/* Machine frames of an ioreq server's pages (frame 0: buffered ring,
+ * frame 1: synchronous slots), as ioreq_server_get_frame() hands out. */
+static long ioreq_server_frames(uint16_t id, uint64_t frame, uint32_t nr,
+                                xen_pfn_t *mfn)
+{
+    HvIoreqServer *s = hv_server_find(id);
+    uint32_t i;
+
+    if (!s) {
+        return -ENOENT;
+    }
+    if (s->gfn[0]) {
+        return -EPERM;      /* pages already handed out as gfns */
+    }
+    for (i = 0; i < nr; i++) {
+        uint64_t f = frame + i;
+
+        if (f == XENMEM_resource_ioreq_server_frame_bufioreq &&
+            s->bufioreq_handling == HVM_IOREQSRV_BUFIOREQ_OFF) {
+            return -ENOENT;
+        }
+        if (f > XENMEM_resource_ioreq_server_frame_ioreq(0)) {
+            return -EINVAL;
+        }
+        mfn[i] = (s->pages_off >> XENSIM_PAGE_SHIFT) + f;
+    }
+    s->resource_mapped = true;
+    hv.cnt[HV_CNT_resource_maps]++;
+    return 0;
+}
+
+static long acquire_resource(const HcCall *h, uint64_t start_extent)
+{
+    xen_mem_acquire_resource_t x;
+    const uint32_t max_frames = 2;      /* one ring + one slot page */
+    xen_pfn_t mfn[2];
+    long ret;
+
+    ret = from_user(h, &x, h->arg[1], sizeof(x));
+    if (ret < 0) {
+        return ret;
+    }
+    if (x.pad != 0 || (x.frame >> 32) ||
+        ((x.frame + x.nr_frames) >> 32)) {
+        return -EINVAL;
+    }
+    ret = check_domid(x.domid);
+    if (ret < 0) {
+        return ret;
+    }
+    switch (x.type) {
+    case XENMEM_resource_ioreq_server:
+        if (hv.fault_no_resource) {
+            return -EOPNOTSUPP;     /* a Xen before 4.12 */
+        }
+        break;
+    case XENMEM_resource_grant_table:
+    case XENMEM_resource_vmtrace_buf:
+        return not_simulated(h, XENMEM_acquire_resource);
+    default:
+        return -EOPNOTSUPP;
+    }
+    if (!x.frame_list.p) {
+        if (x.nr_frames || start_extent) {
+            return -EINVAL;
+        }
+        x.nr_frames = max_frames;
+        return to_user(h, h->arg[1] + offsetof(typeof(x), nr_frames),
+                       &x.nr_frames, sizeof(x.nr_frames));
+    }
+    if (start_extent >= x.nr_frames || x.nr_frames > max_frames) {
+        return -EINVAL;
+    }
+    ret = ioreq_server_frames(x.id, x.frame + start_extent,
+                              x.nr_frames - start_extent, mfn);
+    if (ret < 0) {
+        return ret;
+    }
+    return to_user(h, (uintptr_t)x.frame_list.p + start_extent *
+                   sizeof(xen_pfn_t), mfn,
+                   (x.nr_frames - start_extent) * sizeof(xen_pfn_t));
+}
+
+static long do_memory_op(const HcCall *h)
+{
+    uint64_t cmd = h->arg[0] & HV_MEMOP_CMD_MASK;
+    uint64_t start_extent = h->arg[0] >> HV_MEMOP_EXTENT_SHIFT;
+
+    switch (cmd) {
+    case XENMEM_populate_physmap:
+        return populate_physmap(h, start_extent);
+    case XENMEM_add_to_physmap:
+        return add_to_physmap(h);
+    case XENMEM_acquire_resource:
+        return acquire_resource(h, start_extent);
+    }
+    return not_simulated(h, cmd);
+}
+
+/* --- hvm_op, sched_op, event_channel_op, xen_version -------------------- */
+
+static long do_hvm_op(const HcCall *h)
+{
+    struct xen_hvm_param p;
+    long ret;
+
+    if (h->arg[0] != HVMOP_set_param && h->arg[0] != HVMOP_get_param) {
+        return not_simulated(h, h->arg[0]);
+    }
+    ret = from_user(h, &p, h->arg[1], sizeof(p));
+    if (ret < 0) {
+        return ret;
+    }
+    ret = check_domid(p.domid);
+    if (ret < 0) {
+        return ret;
+    }
+    if (p.index >= HVM_NR_PARAMS) {
+        return -EINVAL;
+    }
+    if (h->arg[0] == HVMOP_get_param) {
+        p.value = hv.hvm_param[p.index];
+        return to_user(h, h->arg[1], &p, sizeof(p));
+    }
+    hv.hvm_param[p.index] = p.value;
+    hv_log("hvm param %u = %#llx", p.index, (unsigned long long)p.value);
+    return 0;
+}
+
+static long do_sched_op(const HcCall *h)
+{
+    struct sched_remote_shutdown r;
+    long ret;
+
+    if (h->arg[0] != SCHEDOP_remote_shutdown) {
+        return not_simulated(h, h->arg[0]);
+    }
+    ret = from_user(h, &r, h->arg[1], sizeof(r));
+    if (ret < 0) {
+        return ret;
+    }
+    ret = check_domid(r.domain_id);
+    if (ret < 0) {
+        return ret;
+    }
+    hv.shutdown_reason = (uint8_t)r.reason;
+    hv.shutdown_count++;
+    hv.cnt[HV_CNT_shutdowns]++;
+    hv.events++;
+    pthread_cond_broadcast(&hv.cond);
+    return 0;
+}
+
+static long do_event_channel_op(const HcCall *h)
+{
+    struct evtchn_alloc_unbound a;
+    long ret;
+
+    if (h->arg[0] != EVTCHNOP_alloc_unbound) {
+        return not_simulated(h, h->arg[0]);
+    }
+    ret = from_user(h, &a, h->arg[1], sizeof(a));
+    if (ret < 0) {
+        return ret;
+    }
+    /* A guest port for dom0 to bind (xenstore, console rings). */
+    ret = check_domid(a.dom);
+    if (ret < 0) {
+        return ret;
+    }
+    if (a.remote_dom != 0) {
+        return -ESRCH;
+    }
+    ret = hv_guest_port_alloc();
+    if (ret < 0) {
+        return ret;
+    }
+    a.port = ret;
+    ret = to_user(h, h->arg[1], &a, sizeof(a));
+    if (ret < 0) {
+        hv_guest_port_free(a.port);
+    }
+    return ret;
+}
+
+static long do_xen_version(const HcCall *h)
+{
+    xen_extraversion_t extra = HV_XEN_EXTRA;
+
+    switch (h->arg[0]) {
+    case XENVER_version:
+        return (HV_XEN_MAJOR << 16) | HV_XEN_MINOR;
+    case XENVER_extraversion:
+        return to_user(h, h->arg[1], extra, sizeof(extra));
+    case XENVER_pagesize:
+        return XENSIM_PAGE_SIZE;
+    }
+    return not_simulated(h, h->arg[0]);
+}
+
+/* --- domctl, sysctl ----------------------------------------------------- */
+
+static uint64_t populated_pages(void)
+{
+    uint64_t n = 0;
+    unsigned i;
+
+    for (i = 0; i < hv.p2m_len; i++) {
+        n += hv.p2m[i].nr;
+    }
+    return n;
+}
+
+/* The simulated guest as getdomaininfo() describes a domain. */
+static void guest_info(struct xen_domctl_getdomaininfo *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->domain = hv.domid;
+    /* No vCPU executes: all blocked, none running. */
+    info->flags = XEN_DOMINF_hvm_guest | XEN_DOMINF_hap |
+                  (hv.nr_vcpus ? XEN_DOMINF_blocked : 0);
+    if (hv.shutdown_reason >= 0) {
+        info->flags |= XEN_DOMINF_shutdown |
+                       ((uint32_t)hv.shutdown_reason <<
+                        XEN_DOMINF_shutdownshift);
+    }
+    info->tot_pages = populated_pages();
+    info->max_pages = info->tot_pages;
+    info->nr_online_vcpus = hv.nr_vcpus;
+    info->max_vcpu_id = hv.nr_vcpus ? hv.nr_vcpus - 1 : 0;
+    info->shared_info_frame = 0;
+    info->cpupool = 0;
+}
+
+static long do_domctl(const HcCall *h)
+{
+    struct xen_domctl d;
+    long ret;
+
+    ret = from_user(h, &d, h->arg[0], sizeof(d));
+    if (ret < 0) {
+        return ret;
+    }
+    if (d.interface_version != XEN_DOMCTL_INTERFACE_VERSION) {
+        return -EACCES;
+    }
+    switch (d.cmd) {
+    case XEN_DOMCTL_getdomaininfo:
+        /* 4.17: the first domain whose id is >= the one asked for. */
+        if (d.domain >= DOMID_FIRST_RESERVED) {
+            return -EINVAL;
+        }
+        if (d.domain > hv.domid) {
+            return -ESRCH;
+        }
+        guest_info(&d.u.getdomaininfo);
+        d.domain = hv.domid;
+        return to_user(h, h->arg[0], &d, sizeof(d));
+    }
+    return not_simulated(h, d.cmd);
+}
+
+static long do_sysctl(const HcCall *h)
+{
+    struct xen_sysctl s;
+    struct xen_domctl_getdomaininfo info;
+    long ret;
+
+    ret = from_user(h, &s, h->arg[0], sizeof(s));
+    if (ret < 0) {
+        return ret;
+    }
+    if (s.interface_version != XEN_SYSCTL_INTERFACE_VERSION) {
+        return -EACCES;
+    }
+    switch (s.cmd) {
+    case XEN_SYSCTL_getdomaininfolist:
+        s.u.getdomaininfolist.num_domains = 0;
+        if (s.u.getdomaininfolist.first_domain <= hv.domid &&
+            s.u.getdomaininfolist.max_domains > 0) {
+            guest_info(&info);
+            ret = to_user(h, (uintptr_t)s.u.getdomaininfolist.buffer.p,
+                          &info, sizeof(info));
+            if (ret < 0) {
+                return ret;
+            }
+            s.u.getdomaininfolist.num_domains = 1;
+        }
+        return to_user(h, h->arg[0], &s, sizeof(s));
+    }
+    return not_simulated(h, s.cmd);
+}
+
+/* --- entry -------------------------------------------------------------- */
+
+static long hc_dispatch(const HcCall *h);
+
+/* Each entry executed in turn, its result stored back (multicall.c). */
+static long do_multicall(const HcCall *h)
+{
+    multicall_entry_t e;
+    uint64_t i, nr = h->arg[1];
+    HcCall sub = *h;
+    long ret;
+
+    for (i = 0; i < nr; i++) {
+        uint64_t at = h->arg[0] + i * sizeof(e);
+
+        ret = from_user(h, &e, at, sizeof(e));
+        if (ret < 0) {
+            return ret;
+        }
+        sub.op = e.op;
+        memcpy(sub.arg, e.args, sizeof(sub.arg));
+        e.result = e.op == __HYPERVISOR_multicall ? -EINVAL :
+                   hc_dispatch(&sub);
+        ret = to_user(h, at + offsetof(multicall_entry_t, result),
+                      &e.result, sizeof(e.result));
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static long hc_dispatch(const HcCall *h)
+{
+    hv.cnt[HV_CNT_hypercalls]++;
+    switch (h->op) {
+    case __HYPERVISOR_dm_op:
+        return do_dm_op(h);
+    case __HYPERVISOR_memory_op:
+        return do_memory_op(h);
+    case __HYPERVISOR_multicall:
+        return do_multicall(h);
+    case __HYPERVISOR_hvm_op:
+        return do_hvm_op(h);
+    case __HYPERVISOR_sched_op:
+        return do_sched_op(h);
+    case __HYPERVISOR_event_channel_op:
+        return do_event_channel_op(h);
+    case __HYPERVISOR_xen_version:
+        return do_xen_version(h);
+    case __HYPERVISOR_domctl:
+        return do_domctl(h);
+    case __HYPERVISOR_sysctl:
+        return do_sysctl(h);
+    }
+    return not_simulated(h, 0);
+}
+
+int hv_hypercall(HvClient *c, const XenSimMsg *req, const void *in,
+                 XenSimMsg *rsp)
+{
+    const uint64_t *call = in;
+    HcCall h = { .c = c, .pid = req->arg[0] };
+    long ret;
+
+    if (req->len != 6 * sizeof(uint64_t) || h.pid <= 0) {
+        hv_bug("pid %d: malformed hypercall message", c->pid);
+        return -EINVAL;
+    }
+    h.op = call[0];
+    memcpy(h.arg, &call[1], sizeof(h.arg));
+    ret = hc_dispatch(&h);
+    if (ret < 0) {
+        return ret;
+    }
+    rsp->arg[0] = ret;
+    return 0;
+}
