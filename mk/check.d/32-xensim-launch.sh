@@ -45,6 +45,12 @@ mkdir -p "$fake/lib"
 cp "$out/run" "$out/xenstored" "$fake/"
 cp "$tests/fake-hv.py" "$fake/xensim-hv"
 : > "$fake/lib/libxenctrl.so.4.17"
+# XENSIM_LIBS=real preloads the devxen shim into the stand-in too (it
+# leaves everything but /dev/xen alone).
+if [ -e "$out/shim/libxensim-devxen.so" ]; then
+    mkdir -p "$fake/shim"
+    cp "$out/shim/libxensim-devxen.so" "$fake/shim/"
+fi
 img=$scratch/disk.img wb=cache=writeback
 truncate -s 16M "$img"
 export FAKE_DM_ARGV=$scratch/argv

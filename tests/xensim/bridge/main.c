@@ -471,14 +471,23 @@ static const char *real_qemu(void)
     return def;
 }
 
+/*
+ * The Xen libraries QEMU runs on ($XENSIM_LIBS, as build/xensim/run):
+ * xensim's replacements in lib/ (default), or with "real" Debian's own
+ * over the devxen shim.
+ */
 static void set_lib_path(void)
 {
-    const char *old = getenv("LD_LIBRARY_PATH");
+    const char *real = getenv("XENSIM_LIBS");
+    bool shim = real && !strcmp(real, "real");
+    const char *var = shim ? "LD_PRELOAD" : "LD_LIBRARY_PATH";
+    const char *old = getenv(var);
     char *v;
 
-    if (asprintf(&v, "%s/lib%s%s", g.selfdir, old && *old ? ":" : "",
-                 old ? old : "") >= 0) {
-        setenv("LD_LIBRARY_PATH", v, 1);
+    if (asprintf(&v, "%s/%s%s%s", g.selfdir,
+                 shim ? "shim/libxensim-devxen.so" : "lib",
+                 old && *old ? ":" : "", old ? old : "") >= 0) {
+        setenv(var, v, 1);
         free(v);
     }
 }

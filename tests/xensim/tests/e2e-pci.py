@@ -65,6 +65,43 @@ class Control:
         return int(parts[1], 0)
 
 
+def lib_env(env, build):
+    """The Xen libraries QEMU runs on, as build/xensim/run --libs picks
+    them from $XENSIM_LIBS: xensim's replacements (default) or Debian's
+    own over the devxen shim."""
+    if os.environ.get("XENSIM_LIBS") == "real":
+        shim = build + "/shim/libxensim-devxen.so"
+        env["LD_PRELOAD"] = shim + (":" + env["LD_PRELOAD"]
+                                    if env.get("LD_PRELOAD") else "")
+    else:
+        env["LD_LIBRARY_PATH"] = build + "/lib"
+    return env
+
+
+def libs_in_use(pid, build):
+    """Which Xen libraries process pid has mapped, from /proc/PID/maps:
+    (description, None) if they are the ones $XENSIM_LIBS asks for, else
+    (description, what is wrong)."""
+    with open("/proc/%d/maps" % pid) as f:
+        paths = {line.split()[-1] for line in f if "/" in line}
+    xen = sorted(p for p in paths if os.path.basename(p).startswith(
+        ("libxenctrl", "libxenforeignmemory", "libxendevicemodel",
+         "libxenevtchn", "libxengnttab", "libxencall", "libxentoolcore")))
+    shim = any(p.endswith("/libxensim-devxen.so") for p in paths)
+    ours = [p for p in xen if p.startswith(os.path.realpath(build))]
+    if os.environ.get("XENSIM_LIBS") == "real":
+        desc = "Debian's libxen* over the devxen shim"
+        if not shim:
+            return desc, "the shim is not loaded"
+        if ours or len(xen) < 7:
+            return desc, "mapped: " + " ".join(xen)
+        return desc, None
+    desc = "xensim's replacement libraries"
+    if shim or len(ours) < 5:
+        return desc, "mapped: " + " ".join(xen)
+    return desc, None
+
+
 def xs_read(path, sock_path):
     """One XS_READ over the xenstored socket (xs_wire.h: type 2)."""
     s = socket.socket(socket.AF_UNIX)
@@ -138,9 +175,9 @@ def run_one(build, qemu, legacy=False, hardened=False):
             # As a pre-4.12 Xen: QEMU falls back to get_ioreq_server_info
             # gfns and xenforeignmemory_map.
             Control(ctl_sock).cmd("fault no-resource 1")
-        env = dict(os.environ, LD_LIBRARY_PATH=build + "/lib",
-                   XENSIM_SOCKET=hv_sock, XENSTORED_PATH=xs_sock,
-                   XEN_DOMAIN_ID=str(DOMID))
+        env = dict(os.environ, XENSIM_SOCKET=hv_sock,
+                   XENSTORED_PATH=xs_sock, XEN_DOMAIN_ID=str(DOMID))
+        lib_env(env, build)
         argv = [qemu, "-xen-domid", str(DOMID), "-no-shutdown",
                 "-nodefaults", "-no-user-config", "-name", "e2e",
                 "-vnc", "none", "-display", "none",
@@ -161,10 +198,13 @@ def run_one(build, qemu, legacy=False, hardened=False):
                 break
             time.sleep(0.05)
         if not tap(running and ctl.value("ready") == 1,
-                   "%s: loads the replacement libraries, enables its ioreq "
+                   "%s: loads the Xen libraries, enables its ioreq "
                    "server and reaches running" % name):
             print("# " + open(tmp + "/qemu.log").read().replace("\n", "\n# "))
             return
+        libs, why = libs_in_use(q.pid, build)
+        tap(why is None, "%s: runs on %s" % (name, libs)
+            + ("" if why is None else " (%s)" % why))
         found = {}
         for dev in range(32):
             for fn in range(8):
