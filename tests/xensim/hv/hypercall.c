@@ -286,21 +286,16 @@ static long populate_physmap(const HcCall *h, uint64_t start_extent)
     struct xen_memory_reservation r;
     uint64_t i;
     xen_pfn_t gpfn;
-    long ret;
 
-    ret = from_user(h, &r, h->arg[1], sizeof(r));
-    if (ret < 0) {
-        return ret;
-    }
-    if (start_extent >= r.nr_extents) {
-        return start_extent;
-    }
-    ret = check_domid(r.domid);
-    if (ret < 0) {
-        return ret;
-    }
-    /* Xen returns the extents done so far when it cannot go on. */
-    if (r.extent_order > 18) {
+    /*
+     * Xen answers every failure here (bad pointer, size, domain, order)
+     * with the extents done so far, never an errno; libxenctrl's
+     * populate_physmap_exact turns a short count into EBUSY.
+     */
+    if (from_user(h, &r, h->arg[1], sizeof(r)) < 0 ||
+        r.nr_extents > (UINT32_MAX >> HV_MEMOP_EXTENT_SHIFT) ||
+        start_extent >= r.nr_extents || check_domid(r.domid) < 0 ||
+        r.extent_order > 18) {
         return start_extent;
     }
     hv.repopulated_pages = 0;

@@ -69,23 +69,30 @@ void *privcmd_mmap(DevFile *f, void *addr, size_t len, int prot, int flags,
         errno = EINVAL;
         return MAP_FAILED;
     }
+    v.mapped = calloc((len / DEVXEN_PAGE_SIZE + 7) / 8, 1);
+    if (!v.mapped) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    pthread_mutex_lock(&devxen_lock);
     /* An empty file: every page faults (SIGBUS) until a batch fills it. */
     p = real_mmap(addr, len, prot,
                   (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) | MAP_SHARED |
                   MAP_NORESERVE, f->fd, 0);
     if (p == MAP_FAILED) {
-        return p;
+        ret = -errno;
+    } else {
+        madvise(p, len, MADV_DONTFORK);     /* VM_DONTCOPY */
+        v.start = (uintptr_t)p;
+        v.end = v.start + len;
+        ret = devxen_vma_add__locked(&v);
+        if (ret < 0) {
+            real_munmap(p, len);
+        }
     }
-    madvise(p, len, MADV_DONTFORK);     /* VM_DONTCOPY */
-    v.start = (uintptr_t)p;
-    v.end = v.start + len;
-    v.mapped = calloc((len / DEVXEN_PAGE_SIZE + 7) / 8, 1);
-    pthread_mutex_lock(&devxen_lock);
-    ret = v.mapped ? devxen_vma_add__locked(&v) : -ENOMEM;
     pthread_mutex_unlock(&devxen_lock);
     if (ret < 0) {
         free(v.mapped);
-        real_munmap(p, len);
         errno = -ret;
         return MAP_FAILED;
     }

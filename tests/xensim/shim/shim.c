@@ -7,7 +7,9 @@
  * goes to libc unchanged (one bounds check and a NULL test on the fast
  * path, no lock); files[] and vmas[] change only under devxen_lock; a
  * MAP_FIXED mmap or a munmap over device mappings drops them from
- * vmas[] after libc has done its part, as the kernel unmaps VMAs.
+ * vmas[] in the same devxen_lock section as libc's call, and a device
+ * mmap adds its record in the same section as its own mmap, so vmas[]
+ * always describes the address space as the kernel's VMAs would.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -459,8 +461,12 @@ EXPORT int __openat64_2(int dirfd, const char *path, int oflags)
 
 EXPORT int close(int fd)
 {
+    int e;
+
     resolve();
+    e = errno;
     file_forget(fd);
+    errno = e;
     return real_close(fd);
 }
 
@@ -531,13 +537,20 @@ static void *mmap_common(void *addr, size_t len, int prot, int flags, int fd,
     resolve();
     f = (flags & MAP_ANONYMOUS) ? NULL : file_get(fd);
     if (!f) {
-        p = real_mmap(addr, len, prot, flags, fd, off);
-        if (p != MAP_FAILED && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) &&
-            __atomic_load_n(&nr_vmas, __ATOMIC_RELAXED)) {
-            pthread_mutex_lock(&devxen_lock);
-            devxen_vma_drop_range__locked((uintptr_t)p, (uintptr_t)p + len);
-            pthread_mutex_unlock(&devxen_lock);
+        if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) ||
+            !__atomic_load_n(&nr_vmas, __ATOMIC_RELAXED)) {
+            return real_mmap(addr, len, prot, flags, fd, off);
         }
+        /* Replacing pages: no device mmap may reuse them in between. */
+        pthread_mutex_lock(&devxen_lock);
+        p = real_mmap(addr, len, prot, flags, fd, off);
+        if (p != MAP_FAILED) {
+            int e = errno;
+
+            devxen_vma_drop_range__locked((uintptr_t)p, (uintptr_t)p + len);
+            errno = e;
+        }
+        pthread_mutex_unlock(&devxen_lock);
         return p;
     }
     switch (f->kind) {
@@ -576,15 +589,24 @@ EXPORT int munmap(void *addr, size_t len)
     int ret;
 
     resolve();
+    if (!__atomic_load_n(&nr_vmas, __ATOMIC_RELAXED)) {
+        return real_munmap(addr, len);
+    }
+    /*
+     * Unmap and forget under the lock, so that a device mmap in another
+     * thread cannot get these pages between the two and lose its record.
+     */
+    pthread_mutex_lock(&devxen_lock);
     ret = real_munmap(addr, len);
-    if (ret == 0 && __atomic_load_n(&nr_vmas, __ATOMIC_RELAXED)) {
+    if (ret == 0) {
         uintptr_t end = ((uintptr_t)addr + len + DEVXEN_PAGE_SIZE - 1) &
                         ~(DEVXEN_PAGE_SIZE - 1);
+        int e = errno;      /* callers rely on a kept errno (map2) */
 
-        pthread_mutex_lock(&devxen_lock);
         devxen_vma_drop_range__locked((uintptr_t)addr, end);
-        pthread_mutex_unlock(&devxen_lock);
+        errno = e;
     }
+    pthread_mutex_unlock(&devxen_lock);
     return ret;
 }
 
