@@ -473,13 +473,13 @@ static const char *real_qemu(void)
 
 /*
  * The Xen libraries QEMU runs on ($XENSIM_LIBS, as build/xensim/run):
- * xensim's replacements in lib/ (default), or with "real" Debian's own
- * over the devxen shim.
+ * Debian's own over the devxen shim (default), or with "sim" xensim's
+ * replacements in lib/.
  */
 static void set_lib_path(void)
 {
-    const char *real = getenv("XENSIM_LIBS");
-    bool shim = real && !strcmp(real, "real");
+    const char *mode = getenv("XENSIM_LIBS");
+    bool shim = !mode || strcmp(mode, "sim");
     const char *var = shim ? "LD_PRELOAD" : "LD_LIBRARY_PATH";
     const char *old = getenv(var);
     char *v;

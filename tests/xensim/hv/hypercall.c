@@ -65,6 +65,19 @@ typedef struct HcCall {
 
 /* --- the caller's memory ------------------------------------------------ */
 
+/* A copy that failed for want of permission, not for a bad pointer. */
+static int copy_failed(const HcCall *h)
+{
+    static bool said;
+
+    if ((errno == EPERM || errno == ESRCH) && !said) {
+        said = true;
+        fprintf(stderr, "xensim-hv: cannot reach the memory of pid %d "
+                "(%m): hypercalls from it fail with EFAULT\n", h->pid);
+    }
+    return -EFAULT;
+}
+
 static int from_user(const HcCall *h, void *dst, uint64_t src, size_t len)
 {
     struct iovec l = { dst, len }, r = { (void *)(uintptr_t)src, len };
@@ -73,7 +86,7 @@ static int from_user(const HcCall *h, void *dst, uint64_t src, size_t len)
         return 0;
     }
     return process_vm_readv(h->pid, &l, 1, &r, 1, 0) == (ssize_t)len ?
-           0 : -EFAULT;
+           0 : copy_failed(h);
 }
 
 static int to_user(const HcCall *h, uint64_t dst, const void *src,
@@ -85,7 +98,7 @@ static int to_user(const HcCall *h, uint64_t dst, const void *src,
         return 0;
     }
     return process_vm_writev(h->pid, &l, 1, &r, 1, 0) == (ssize_t)len ?
-           0 : -EFAULT;
+           0 : copy_failed(h);
 }
 
 /* --- ENOSYS accounting -------------------------------------------------- */

@@ -48,8 +48,9 @@ AHCI_ABAR = 0xf1000000             # in the MMIO hole, as hvmloader would
 HERE = os.path.dirname(os.path.realpath(__file__))
 
 # Which Xen libraries the device model runs on ($XENSIM_LIBS, --libs):
-# "sim" = xensim's replacement libraries (LD_LIBRARY_PATH=lib/), "real" =
-# Debian's own libxen* over the devxen shim (LD_PRELOAD, see shim/).
+# "real" (the default) = Debian's own libxen* over the devxen shim
+# (LD_PRELOAD, see README-devxen.md), "sim" = xensim's replacement
+# libraries (LD_LIBRARY_PATH=lib/), kept as a fallback.
 SHIM = os.path.join(HERE, "shim", "libxensim-devxen.so")
 
 
@@ -948,10 +949,10 @@ def parse_args(argv):
         "does, check it, and tear it down.")
     p.add_argument("--domid", type=int, default=1)
     p.add_argument("--libs", choices=("sim", "real"),
-                   default=os.environ.get("XENSIM_LIBS") or "sim",
-                   help="Xen libraries for QEMU: xensim's replacements "
-                   "(sim) or Debian's real ones over the devxen shim "
-                   "(real); default $XENSIM_LIBS or sim")
+                   default=os.environ.get("XENSIM_LIBS") or "real",
+                   help="Xen libraries for QEMU: Debian's real ones over "
+                   "the devxen shim (real) or xensim's replacements "
+                   "(sim); default $XENSIM_LIBS or real")
     p.add_argument("--memory", type=int, default=128, metavar="MiB",
                    help="libxl maxmem; QEMU gets -m MiB minus videoram")
     p.add_argument("--vcpus", type=int, default=1)

@@ -67,9 +67,9 @@ class Control:
 
 def lib_env(env, build):
     """The Xen libraries QEMU runs on, as build/xensim/run --libs picks
-    them from $XENSIM_LIBS: xensim's replacements (default) or Debian's
-    own over the devxen shim."""
-    if os.environ.get("XENSIM_LIBS") == "real":
+    them from $XENSIM_LIBS: Debian's own over the devxen shim (default)
+    or, with "sim", xensim's replacements."""
+    if os.environ.get("XENSIM_LIBS") != "sim":
         shim = build + "/shim/libxensim-devxen.so"
         env["LD_PRELOAD"] = shim + (":" + env["LD_PRELOAD"]
                                     if env.get("LD_PRELOAD") else "")
@@ -89,7 +89,7 @@ def libs_in_use(pid, build):
          "libxenevtchn", "libxengnttab", "libxencall", "libxentoolcore")))
     shim = any(p.endswith("/libxensim-devxen.so") for p in paths)
     ours = [p for p in xen if p.startswith(os.path.realpath(build))]
-    if os.environ.get("XENSIM_LIBS") == "real":
+    if os.environ.get("XENSIM_LIBS") != "sim":
         desc = "Debian's libxen* over the devxen shim"
         if not shim:
             return desc, "the shim is not loaded"
