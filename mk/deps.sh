@@ -11,6 +11,10 @@ PKGS=(
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
     libxen-dev qemu-system-xen qemu-system-data seabios ipxe-qemu
     libtsan2        # the map cache's ThreadSanitizer run (check.d/21)
+    # Xen's own toolstack (xl, libxl, libxenguest, hvmloader) to run under
+    # xensim's simulated /dev/xen; no hypervisor, no boot loader change
+    # (--no-install-recommends keeps xen-hypervisor and grub-xen-host out).
+    xen-utils-4.17
 )
 
 SRC_LIST=/etc/apt/sources.list.d/xen-dm-deb-src.sources

@@ -13,11 +13,12 @@
  * domain is the one the hv simulates (other domids: ESRCH).
  *
  * Served: multicall (each entry as its own hypercall; libxenctrl
- * issues memory_op that way to get a long result); dm_op; memory_op populate_physmap, add_to_physmap (gmfn,
- * gmfn_range), acquire_resource (ioreq server frames, as machine frames:
- * offsets in the guest memfd / 4 KiB); hvm_op set_param/get_param;
- * sched_op remote_shutdown; domctl getdomaininfo; sysctl
- * getdomaininfolist; xen_version version/extraversion/pagesize;
+ * issues memory_op that way to get a long result); dm_op; memory_op
+ * populate_physmap, add_to_physmap (gmfn, gmfn_range), acquire_resource
+ * (ioreq server frames, as machine frames: offsets in the guest memfd /
+ * 4 KiB); hvm_op set_param/get_param; sched_op remote_shutdown; domctl
+ * getdomaininfo; sysctl getdomaininfolist, physinfo (this machine's
+ * CPUs and memory), sched_id; xen_version (xensim's own build strings);
  * event_channel_op alloc_unbound.
  *
  * Everything else answers -ENOSYS: never faked, counted in
@@ -28,7 +29,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "hv.h"
 
@@ -542,17 +545,36 @@ static long do_event_channel_op(const HcCall *h)
     return ret;
 }
 
+/* What xensim says of itself where Xen names its build. */
 static long do_xen_version(const HcCall *h)
 {
     xen_extraversion_t extra = HV_XEN_EXTRA;
+    xen_compile_info_t ci = { .compiler = "xensim", .compile_by = "xensim",
+                              .compile_domain = "xensim",
+                              .compile_date = __DATE__ };
+    xen_capabilities_info_t caps = "xen-3.0-x86_64 hvm-3.0-x86_32 "
+                                   "hvm-3.0-x86_32p hvm-3.0-x86_64";
+    xen_changeset_info_t cs = "xensim";
+    xen_platform_parameters_t pp = { .virt_start = 0xffff800000000000ull };
+    xen_commandline_t cmdline = "";
 
     switch (h->arg[0]) {
     case XENVER_version:
         return (HV_XEN_MAJOR << 16) | HV_XEN_MINOR;
     case XENVER_extraversion:
         return to_user(h, h->arg[1], extra, sizeof(extra));
+    case XENVER_compile_info:
+        return to_user(h, h->arg[1], &ci, sizeof(ci));
+    case XENVER_capabilities:
+        return to_user(h, h->arg[1], caps, sizeof(caps));
+    case XENVER_changeset:
+        return to_user(h, h->arg[1], cs, sizeof(cs));
+    case XENVER_platform_parameters:
+        return to_user(h, h->arg[1], &pp, sizeof(pp));
     case XENVER_pagesize:
         return XENSIM_PAGE_SIZE;
+    case XENVER_commandline:
+        return to_user(h, h->arg[1], cmdline, sizeof(cmdline));
     }
     return not_simulated(h, h->arg[0]);
 }
@@ -619,6 +641,35 @@ static long do_domctl(const HcCall *h)
     return not_simulated(h, d.cmd);
 }
 
+/*
+ * The simulated machine is this one: its online CPUs (one socket, one
+ * thread per core, one node) and its memory; HVM with HAP.
+ */
+static void physinfo(struct xen_sysctl_physinfo *pi)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct sysinfo si;
+
+    memset(pi, 0, sizeof(*pi));
+    if (cpus < 1) {
+        cpus = 1;
+    }
+    pi->threads_per_core = 1;
+    pi->cores_per_socket = cpus;
+    pi->nr_cpus = cpus;
+    pi->max_cpu_id = cpus - 1;
+    pi->nr_nodes = 1;
+    pi->max_node_id = 0;
+    pi->capabilities = XEN_SYSCTL_PHYSCAP_hvm | XEN_SYSCTL_PHYSCAP_hap;
+    if (sysinfo(&si) == 0) {
+        pi->total_pages = (uint64_t)si.totalram * si.mem_unit /
+                          XENSIM_PAGE_SIZE;
+        pi->free_pages = (uint64_t)si.freeram * si.mem_unit /
+                         XENSIM_PAGE_SIZE;
+    }
+    pi->max_mfn = pi->total_pages ? pi->total_pages - 1 : 0;
+}
+
 static long do_sysctl(const HcCall *h)
 {
     struct xen_sysctl s;
@@ -633,6 +684,12 @@ static long do_sysctl(const HcCall *h)
         return -EACCES;
     }
     switch (s.cmd) {
+    case XEN_SYSCTL_physinfo:
+        physinfo(&s.u.physinfo);
+        return to_user(h, h->arg[0], &s, sizeof(s));
+    case XEN_SYSCTL_sched_id:
+        s.u.sched_id.sched_id = XEN_SCHEDULER_CREDIT2;     /* 4.17's */
+        return to_user(h, h->arg[0], &s, sizeof(s));
     case XEN_SYSCTL_getdomaininfolist:
         s.u.getdomaininfolist.num_domains = 0;
         if (s.u.getdomaininfolist.first_domain <= hv.domid &&
