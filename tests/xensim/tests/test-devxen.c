@@ -64,8 +64,13 @@ static void test_ctrl(xc_interface *xch)
     xc_dominfo_t di;
     long long enosys;
 
+    xc_physinfo_t pi;
+
     check(xc_version(xch, XENVER_version, NULL) == ((4 << 16) | 17),
           "xen_version: 4.17");
+    check(xc_physinfo(xch, &pi) == 0 && pi.nr_cpus >= 1 &&
+          (pi.capabilities & XEN_SYSCTL_PHYSCAP_hvm) && pi.total_pages,
+          "sysctl physinfo: this machine's CPUs and memory, HVM");
     check(xc_domain_getinfo(xch, 0, 1, &di) == 1 && di.domid == DOMID &&
           di.hvm && di.nr_online_vcpus == 2 && di.max_vcpu_id == 1,
           "domctl getdomaininfo (interface 0x%x): the HVM guest, 2 vCPUs",
