@@ -51,10 +51,6 @@ if ! "$scratch/deny-io-uring" ENOSYS true; then
     skip "drive I/O engine" "seccomp filters not available here"
     exit 0
 fi
-"$sim/ahci-workload" --mkimage "$scratch/disk.img" 64 || {
-    tap 1 "make the disk image"
-    exit 1
-}
 
 # ring_stats PID: "RINGS COMPLETIONS": QEMU's io_uring instances and the
 # completions they posted (CqTail counts every completion, unmasked).
@@ -92,14 +88,16 @@ wrapper() {
     echo "$scratch/$name.sh"
 }
 
-# start NAME BINARY [QEMU-ARGS...]: launch as libxl does, with the trace
-# event of the engine choice on; sets $env_file and $stop.
+# start NAME BINARY [QEMU-ARGS...]: launch as libxl does on a fresh image
+# (the workload writes), with the trace event of the engine choice on;
+# sets $env_file and $stop.
 domid=20
 start() {
     local name=$1 bin=$2
     shift 2
     env_file=$scratch/$name.env
     domid=$((domid + 1))
+    "$sim/ahci-workload" --mkimage "$scratch/disk.img" 64 || return 1
     if ! "$sim/run" --keep --domid $domid --memory 256 --vcpus 2 \
             --disk "$scratch/disk.img" --hdtype ahci -- "$bin" \
             -trace xen_drive_aio_default "$@" \
@@ -244,12 +242,13 @@ if start cd "$bin"; then
         > "$scratch/cd.read" 2>&1
     sed 's/^/# /' "$scratch/cd.qmp" "$scratch/cd.read"
     read -r rings cq1 < <(ring_stats "$pid")
-    grep -q 'read 262144/262144 bytes' "$scratch/cd.read" &&
-        ! grep -q 'Pattern verification failed' "$scratch/cd.read"
-    tap $? "cd-insert: the new medium reads back what the image holds"
     [ "$rings" = 1 ] && [ "$cq1" -gt "$cq0" ]
     tap $? "cd-insert: the new medium is read through io_uring ($cq0 -> $cq1)"
     finish cd
+    # qemu-io prints on QEMU's stdout, i.e. into its log.
+    grep -q 'read 262144/262144 bytes' "$scratch/cd.log" &&
+        ! grep -q 'Pattern verification failed' "$scratch/cd.log"
+    tap $? "cd-insert: the new medium reads back what the image holds"
 else
     tap 1 "cd-insert: launch"
 fi
