@@ -9,6 +9,7 @@ PKGS=(
     build-essential dpkg-dev git rsync ccache pkg-config python3 python3-venv
     meson ninja-build flex bison
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
+    liburing-dev    # QEMU's linux_io_uring block engine (aio=io_uring)
     libxen-dev qemu-system-xen qemu-system-data seabios ipxe-qemu
     libtsan2        # the map cache's ThreadSanitizer run (check.d/21)
     # Xen's own toolstack (xl, libxl, libxenguest, hvmloader) to run under
