@@ -25,6 +25,7 @@
 #define mc_shareable(e, lock) (!((lock) && (e)->locks))
 #endif
 #include "../../hw/i386/xen/xen-mapcache.c"
+#include "qemu/main-loop.h"
 #include "test-xen-mapcache-backend.h"
 
 #define BUG_A 0x700FFF80ULL
@@ -497,29 +498,288 @@ static void test_map_failure(void)
     g_assert_true(check_invariants());
 }
 
+static bool host_range_mapped(void *p, size_t len)
+{
+    /* msync fails with ENOMEM on any unmapped page of the range */
+    return msync((void *)((uintptr_t)p & ~(MCB_PAGE - 1)), len,
+                 MS_ASYNC) == 0;
+}
+
+/*
+ * Incoming migration: VRAM (a RAM block at ram_addr @old, mapped once,
+ * locked for good) gets an anonymous stand-in while its frames are
+ * missing, then xen-hvm.c moves the frames to the BAR (@new) and replaces
+ * the mapping.  The reverse answer must stay the block's ram_addr, or
+ * qemu_ram_block_from_host() finds no block (or xen.ram) for VRAM.
+ */
 static void test_replace(void)
 {
     uint64_t old = 32 * MiB, new = 48 * MiB, size = 2 * MiB;
     uint8_t *p, *q;
 
     setup(64 * MiB, 0);
-    /* incoming migration: VRAM's frames are not there yet */
     mcb_set_inmigrate(true);
     mcb_set_bad(old / MCB_PAGE + 7, true);
     p = xen_map_cache(old, size, 1, false);
     g_assert_nonnull(p);
     g_assert_true(entry_of(p)->flags & MCE_DUMMY);
-    mcb_set_inmigrate(false);
 
     q = xen_replace_cache_entry(old, new, size);
+    mcb_set_inmigrate(false);
     g_assert_true(q == p);
     g_assert_true(mcb_check(p, new, size));
     g_assert_cmphex(xen_ram_addr_from_mapcache(p + 0x1000), ==,
-                    new + 0x1000);
+                    old + 0x1000);
+    WITH_RCU_READ_LOCK_GUARD() {
+        g_assert_cmphex(xen_ram_addr_from_mapcache(p + size - 1), ==,
+                        old + size - 1);
+    }
     g_assert_false(entry_of(p)->flags & MCE_DUMMY);
-    g_assert_true(xen_map_cache(new, size, 0, false) == p);
     g_assert_null(xen_replace_cache_entry(old, new, size));
     g_assert_true(check_invariants());
+    /* the block's lock keeps it through an invalidate */
+    xen_invalidate_map_cache();
+    drain_call_rcu();
+    g_assert_true(mcb_check(p, new, size));
+    g_assert_cmphex(xen_ram_addr_from_mapcache(p), ==, old);
+    g_assert_true(check_invariants());
+}
+
+static uint8_t *replace_hook_p;
+static bool replace_hook_saw_entry;
+
+/* Runs inside replace's MAP_FIXED remap. */
+static void replace_hook(void)
+{
+    WITH_RCU_READ_LOCK_GUARD() {
+        uint8_t *r = xen_map_cache(32 * MiB + 0x10, 8, 0, false);
+
+        replace_hook_saw_entry = r == replace_hook_p + 0x10;
+    }
+}
+
+/* Replace's failure paths leave no hole, no dangling pointer. */
+static void test_replace_failures(void)
+{
+    uint64_t old = 32 * MiB, new = 48 * MiB, size = 2 * MiB;
+    uint8_t *p, *q;
+
+    setup(64 * MiB, 0);
+    mcb_set_inmigrate(true);
+    mcb_set_bad(old / MCB_PAGE + 7, true);
+    p = xen_map_cache(old, size, 1, false);
+    g_assert_nonnull(p);
+
+    /* the ioctl fails after privcmd's mmap took the range */
+    mcb_fail_next(1);
+    g_assert_null(xen_replace_cache_entry(old, new, size));
+    g_assert_true(host_range_mapped(p, size));
+    q = xen_map_cache(old, size, 0, false);
+    g_assert_true(q == NULL || host_range_mapped(q, size));
+    g_assert_true(check_invariants());
+
+    /* a lookup of the old key during the remap must not get the entry */
+    setup(64 * MiB, 0);
+    mcb_set_inmigrate(true);
+    mcb_set_bad(old / MCB_PAGE + 7, true);
+    replace_hook_p = p = xen_map_cache(old, size, 1, false);
+    mcb_set_bad(old / MCB_PAGE + 7, false);
+    mcb_set_map_hook(replace_hook);
+    q = xen_replace_cache_entry(old, new, size);
+    mcb_set_inmigrate(false);
+    g_assert_true(q == p);
+    g_assert_false(replace_hook_saw_entry);
+    g_assert_true(check_invariants());
+
+    /*
+     * The new key is taken and nothing else holds the old entry: the
+     * answer must not be a pointer to a mapping being freed.
+     */
+    setup(64 * MiB, 0);
+    p = xen_map_cache(old, size, 0, false);
+    g_assert_nonnull(xen_map_cache(new, size, 0, false));
+    q = xen_replace_cache_entry(old, new, size);
+    drain_call_rcu();
+    g_assert_true(q == NULL || (host_range_mapped(q, size) &&
+                                entry_of(q) != NULL));
+    g_assert_true(check_invariants());
+}
+
+/*
+ * During an incoming migration only a request whose own pages are
+ * missing gets a stand-in, and no stand-in is served once it is over.
+ */
+static void test_inmigrate_standins(void)
+{
+    uint64_t bucket = 6 * MiB, bad = bucket + 200 * MCB_PAGE;
+    uint8_t *p;
+
+    setup(64 * MiB, 0);
+    mcb_set_inmigrate(true);
+    mcb_set_bad(bad / MCB_PAGE, true);
+    /* healthy pages of a bucket with a missing one: real guest bytes */
+    p = xen_map_cache(bucket + 0x10, 8, 0, false);
+    g_assert_nonnull(p);
+    g_assert_true(mcb_check(p, bucket + 0x10, 8));
+    /* the missing page itself: a stand-in, as 7.2 does */
+    p = xen_map_cache(bad, 8, 0, false);
+    g_assert_nonnull(p);
+    mcb_set_inmigrate(false);
+    mcb_set_bad(bad / MCB_PAGE, false);
+
+    /* migration is over: guest bytes on every path, writes reach RAM */
+    WITH_RCU_READ_LOCK_GUARD() {
+        p = xen_map_cache(bad, 8, 0, false);
+        g_assert_nonnull(p);
+        g_assert_true(mcb_check(p, bad, 8));
+    }
+    p = xen_map_cache(bucket + 0x20, 8, 0, false);
+    g_assert_true(mcb_check(p, bucket + 0x20, 8));
+    p = dma_start(bad - 0x10, 0x20);
+    dma_end(p, bad - 0x10, 0x20);
+    g_assert_true(check_invariants());
+}
+
+/*
+ * A request that touches a still-missing page fails alone: the key's
+ * entry stays (no remap, no eviction), its healthy pages keep their
+ * lockless hits, and the failure is final (the caller must not retry).
+ */
+static void test_bad_page_keeps_entry(void)
+{
+    uint64_t bad = 0xa0000;         /* the VGA hole of bucket 0 */
+    uint64_t calls, misses;
+    MapCacheEntry *e;
+    uint8_t *p;
+    int i;
+
+    setup(64 * MiB, 0);
+    mcb_set_bad(bad / MCB_PAGE, true);
+    p = xen_map_cache(0x1000, 8, 0, false);
+    g_assert_nonnull(p);
+    e = entry_of(p);
+    misses = stats().misses;
+    calls = qatomic_read(&mcb_map_calls);
+    for (i = 0; i < 4; i++) {
+        g_assert_null(xen_map_cache(bad + 8, 8, 0, false));
+        g_assert_false(xen_map_cache_failure_is_transient());
+        g_assert_null(xen_map_cache(bad - 8, 16, 1, true));
+        g_assert_false(xen_map_cache_failure_is_transient());
+    }
+    /* at most one small probe per failing request, never a remap */
+    g_assert_cmpuint(qatomic_read(&mcb_map_calls) - calls, <=, 8);
+    g_assert_cmpuint(stats().misses, ==, misses);
+    g_assert_true(entry_of(p) == e);
+    g_assert_true(mc_fwd_find(mapcache, 0, 1) == e);
+    WITH_RCU_READ_LOCK_GUARD() {
+        g_assert_true(mc_lockless_hit(mapcache, 0x2000, 8) == p + 0x1000);
+    }
+    g_assert_true(check_invariants());
+}
+
+/*
+ * A DMA request that cannot fit under the cap, everything else locked,
+ * fails as "retry later" without a foreign map and without emptying the
+ * LRU list; one that can never fit fails for good.
+ */
+static void test_dma_cannot_fit(void)
+{
+    uint8_t *p[3], *q;
+    uint64_t calls, evictions;
+    int i;
+
+    setup(64 * MiB, 4 * MiB);
+    for (i = 0; i < 3; i++) {
+        p[i] = dma_start(i * MiB, 0x1000);
+    }
+    q = xen_map_cache(8 * MiB, 8, 0, false);
+    g_assert_nonnull(q);
+    calls = qatomic_read(&mcb_map_calls);
+    evictions = stats().evictions;
+    /* 2 MiB more cannot fit next to 3 MiB locked under a 4 MiB cap */
+    g_assert_null(xen_map_cache(20 * MiB - 0x800, 0x1000, 1, true));
+    g_assert_true(xen_map_cache_failure_is_transient());
+    g_assert_cmpuint(qatomic_read(&mcb_map_calls), ==, calls);
+    g_assert_cmpuint(stats().evictions, ==, evictions);
+    /* larger than the cap: never */
+    g_assert_null(xen_map_cache(0, 5 * MiB, 1, true));
+    g_assert_false(xen_map_cache_failure_is_transient());
+    for (i = 0; i < 3; i++) {
+        dma_end(p[i], i * MiB, 0x1000);
+    }
+    q = dma_start(20 * MiB - 0x800, 0x1000);
+    dma_end(q, 20 * MiB - 0x800, 0x1000);
+    g_assert_true(check_invariants());
+}
+
+/*
+ * The whole-block mapping of VRAM or a ROM (locked, not DMA) must not be
+ * refused by a cap smaller than the block: physmem would hand the display
+ * NULL + offset.
+ */
+static void test_cap_below_block(void)
+{
+    uint8_t *p;
+
+    setup(64 * MiB, 8 * MiB);
+    p = xen_map_cache(32 * MiB, 16 * MiB, 1, false);
+    g_assert_nonnull(p);
+    g_assert_true(mcb_check(p, 32 * MiB, 16 * MiB));
+    g_assert_cmphex(xen_ram_addr_from_mapcache(p + 15 * MiB), ==,
+                    47 * MiB);
+    g_assert_true(check_invariants());
+}
+
+/*
+ * An iothread inside an RCU read-side section that waits for the BQL
+ * must not deadlock an invalidate run under the BQL (xen-hvm.c's ioreq
+ * handler holds it).  The reader gives up after 3 s, so a deadlock
+ * shows as a failure, not a hang.
+ */
+static QemuEvent bql_reader_in;
+static bool bql_reader_got;
+
+static void *bql_reader(void *opaque)
+{
+    gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+
+    rcu_register_thread();
+    rcu_read_lock();
+    qemu_event_set(&bql_reader_in);
+    while (!mcb_bql_trylock()) {
+        if (g_get_monotonic_time() > deadline) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    if (qemu_mutex_iothread_locked()) {
+        bql_reader_got = true;
+        qemu_mutex_unlock_iothread();
+    }
+    rcu_read_unlock();
+    rcu_unregister_thread();
+    return NULL;
+}
+
+static void test_invalidate_bql(void)
+{
+    QemuThread th;
+
+    setup(64 * MiB, 0);
+    g_assert_nonnull(xen_map_cache(MiB, 8, 0, false));
+    qemu_event_init(&bql_reader_in, false);
+    bql_reader_got = false;
+    qemu_mutex_lock_iothread();
+    qemu_thread_create(&th, "bql-reader", bql_reader, NULL,
+                       QEMU_THREAD_JOINABLE);
+    qemu_event_wait(&bql_reader_in);
+    xen_invalidate_map_cache();
+    g_assert_true(qemu_mutex_iothread_locked());
+    qemu_mutex_unlock_iothread();
+    qemu_thread_join(&th);
+    g_assert_true(bql_reader_got);
+    g_assert_cmpuint(stats().entries, ==, 0);
+    qemu_event_destroy(&bql_reader_in);
 }
 
 /*
@@ -659,6 +919,14 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-mapcache/page-errors", test_page_errors);
     g_test_add_func("/xen-mapcache/map-failure", test_map_failure);
     g_test_add_func("/xen-mapcache/replace", test_replace);
+    g_test_add_func("/xen-mapcache/replace-failures", test_replace_failures);
+    g_test_add_func("/xen-mapcache/inmigrate-standins",
+                    test_inmigrate_standins);
+    g_test_add_func("/xen-mapcache/bad-page-keeps-entry",
+                    test_bad_page_keeps_entry);
+    g_test_add_func("/xen-mapcache/dma-cannot-fit", test_dma_cannot_fit);
+    g_test_add_func("/xen-mapcache/cap-below-block", test_cap_below_block);
+    g_test_add_func("/xen-mapcache/invalidate-bql", test_invalidate_bql);
     g_test_add_func("/xen-mapcache/random", test_random);
     return g_test_run();
 }

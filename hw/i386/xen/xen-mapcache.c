@@ -774,6 +774,11 @@ uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
     return mc_map_locked(mc, addr, size, lock, dma);
 }
 
+bool xen_map_cache_failure_is_transient(void)
+{
+    return true;    /* physmem.c retries every failed DMA map */
+}
+
 ram_addr_t xen_ram_addr_from_mapcache(void *ptr)
 {
     MapCache *mc = mapcache;
