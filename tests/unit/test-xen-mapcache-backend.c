@@ -202,6 +202,12 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
         base = mmap(NULL, pages * MCB_PAGE, PROT_NONE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (base == MAP_FAILED) {
+            g_autofree char *maps = NULL;
+
+            g_file_get_contents("/proc/self/maps", &maps, NULL, NULL);
+            fprintf(stderr, "backend: reserve %zu pages: %s (maps: %u lines)\n",
+                    pages, strerror(errno),
+                    maps ? g_strv_length(g_strsplit(maps, "\n", -1)) : 0);
             return NULL;
         }
     }
@@ -226,8 +232,16 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
             }
         }
         mcb_fill(p2m[arr[i]], run);
-        g_assert(mmap(at, run * MCB_PAGE, prot, MAP_SHARED | MAP_FIXED,
-                      ram_fd, p2m[arr[i]] * MCB_PAGE) == at);
+        if (mmap(at, run * MCB_PAGE, prot, MAP_SHARED | MAP_FIXED,
+                 ram_fd, p2m[arr[i]] * MCB_PAGE) != at) {
+            int e = errno;
+            g_autofree char *maps = NULL;
+
+            g_file_get_contents("/proc/self/maps", &maps, NULL, NULL);
+            g_error("backend: mmap of %zu pages at %p: %s (maps: %u lines)",
+                    run, at, strerror(e),
+                    maps ? g_strv_length(g_strsplit(maps, "\n", -1)) : 0);
+        }
         memset(err + i, 0, run * sizeof(err[0]));
     }
     return base;

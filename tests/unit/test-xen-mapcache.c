@@ -77,7 +77,7 @@ static bool check_invariants(void)
     MapCache *mc = mapcache;
     MapCacheList *lists[] = { &mc->lru, &mc->locked, &mc->doomed };
     size_t fwd = 0, rev = 0, i;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, block = 0, pinned = 0;
     MapCacheEntry *e;
     bool ok = true;
 
@@ -106,11 +106,14 @@ static bool check_invariants(void)
             }
             fwd += !doomed;
             rev += e->nr_rev;
-            bytes += e->size;
+            bytes += mc_capped(e);
+            block += e->size - mc_capped(e);
+            pinned += e->locks ? mc_capped(e) : 0;
         }
     }
     if (ok && (fwd != mc->fwd_count || rev != mc->rev_count ||
-               bytes != mc->bytes)) {
+               bytes != mc->bytes || block != mc->block_bytes ||
+               pinned != mc->pinned)) {
         ok = fail_invariant("counts disagree", NULL);
     }
     qemu_mutex_unlock(&mc->lock);
@@ -785,12 +788,21 @@ static void test_invalidate_bql(void)
 /*
  * Model-based random test.  Each thread keeps the DMA mappings it holds
  * (the model: pointer, guest address, length) and checks every answer of
- * the cache against it and every pointer against guest RAM.
+ * the cache against it and every pointer against guest RAM.  Guest RAM
+ * has holes (pages that never map: requests touching them must fail, for
+ * good); the cap is below what the threads may hold locked, so DMA
+ * requests also fail for want of room (and must say "retry later").  Each
+ * thread also owns a "VRAM" block it maps whole, replaces onto its "BAR"
+ * and releases, and the cache is invalidated now and then.  A checker
+ * thread verifies the invariants while all this runs.
  */
 #define RND_THREADS     4
 #define RND_HELD        8
 #define RND_RAM         (128 * MiB)
-#define RND_CAP         (96 * MiB)
+#define RND_CAP         (40 * MiB)
+#define RND_HOLES       (108 * MiB)     /* from here: every 61st page bad */
+#define RND_VRAM        (112 * MiB)     /* 2 MiB per thread, then BARs */
+#define RND_BAR         (120 * MiB)
 
 typedef struct Held {
     uint8_t *p;
@@ -801,18 +813,64 @@ typedef struct Held {
 static uint64_t rnd_ops;
 static bool rnd_done;
 
+static bool rnd_is_hole(uint64_t pfn)
+{
+    return pfn >= RND_HOLES / MCB_PAGE && pfn < RND_VRAM / MCB_PAGE &&
+           pfn % 61 == 0;
+}
+
+static bool rnd_touches_hole(uint64_t gpa, uint64_t len)
+{
+    uint64_t pfn;
+
+    for (pfn = gpa / MCB_PAGE; pfn <= (gpa + MAX(len, 1) - 1) / MCB_PAGE;
+         pfn++) {
+        if (rnd_is_hole(pfn)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static uint64_t rnd_gpa(GRand *r, uint64_t len)
 {
     /* mostly a hot set, so that the cache hits as well as misses */
-    uint64_t span = g_rand_int_range(r, 0, 5) ? 24 * MiB : RND_RAM;
+    uint64_t span = g_rand_int_range(r, 0, 5) ? 24 * MiB : RND_VRAM;
     uint64_t gpa = ((uint64_t)g_rand_int(r) << 12 ^ g_rand_int(r)) % span;
 
-    return MIN(gpa, RND_RAM - len);
+    if (!g_rand_int_range(r, 0, 32)) {
+        gpa = RND_HOLES + gpa % (RND_VRAM - RND_HOLES);
+    }
+    return MIN(gpa, RND_VRAM - len);
+}
+
+/* Map this thread's VRAM block, move it onto its BAR, check, release. */
+static void rnd_replace(int t)
+{
+    uint64_t vram = RND_VRAM + t * 2 * MiB, bar = RND_BAR + t * 2 * MiB;
+    uint8_t *p, *q;
+
+    p = xen_map_cache(vram, 2 * MiB, 1, false);
+    g_assert_nonnull(p);
+    g_assert_true(mcb_check(p, vram, 2 * MiB));
+    q = xen_replace_cache_entry(vram, bar, 2 * MiB);
+    if (q) {
+        g_assert_true(q == p);
+        g_assert_true(mcb_check(p, bar, 2 * MiB));
+    } else {
+        /* only an invalidate in between (it doomed the entry) may stop it */
+        g_assert_true(entry_of(p)->flags & MCE_DOOMED);
+        g_assert_false(entry_of(p)->flags & MCE_REPLACED);
+    }
+    g_assert_cmphex(xen_ram_addr_from_mapcache(p + 0x1234), ==,
+                    vram + 0x1234);
+    xen_invalidate_map_cache_entry(p);
 }
 
 static void *rnd_thread(void *opaque)
 {
-    GRand *r = g_rand_new_with_seed(GPOINTER_TO_UINT(opaque));
+    int t = GPOINTER_TO_INT(opaque);
+    GRand *r = g_rand_new_with_seed(0x1234 + t);
     Held held[RND_HELD];
     int n = 0, k;
     uint64_t i;
@@ -829,8 +887,13 @@ static void *rnd_thread(void *opaque)
             off = rnd_gpa(r, len + 1);
             rcu_read_lock();
             p = xen_map_cache(off, len, 0, false);
-            g_assert_nonnull(p);
-            g_assert_true(mcb_check(p, off, MAX(len, 1)));
+            if (rnd_touches_hole(off, len)) {
+                g_assert_null(p);
+                g_assert_false(xen_map_cache_failure_is_transient());
+            } else {
+                g_assert_nonnull(p);
+                g_assert_true(mcb_check(p, off, MAX(len, 1)));
+            }
             rcu_read_unlock();
         } else if (op < 600 && n < RND_HELD) {
             len = g_rand_int_range(r, 0, 8) ? g_rand_int_range(r, 1, 65536)
@@ -838,9 +901,16 @@ static void *rnd_thread(void *opaque)
             held[n].gpa = rnd_gpa(r, len);
             held[n].len = len;
             held[n].p = xen_map_cache(held[n].gpa, len, 1, true);
-            g_assert_nonnull(held[n].p);
-            g_assert_true(mcb_check(held[n].p, held[n].gpa, len));
-            n++;
+            if (rnd_touches_hole(held[n].gpa, len)) {
+                /* "retry later" only if it could not even be mapped */
+                g_assert_null(held[n].p);
+            } else if (!held[n].p) {
+                /* the cache is full of locked mappings: retry later */
+                g_assert_true(xen_map_cache_failure_is_transient());
+            } else {
+                g_assert_true(mcb_check(held[n].p, held[n].gpa, len));
+                n++;
+            }
         } else if (op < 750 && n) {
             /* as physmem does it (under RCU: lockless), and without RCU */
             off = g_rand_int_range(r, 0, held[k].len);
@@ -857,8 +927,10 @@ static void *rnd_thread(void *opaque)
             g_assert_true(mcb_check(held[k].p, held[k].gpa, held[k].len));
             xen_invalidate_map_cache_entry(held[k].p + off);
             held[k] = held[--n];
-        } else if (op < 999 && n) {
+        } else if (op < 990 && n) {
             g_assert_true(mcb_check(held[k].p, held[k].gpa, held[k].len));
+        } else if (op < 995) {
+            rnd_replace(t);
         } else if (op == 999 && !g_rand_int_range(r, 0, 20)) {
             xen_invalidate_map_cache();
         }
@@ -872,33 +944,58 @@ static void *rnd_thread(void *opaque)
     return NULL;
 }
 
+/* The invariants, checked under the lock while the threads run. */
+static void *rnd_checker(void *opaque)
+{
+    unsigned long *checks = opaque;
+
+    while (!qatomic_read(&rnd_done)) {
+        g_assert_true(check_invariants());
+        (*checks)++;
+        g_usleep(500);
+    }
+    return NULL;
+}
+
 static void test_random(void)
 {
     const char *env = g_getenv("XEN_MAPCACHE_RANDOM_OPS");
-    QemuThread threads[RND_THREADS];
+    QemuThread threads[RND_THREADS], checker;
+    unsigned long checks = 0;
     XenMapCacheStats s;
+    uint64_t pfn;
     int i;
 
     rnd_ops = (env ? g_ascii_strtoull(env, NULL, 0) : 2000000) / RND_THREADS;
     setup(RND_RAM, RND_CAP);
+    for (pfn = 0; pfn < RND_RAM / MCB_PAGE; pfn++) {
+        if (rnd_is_hole(pfn)) {
+            mcb_set_bad(pfn, true);
+        }
+    }
     qatomic_set(&rnd_done, false);
+    qemu_thread_create(&checker, "mapcache-check", rnd_checker, &checks,
+                       QEMU_THREAD_JOINABLE);
     for (i = 0; i < RND_THREADS; i++) {
         qemu_thread_create(&threads[i], "mapcache-rnd", rnd_thread,
-                           GUINT_TO_POINTER(0x1234 + i),
-                           QEMU_THREAD_JOINABLE);
+                           GINT_TO_POINTER(i), QEMU_THREAD_JOINABLE);
     }
     for (i = 0; i < RND_THREADS; i++) {
         qemu_thread_join(&threads[i]);
-        g_assert_true(check_invariants());
     }
+    qatomic_set(&rnd_done, true);
+    qemu_thread_join(&checker);
+    g_assert_true(check_invariants());
     s = stats();
     g_test_message("%" PRIu64 " ops: %" PRIu64 " hits, %" PRIu64
                    " misses, %" PRIu64 " evictions, %" PRIu64
-                   " reverse, %" PRIu64 " invalidates",
+                   " reverse, %" PRIu64 " invalidates, %" PRIu64
+                   " failures, %lu invariant checks while running",
                    rnd_ops * RND_THREADS, s.hits, s.misses, s.evictions,
-                   s.reverse_lookups, s.invalidates);
+                   s.reverse_lookups, s.invalidates, s.failures, checks);
     g_assert_cmpuint(s.locked, ==, 0);
-    g_assert_cmpuint(s.failures, ==, 0);
+    g_assert_cmpuint(s.failures, >, 0);
+    g_assert_cmpuint(checks, >, 0);
     g_assert_cmpuint(s.bytes_mapped, <=, RND_CAP);
 }
 
