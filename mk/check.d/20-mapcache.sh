@@ -2,7 +2,8 @@
 # Xen map cache unit tests (tests/unit/test-xen-mapcache.c).
 #
 # The real test must pass, each subtest one TAP line.  The mutant build
-# (XEN_MAPCACHE_MUTANT_DUPLICATES: QEMU 7.2's duplicate-creating insert)
+# (XEN_MAPCACHE_MUTANT_DUPLICATES: a duplicate-creating insert; not 7.2's
+# rule, which check.d/22 measures on 7.2's own code)
 # must fail each bug-report test on an assertion and still pass a test
 # that does not depend on the bug: that shows the tests catch it.
 set -u

@@ -6,15 +6,16 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Under Xen, guest RAM is not QEMU's: it is mapped from the guest with
- * xenforeignmemory_map2() in runs of whole buckets (1 MiB on 64-bit
- * hosts).  A request for guest range [addr, addr + size) is served by
- * the mapping whose key is (index, nbuckets): index = addr >> shift and
- * nbuckets the number of buckets from there that the range touches.
+ * xenforeignmemory_map2() in runs of whole 1 MiB buckets (64-bit hosts
+ * only; 32-bit hosts are refused at build time).  A request for guest
+ * range [addr, addr + size) is served by the mapping whose key is
+ * (index, nbuckets): index = addr >> 20 and nbuckets the number of
+ * buckets from there that the range touches.
  *
  * Structures, all changed only under MapCache.lock:
  *  - fwd: hash of MapCacheEntry keyed on (index, nbuckets), also read
  *    without the lock under RCU by unlocked hits (the CPU path);
- *  - rev: hash of MapCacheRevNode keyed on (host address >> shift), one
+ *  - rev: hash of MapCacheRevNode keyed on (host address >> 20), one
  *    node for every bucket-sized chunk of host address space a mapping
  *    covers, also read without the lock under RCU by reverse lookups.
  *    Mappings do not overlap and are at least one chunk long, so a
@@ -28,18 +29,22 @@
  * Invariants:
  *  1. fwd holds at most one entry per key.  A request whose key is
  *     present shares that entry (a lock count); a locked entry is never
- *     remapped, resized or unmapped.
+ *     remapped, resized or unmapped.  The one exception is
+ *     xen_replace_cache_entry(), which remaps a RAM block's own mapping
+ *     in place after taking it out of fwd for good.
  *  2. Every entry on a list is in rev; an entry is in fwd unless doomed.
  *     lru = in fwd with no lock; locked = in fwd with locks; doomed = out
- *     of fwd (invalidated or superseded), locked, freed at its last unlock.
+ *     of fwd (invalidated, superseded or replaced), locked, freed at its
+ *     last unlock.
  *  3. The host range of an entry is unmapped only after the entry left
  *     fwd and rev, and only after an RCU grace period (call_rcu, or
- *     synchronize_rcu in xen_invalidate_map_cache), so the
- *     unlocked pointers xen_map_cache() returns stay valid for the
- *     caller's RCU critical section, which physmem.c callers hold.
- *  4. bytes counts the mappings of every entry on a list; it exceeds
- *     max_bytes only for requests that cannot fail (see below) while no
- *     unlocked entry is left to evict.
+ *     synchronize_rcu in xen_invalidate_map_cache), so the unlocked
+ *     pointers xen_map_cache() returns stay valid for the caller's RCU
+ *     critical section, which physmem.c callers hold.
+ *  4. bytes counts the mappings of every listed entry but whole RAM
+ *     blocks (block_bytes); pinned counts those of them with locks.
+ *     bytes exceeds max_bytes only for requests that cannot fail (CPU
+ *     accesses) while no unlocked entry is left to evict.
  *  5. After xen_invalidate_map_cache() returns, no lookup returns a
  *     mapping made before it: fwd is emptied and a mapping that was being
  *     made concurrently is discarded (generation counter).
@@ -48,24 +53,33 @@
  * never held across xenforeignmemory_map2(), munmap() or the RAM block
  * notifiers: a miss drops it, maps, retakes it and inserts, or discards
  * its mapping if another thread inserted the same key meanwhile or the
- * cache was invalidated.  Unmaps run from call_rcu.  An unlocked request
- * that hits, and a reverse lookup, take no lock at all when the caller is
- * inside an RCU read-side critical section (physmem.c always is): fwd and
- * rev are published with qatomic_rcu_set and a table is replaced whole
- * when it grows or is emptied, so a lockless reader sees a consistent
- * chain or misses and retries under the lock.
+ * cache was invalidated.  Unmaps run from call_rcu, except in
+ * xen_invalidate_map_cache(), which waits for the grace period with the
+ * BQL dropped.  An unlocked request that hits, and a reverse lookup,
+ * take no lock at all when the caller is inside an RCU read-side critical
+ * section (physmem.c always is): fwd and rev are published with
+ * qatomic_rcu_set and a table is replaced whole when it grows or is
+ * emptied, so a lockless reader sees a consistent chain or misses and
+ * retries under the lock.  Their counters are per-thread slots summed on
+ * read.  Locked requests and unlocks always take the lock.
  *
- * Failure: nothing the guest does can stop QEMU.  Bad pages make the
- * requests that touch them fail (if they were populated since, the key
- * is mapped again and a locked old entry is doomed, not remapped); a
- * full cache with everything locked fails DMA requests (@dma: the caller
- * retries later or reports an error to the guest) and lets other
- * requests overshoot the cap; an unknown pointer is logged and reported
- * (RAM_ADDR_INVALID) or ignored.
+ * Failure: nothing the guest does can stop QEMU.  A page that failed to
+ * map fails only the requests that need it: the key's entry stays for
+ * its other pages, and such a request maps just its own pages once to
+ * see whether they have appeared since (then the key is mapped again; a
+ * locked old entry is doomed, not remapped).  That failure is final
+ * (xen_map_cache_failure_is_transient() answers false), as are a request
+ * above the cap, a full lock count and a failed foreign map.  A DMA
+ * request that cannot fit next to the locked mappings fails as "retry
+ * later", before any foreign map or eviction.  Other requests overshoot
+ * the cap; whole-block mappings (VRAM, ROMs: locked, not DMA) are not
+ * capped at all.  During an incoming migration a request whose own pages
+ * are missing gets an anonymous stand-in, which lockless hits never
+ * serve and the first locked lookup after the migration drops.  An
+ * unknown pointer is logged and reported (RAM_ADDR_INVALID) or ignored.
  *
- * The cap defaults to 32 GiB (2 GiB on 32-bit hosts), less if
- * RLIMIT_AS is lower, and can be changed with
- * xen_map_cache_set_max_size().
+ * The cap defaults to 32 GiB, less if RLIMIT_AS is lower, and can be
+ * changed with xen_map_cache_set_max_size().
  *
  * Observability: trace events xen_map_cache_*, guest-triggerable
  * refusals under -d guest_errors, counters in query-xen-mapcache and
@@ -92,6 +106,22 @@
 #include "trace.h"
 
 #include <sys/resource.h>
+
+/*
+ * ThreadSanitizer cannot see RCU grace periods.  Under it (the unit
+ * test's TSan build), a lockless reader releases each entry, table or
+ * bad-page map it read, and the reclaimer acquires it before freeing it:
+ * the order a grace period guarantees, and no more.  A reader touching
+ * freed memory after its lookup is still reported.
+ */
+#ifdef __SANITIZE_THREAD__
+#include <sanitizer/tsan_interface.h>
+#define mc_tsan_reader_done(p)  __tsan_release((void *)(p))
+#define mc_tsan_reclaim(p)      __tsan_acquire((void *)(p))
+#else
+#define mc_tsan_reader_done(p)  do { } while (0)
+#define mc_tsan_reclaim(p)      do { } while (0)
+#endif
 
 /*
  * Guest addresses, indexes and the counters are 64-bit and read with
@@ -200,6 +230,13 @@ typedef struct MapCache {
 } MapCache;
 
 static MapCache *mapcache;
+
+/* call_rcu() callback for the tables and bad-page maps (rcu_head first) */
+static void mc_free_rcu(struct rcu_head *head)
+{
+    mc_tsan_reclaim(head);
+    g_free(head);
+}
 /* what lockless hits and reverse lookups count, summed on read */
 static MapCacheCounters mc_counter_slots[MC_COUNTER_SLOTS];
 static __thread MapCacheCounters *mc_thread_counters;
@@ -270,7 +307,7 @@ static void mc_fwd_publish(MapCache *mc, MapCacheFwd *t)
     MapCacheFwd *old = mc->fwd;
 
     qatomic_rcu_set(&mc->fwd, t);
-    g_free_rcu(old, rcu);
+    call_rcu1(&old->rcu, mc_free_rcu);
 }
 
 static void mc_fwd_link(MapCacheFwd *t, MapCacheEntry *e)
@@ -359,7 +396,7 @@ static void mc_rev_insert(MapCache *mc, MapCacheEntry *e)
             }
         }
         qatomic_rcu_set(&mc->rev, t);
-        g_free_rcu(old, rcu);
+        call_rcu1(&old->rcu, mc_free_rcu);
     }
     for (i = 0; i < e->nr_rev; i++) {
         mc_rev_link(mc->rev, &e->rev[i]);
@@ -397,10 +434,18 @@ static MapCacheEntry *mc_rev_find_in(MapCacheRevTable *t, const uint8_t *ptr,
     MapCacheRevNode *n = qatomic_rcu_read(mc_rev_head(t, chunk));
     int steps = 0;
 
+    if (lockless) {
+        mc_tsan_reader_done(t);
+    }
     for (; n; n = qatomic_rcu_read(&n->next)) {
         MapCacheEntry *e = n->entry;
+        bool found = n->chunk == chunk && ptr >= e->vaddr &&
+                     ptr < e->vaddr + e->size;
 
-        if (n->chunk == chunk && ptr >= e->vaddr && ptr < e->vaddr + e->size) {
+        if (lockless) {
+            mc_tsan_reader_done(e);
+        }
+        if (found) {
             return e;
         }
         if (lockless && ++steps > 32) {
@@ -447,6 +492,7 @@ static void mc_uncount(MapCache *mc, MapCacheEntry *e)
 /* Runs after a grace period, with no cache lock: the only munmap. */
 static void mc_entry_free(MapCacheEntry *e)
 {
+    mc_tsan_reclaim(e);
     if (e->flags & MCE_NOTIFIED) {
         ram_block_notify_remove(e->vaddr, e->size, e->size);
     }
@@ -454,7 +500,10 @@ static void mc_entry_free(MapCacheEntry *e)
         error_report("xen-mapcache: munmap %p+0x%zx: %s", e->vaddr, e->size,
                      strerror(errno));
     }
-    g_free(e->bad_pages);
+    if (e->bad_pages) {
+        mc_tsan_reclaim(e->bad_pages);
+        g_free(e->bad_pages);
+    }
     g_free(e);
 }
 
@@ -755,6 +804,7 @@ static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
     MapCacheFwd *t;
     MapCacheEntry *e;
     MapCacheBad *bad;
+    uint8_t *p;
     int steps = 0;
 
     if (unlikely(!mc_in_rcu_reader())) {
@@ -762,26 +812,41 @@ static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
     }
     t = qatomic_rcu_read(&mc->fwd);
     e = qatomic_rcu_read(&t->heads[mc_fwd_hash(index, nb) & t->mask]);
+    mc_tsan_reader_done(t);
     while (e && (qatomic_read(&e->index) != index || e->nbuckets != nb)) {
+        MapCacheEntry *next = qatomic_rcu_read(&e->fwd_next);
+
+        mc_tsan_reader_done(e);
         if (++steps > 32) {
             return NULL;        /* racing a resize: take the lock */
         }
-        e = qatomic_rcu_read(&e->fwd_next);
+        e = next;
     }
     if (!e || (qatomic_read(&e->flags) & (MCE_DOOMED | MCE_DUMMY))) {
+        if (e) {
+            mc_tsan_reader_done(e);
+        }
         return NULL;
     }
     bad = qatomic_rcu_read(&e->bad_pages);
-    if (unlikely(bad) &&
-        !mc_bad_ok(bad, offset >> MC_PAGE_SHIFT,
-                   DIV_ROUND_UP((offset & (MC_PAGE - 1)) + len, MC_PAGE))) {
-        return NULL;
+    if (unlikely(bad)) {
+        bool ok = mc_bad_ok(bad, offset >> MC_PAGE_SHIFT,
+                            DIV_ROUND_UP((offset & (MC_PAGE - 1)) + len,
+                                         MC_PAGE));
+
+        mc_tsan_reader_done(bad);
+        if (!ok) {
+            mc_tsan_reader_done(e);
+            return NULL;
+        }
     }
     if (!qatomic_read(&e->referenced)) {
         qatomic_set(&e->referenced, true);
     }
     mc_bump(&mc_counters()->hits);
-    return e->vaddr + offset;
+    p = e->vaddr + offset;
+    mc_tsan_reader_done(e);
+    return p;
 }
 
 /* Why this thread's last map failed: see xen_map_cache_failure_is_transient */
@@ -968,6 +1033,7 @@ ram_addr_t xen_ram_addr_from_mapcache(void *ptr)
         if (e) {
             addr = (qatomic_read(&e->index) << MC_SHIFT) +
                    ((uint8_t *)ptr - e->vaddr);
+            mc_tsan_reader_done(e);
         }
     }
     if (e) {
@@ -1166,7 +1232,7 @@ uint8_t *xen_replace_cache_entry(hwaddr old_addr, hwaddr new_addr,
         old_bad = e->bad_pages;
         qatomic_rcu_set(&e->bad_pages, bad);
         if (old_bad) {
-            g_free_rcu(old_bad, rcu);
+            call_rcu1(&old_bad->rcu, mc_free_rcu);
         }
         qatomic_set(&e->flags, (e->flags & ~MCE_DUMMY) |
                                (notify ? MCE_NOTIFIED : 0));
