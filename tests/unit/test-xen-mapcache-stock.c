@@ -28,19 +28,9 @@
 #include "hw/xen/xen_common.h"
 #include "sysemu/xen-mapcache.h"
 #include "test-xen-mapcache-backend.h"
+#include "test-xen-mapcache-stock.h"
 
 #include <sys/wait.h>
-
-#define DECLARE_72(p)                                                   \
-    void p##_xen_map_cache_init(phys_offset_to_gaddr_t f, void *o);     \
-    uint8_t *p##_xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock,  \
-                               bool dma);                               \
-    ram_addr_t p##_xen_ram_addr_from_mapcache(void *ptr);               \
-    void p##_xen_invalidate_map_cache_entry(uint8_t *ptr);              \
-    void p##_xen_invalidate_map_cache(void);
-
-DECLARE_72(stock)
-DECLARE_72(unfixed)
 
 /* 7.2's invalidate drains the block layer first: nothing to drain here. */
 void bdrv_drain_all(void)
