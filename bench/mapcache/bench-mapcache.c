@@ -291,6 +291,7 @@ static double bench_invalidate(const Impl *m, int n)
 typedef struct Worker {
     const Impl *m;
     int seed;
+    bool shared;                /* all threads in one 1 MiB bucket */
     long ops;
 } Worker;
 
@@ -307,7 +308,13 @@ static void *worker(void *opaque)
         uint8_t *p;
 
         s = s * 1103515245 + 12345;
-        gpa = (hwaddr)(s >> 8) % (48 * MiB) & ~0xfffULL;
+        if (w->shared) {
+            gpa = 16 * MiB + ((hwaddr)(s >> 8) % 255) * 4096;
+        } else {
+            /* a 16 MiB region per thread: distinct buckets */
+            gpa = (hwaddr)w->seed * 16 * MiB +
+                  ((hwaddr)(s >> 8) % (16 * MiB - 4096) & ~0xfffULL);
+        }
         p = w->m->map(gpa, 4096, 1, true);
         sink = *p;
         /* address_space_unmap(): qemu_ram_block_from_host() under RCU */
@@ -324,7 +331,8 @@ static void *worker(void *opaque)
     return NULL;
 }
 
-static double bench_threads_once(const Impl *m, int nthreads, int ms)
+static double bench_threads_once(const Impl *m, int nthreads, bool shared,
+                                 int ms)
 {
     QemuThread th[8];
     Worker w[8];
@@ -335,7 +343,7 @@ static double bench_threads_once(const Impl *m, int nthreads, int ms)
     qatomic_set(&workers_stop, false);
     t0 = now_ns();
     for (i = 0; i < nthreads; i++) {
-        w[i] = (Worker){ m, i + 1, 0 };
+        w[i] = (Worker){ m, i + 1, shared, 0 };
         qemu_thread_create(&th[i], "bench", worker, &w[i],
                            QEMU_THREAD_JOINABLE);
     }
@@ -350,14 +358,14 @@ static double bench_threads_once(const Impl *m, int nthreads, int ms)
 }
 
 /* Throughput in Mops/s: the best of RUNS runs, after a warm-up run. */
-static double bench_threads(const Impl *m, int nthreads)
+static double bench_threads(const Impl *m, int nthreads, bool shared)
 {
     double t[RUNS];
     int r;
 
-    bench_threads_once(m, nthreads, 100);
+    bench_threads_once(m, nthreads, shared, 100);
     for (r = 0; r < RUNS; r++) {
-        t[r] = -bench_threads_once(m, nthreads, 200);
+        t[r] = -bench_threads_once(m, nthreads, shared, 200);
     }
     return -best(t, RUNS);
 }
@@ -457,13 +465,15 @@ int main(int argc, char **argv)
         snprintf(name, sizeof(name), "invalidate, %d entries", d);
         row(name, v[0], v[1], "us/op");
     }
-    for (d = 1; d <= 2 && want("thread"); d++) {
-        for (i = 0; i < 2; i++) {
-            v[i] = bench_threads(&impls[i], d);
+    for (pass = 0; pass < 2 && want("thread"); pass++) {
+        for (d = 1; d <= 2; d++) {
+            for (i = 0; i < 2; i++) {
+                v[i] = bench_threads(&impls[i], d, pass);
+            }
+            snprintf(name, sizeof(name), "DMA map+unmap, %d thread%s, %s", d,
+                     d > 1 ? "s" : "", pass ? "shared bucket" : "distinct");
+            row(name, v[0], v[1], "Mops/s");
         }
-        snprintf(name, sizeof(name), "DMA map+unmap, %d thread%s", d,
-                 d > 1 ? "s" : "");
-        row(name, v[0], v[1], "Mops/s");
     }
     return 0;
 }

@@ -58,6 +58,14 @@ awk -F'\t' '
         printf "  reverse lookup 65536/1 locked: %.2fx (target <= 1.5x)\n", r64k / r1
         printf "  reverse lookup at 1024 locked, stock/ours: %.0fx (target >= 50x)\n",
                s["reverse lookup, 1024 locked"] / v["reverse lookup, 1024 locked"]
-        printf "  forward hit / bare probe: %.2fx (size 0), %.2fx (size 8) (target <= 2x)\n",
+        printf "  forward hit / bare probe: %.2fx (size 0), %.2fx (size 8) (target <= 1.3x)\n",
                hit0 / probe, hit / probe
+        d1 = "DMA map+unmap, 1 thread, distinct"; d2 = "DMA map+unmap, 2 threads, distinct"
+        s1 = "DMA map+unmap, 1 thread, shared bucket"; s2 = "DMA map+unmap, 2 threads, shared bucket"
+        if (v[d1] > 0)
+            printf "  DMA 2 threads / 1 thread, distinct buckets: ours %.2fx, stock %.2fx (target >= 1.6x)\n",
+                   v[d2] / v[d1], s[d2] / s[d1]
+        if (v[s1] > 0)
+            printf "  DMA 2 threads / 1 thread, shared bucket: ours %.2fx, stock %.2fx (target >= 1.0x)\n",
+                   v[s2] / v[s1], s[s2] / s[s1]
     }' "$W/results.tsv"

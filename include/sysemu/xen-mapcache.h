@@ -55,6 +55,14 @@ void xen_map_cache_init(phys_offset_to_gaddr_t f, void *opaque);
 /* Host pointer for guest [addr, addr + size); NULL on failure. */
 uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma);
 
+/*
+ * After xen_map_cache() returned NULL in this thread: may the same
+ * request succeed later (the cache is full of locked mappings), or is
+ * retrying pointless (a guest page that is not there, more than the cap,
+ * a full lock count, a failed foreign map)?
+ */
+bool xen_map_cache_failure_is_transient(void);
+
 /* Guest address of any pointer inside a live mapping, or RAM_ADDR_INVALID */
 ram_addr_t xen_ram_addr_from_mapcache(void *ptr);
 
@@ -81,6 +89,10 @@ void xen_map_cache_get_stats(XenMapCacheStats *stats);
 static inline void xen_map_cache_init(phys_offset_to_gaddr_t f, void *o) {}
 static inline void xen_invalidate_map_cache_entry(uint8_t *ptr) {}
 static inline void xen_invalidate_map_cache(void) {}
+static inline bool xen_map_cache_failure_is_transient(void)
+{
+    return true;
+}
 
 static inline uint8_t *xen_map_cache(hwaddr addr, hwaddr size,
                                      uint8_t lock, bool dma)

@@ -10,7 +10,8 @@
  * mmap() per run, which is also what privcmd costs at least.  Frames
  * marked bad are left PROT_NONE and reported in err[], as privcmd does.
  * Also provides the few QEMU functions the map cache calls outside
- * libqemuutil (RAM block notifiers, run state).
+ * libqemuutil (RAM block notifiers, run state) and a real BQL in place
+ * of libqemuutil's stub, so that a test can hold it across a call.
  */
 
 #include "qemu/osdep.h"
@@ -38,6 +39,9 @@ static unsigned long *filled;       /* file pages holding their pattern */
 static QemuMutex fill_lock;
 static unsigned int fail_next;
 static bool inmigrate;
+static void (*map_hook)(void);
+static QemuMutex bql;
+static __thread bool bql_held;
 
 static inline uint64_t mcb_word(uint64_t page, uint64_t word)
 {
@@ -74,6 +78,7 @@ void mcb_init(uint64_t ram_bytes, uint64_t spare_pages)
 
     if (ram_fd < 0) {
         qemu_mutex_init(&fill_lock);
+        qemu_mutex_init(&bql);
     } else {
         close(ram_fd);
         g_free(p2m);
@@ -147,7 +152,12 @@ void mcb_fail_next(unsigned int n)
 
 void mcb_set_inmigrate(bool on)
 {
-    inmigrate = on;
+    qatomic_set(&inmigrate, on);
+}
+
+void mcb_set_map_hook(void (*fn)(void))
+{
+    qatomic_set(&map_hook, fn);
 }
 
 static bool mcb_frame_ok(xen_pfn_t pfn)
@@ -164,11 +174,25 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
     size_t i, run;
 
     qatomic_inc(&mcb_map_calls);
+    if (qatomic_read(&map_hook)) {
+        void (*fn)(void) = qatomic_xchg(&map_hook, NULL);
+
+        if (fn) {
+            fn();
+        }
+    }
     f = qatomic_read(&fail_next);
     while (f && qatomic_cmpxchg(&fail_next, f, f - 1) != f) {
         f = qatomic_read(&fail_next);
     }
     if (f) {
+        /*
+         * libxenforeignmemory mmaps privcmd at @addr first and munmaps
+         * it when the ioctl fails: with MAP_FIXED that leaves a hole.
+         */
+        if (addr && (flags & MAP_FIXED)) {
+            munmap(addr, pages * MCB_PAGE);
+        }
         errno = ENOMEM;
         return NULL;
     }
@@ -178,6 +202,12 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
         base = mmap(NULL, pages * MCB_PAGE, PROT_NONE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (base == MAP_FAILED) {
+            g_autofree char *maps = NULL;
+
+            g_file_get_contents("/proc/self/maps", &maps, NULL, NULL);
+            fprintf(stderr, "backend: reserve %zu pages: %s (maps: %u lines)\n",
+                    pages, strerror(errno),
+                    maps ? g_strv_length(g_strsplit(maps, "\n", -1)) : 0);
             return NULL;
         }
     }
@@ -202,8 +232,16 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
             }
         }
         mcb_fill(p2m[arr[i]], run);
-        g_assert(mmap(at, run * MCB_PAGE, prot, MAP_SHARED | MAP_FIXED,
-                      ram_fd, p2m[arr[i]] * MCB_PAGE) == at);
+        if (mmap(at, run * MCB_PAGE, prot, MAP_SHARED | MAP_FIXED,
+                 ram_fd, p2m[arr[i]] * MCB_PAGE) != at) {
+            int e = errno;
+            g_autofree char *maps = NULL;
+
+            g_file_get_contents("/proc/self/maps", &maps, NULL, NULL);
+            g_error("backend: mmap of %zu pages at %p: %s (maps: %u lines)",
+                    run, at, strerror(e),
+                    maps ? g_strv_length(g_strsplit(maps, "\n", -1)) : 0);
+        }
         memset(err + i, 0, run * sizeof(err[0]));
     }
     return base;
@@ -221,5 +259,32 @@ void ram_block_notify_remove(void *host, size_t size, size_t max_size)
 
 bool runstate_check(RunState state)
 {
-    return state == RUN_STATE_INMIGRATE && inmigrate;
+    return state == RUN_STATE_INMIGRATE && qatomic_read(&inmigrate);
+}
+
+/* The BQL, for the tests that hold it across a map cache call. */
+bool qemu_mutex_iothread_locked(void)
+{
+    return bql_held;
+}
+
+void qemu_mutex_lock_iothread_impl(const char *file, int line)
+{
+    qemu_mutex_lock(&bql);
+    bql_held = true;
+}
+
+bool mcb_bql_trylock(void)
+{
+    if (qemu_mutex_trylock(&bql)) {
+        return false;
+    }
+    bql_held = true;
+    return true;
+}
+
+void qemu_mutex_unlock_iothread(void)
+{
+    bql_held = false;
+    qemu_mutex_unlock(&bql);
 }

@@ -38,6 +38,12 @@ void mcb_fail_next(unsigned int n);
 /* Whether runstate_check(RUN_STATE_INMIGRATE) answers true. */
 void mcb_set_inmigrate(bool on);
 
+/* Run @fn once, inside the next map call, before it maps anything. */
+void mcb_set_map_hook(void (*fn)(void));
+
+/* Take the BQL (qemu_mutex_lock_iothread) if it is free. */
+bool mcb_bql_trylock(void);
+
 /* Counters (atomic). */
 extern unsigned long mcb_map_calls;
 extern unsigned long mcb_notify_add;

@@ -11,20 +11,23 @@
  * returns is checked against the pattern the backend keeps in guest RAM.
  *
  * Built twice: test-xen-mapcache-mutant defines
- * XEN_MAPCACHE_MUTANT_DUPLICATES, which puts back QEMU 7.2's
- * duplicate-creating insert; the bug-report tests must fail there.
+ * XEN_MAPCACHE_MUTANT_DUPLICATES, a mutant that inserts a second entry
+ * under a key whose entry is locked; the bug-report tests must fail
+ * there (on the invariant checker: the mutant translates right).  It is
+ * not QEMU 7.2's rule; test-xen-mapcache-stock.c runs 7.2 itself.
  */
 
 /* Small tables, so that the random test grows them under its readers. */
 #define MC_HASH_MIN 8
 #ifdef XEN_MAPCACHE_MUTANT_DUPLICATES
 /*
- * QEMU 7.2's behaviour: a locked request passes over an entry that other
- * requests hold locked and adds a second entry with the same key.
+ * The mutant: a locked request passes over an entry that other requests
+ * hold locked and adds a second entry with the same key.
  */
 #define mc_shareable(e, lock) (!((lock) && (e)->locks))
 #endif
 #include "../../hw/i386/xen/xen-mapcache.c"
+#include "qemu/main-loop.h"
 #include "test-xen-mapcache-backend.h"
 
 #define BUG_A 0x700FFF80ULL
@@ -76,7 +79,7 @@ static bool check_invariants(void)
     MapCache *mc = mapcache;
     MapCacheList *lists[] = { &mc->lru, &mc->locked, &mc->doomed };
     size_t fwd = 0, rev = 0, i;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, block = 0, pinned = 0;
     MapCacheEntry *e;
     bool ok = true;
 
@@ -105,11 +108,14 @@ static bool check_invariants(void)
             }
             fwd += !doomed;
             rev += e->nr_rev;
-            bytes += e->size;
+            bytes += mc_capped(e);
+            block += e->size - mc_capped(e);
+            pinned += e->locks ? mc_capped(e) : 0;
         }
     }
     if (ok && (fwd != mc->fwd_count || rev != mc->rev_count ||
-               bytes != mc->bytes)) {
+               bytes != mc->bytes || block != mc->block_bytes ||
+               pinned != mc->pinned)) {
         ok = fail_invariant("counts disagree", NULL);
     }
     qemu_mutex_unlock(&mc->lock);
@@ -497,40 +503,308 @@ static void test_map_failure(void)
     g_assert_true(check_invariants());
 }
 
+static bool host_range_mapped(void *p, size_t len)
+{
+    /* msync fails with ENOMEM on any unmapped page of the range */
+    return msync((void *)((uintptr_t)p & ~(MCB_PAGE - 1)), len,
+                 MS_ASYNC) == 0;
+}
+
+/*
+ * Incoming migration: VRAM (a RAM block at ram_addr @old, mapped once,
+ * locked for good) gets an anonymous stand-in while its frames are
+ * missing, then xen-hvm.c moves the frames to the BAR (@new) and replaces
+ * the mapping.  The reverse answer must stay the block's ram_addr, or
+ * qemu_ram_block_from_host() finds no block (or xen.ram) for VRAM.
+ */
 static void test_replace(void)
 {
     uint64_t old = 32 * MiB, new = 48 * MiB, size = 2 * MiB;
     uint8_t *p, *q;
 
     setup(64 * MiB, 0);
-    /* incoming migration: VRAM's frames are not there yet */
     mcb_set_inmigrate(true);
     mcb_set_bad(old / MCB_PAGE + 7, true);
     p = xen_map_cache(old, size, 1, false);
     g_assert_nonnull(p);
     g_assert_true(entry_of(p)->flags & MCE_DUMMY);
-    mcb_set_inmigrate(false);
 
     q = xen_replace_cache_entry(old, new, size);
+    mcb_set_inmigrate(false);
     g_assert_true(q == p);
     g_assert_true(mcb_check(p, new, size));
     g_assert_cmphex(xen_ram_addr_from_mapcache(p + 0x1000), ==,
-                    new + 0x1000);
+                    old + 0x1000);
+    WITH_RCU_READ_LOCK_GUARD() {
+        g_assert_cmphex(xen_ram_addr_from_mapcache(p + size - 1), ==,
+                        old + size - 1);
+    }
     g_assert_false(entry_of(p)->flags & MCE_DUMMY);
-    g_assert_true(xen_map_cache(new, size, 0, false) == p);
     g_assert_null(xen_replace_cache_entry(old, new, size));
     g_assert_true(check_invariants());
+    /* the block's lock keeps it through an invalidate */
+    xen_invalidate_map_cache();
+    drain_call_rcu();
+    g_assert_true(mcb_check(p, new, size));
+    g_assert_cmphex(xen_ram_addr_from_mapcache(p), ==, old);
+    g_assert_true(check_invariants());
+}
+
+static uint8_t *replace_hook_p;
+static bool replace_hook_saw_entry;
+
+/* Runs inside replace's MAP_FIXED remap. */
+static void replace_hook(void)
+{
+    WITH_RCU_READ_LOCK_GUARD() {
+        uint8_t *r = xen_map_cache(32 * MiB + 0x10, 8, 0, false);
+
+        replace_hook_saw_entry = r == replace_hook_p + 0x10;
+    }
+}
+
+/* Replace's failure paths leave no hole, no dangling pointer. */
+static void test_replace_failures(void)
+{
+    uint64_t old = 32 * MiB, new = 48 * MiB, size = 2 * MiB;
+    uint8_t *p, *q;
+
+    setup(64 * MiB, 0);
+    mcb_set_inmigrate(true);
+    mcb_set_bad(old / MCB_PAGE + 7, true);
+    p = xen_map_cache(old, size, 1, false);
+    g_assert_nonnull(p);
+
+    /* the ioctl fails after privcmd's mmap took the range */
+    mcb_fail_next(1);
+    g_assert_null(xen_replace_cache_entry(old, new, size));
+    g_assert_true(host_range_mapped(p, size));
+    q = xen_map_cache(old, size, 0, false);
+    g_assert_true(q == NULL || host_range_mapped(q, size));
+    g_assert_true(check_invariants());
+
+    /* a lookup of the old key during the remap must not get the entry */
+    setup(64 * MiB, 0);
+    mcb_set_inmigrate(true);
+    mcb_set_bad(old / MCB_PAGE + 7, true);
+    replace_hook_p = p = xen_map_cache(old, size, 1, false);
+    mcb_set_bad(old / MCB_PAGE + 7, false);
+    mcb_set_map_hook(replace_hook);
+    q = xen_replace_cache_entry(old, new, size);
+    mcb_set_inmigrate(false);
+    g_assert_true(q == p);
+    g_assert_false(replace_hook_saw_entry);
+    g_assert_true(check_invariants());
+
+    /*
+     * The new key is taken and nothing else holds the old entry: the
+     * answer must not be a pointer to a mapping being freed.
+     */
+    setup(64 * MiB, 0);
+    p = xen_map_cache(old, size, 0, false);
+    g_assert_nonnull(xen_map_cache(new, size, 0, false));
+    q = xen_replace_cache_entry(old, new, size);
+    drain_call_rcu();
+    g_assert_true(q == NULL || (host_range_mapped(q, size) &&
+                                entry_of(q) != NULL));
+    g_assert_true(check_invariants());
+}
+
+/*
+ * During an incoming migration only a request whose own pages are
+ * missing gets a stand-in, and no stand-in is served once it is over.
+ */
+static void test_inmigrate_standins(void)
+{
+    uint64_t bucket = 6 * MiB, bad = bucket + 200 * MCB_PAGE;
+    uint8_t *p;
+
+    setup(64 * MiB, 0);
+    mcb_set_inmigrate(true);
+    mcb_set_bad(bad / MCB_PAGE, true);
+    /* healthy pages of a bucket with a missing one: real guest bytes */
+    p = xen_map_cache(bucket + 0x10, 8, 0, false);
+    g_assert_nonnull(p);
+    g_assert_true(mcb_check(p, bucket + 0x10, 8));
+    /* the missing page itself: a stand-in, as 7.2 does */
+    p = xen_map_cache(bad, 8, 0, false);
+    g_assert_nonnull(p);
+    mcb_set_inmigrate(false);
+    mcb_set_bad(bad / MCB_PAGE, false);
+
+    /* migration is over: guest bytes on every path, writes reach RAM */
+    WITH_RCU_READ_LOCK_GUARD() {
+        p = xen_map_cache(bad, 8, 0, false);
+        g_assert_nonnull(p);
+        g_assert_true(mcb_check(p, bad, 8));
+    }
+    p = xen_map_cache(bucket + 0x20, 8, 0, false);
+    g_assert_true(mcb_check(p, bucket + 0x20, 8));
+    p = dma_start(bad - 0x10, 0x20);
+    dma_end(p, bad - 0x10, 0x20);
+    g_assert_true(check_invariants());
+}
+
+/*
+ * A request that touches a still-missing page fails alone: the key's
+ * entry stays (no remap, no eviction), its healthy pages keep their
+ * lockless hits, and the failure is final (the caller must not retry).
+ */
+static void test_bad_page_keeps_entry(void)
+{
+    uint64_t bad = 0xa0000;         /* the VGA hole of bucket 0 */
+    uint64_t calls, misses;
+    MapCacheEntry *e;
+    uint8_t *p;
+    int i;
+
+    setup(64 * MiB, 0);
+    mcb_set_bad(bad / MCB_PAGE, true);
+    p = xen_map_cache(0x1000, 8, 0, false);
+    g_assert_nonnull(p);
+    e = entry_of(p);
+    misses = stats().misses;
+    calls = qatomic_read(&mcb_map_calls);
+    for (i = 0; i < 4; i++) {
+        g_assert_null(xen_map_cache(bad + 8, 8, 0, false));
+        g_assert_false(xen_map_cache_failure_is_transient());
+        g_assert_null(xen_map_cache(bad - 8, 16, 1, true));
+        g_assert_false(xen_map_cache_failure_is_transient());
+    }
+    /* at most one small probe per failing request, never a remap */
+    g_assert_cmpuint(qatomic_read(&mcb_map_calls) - calls, <=, 8);
+    g_assert_cmpuint(stats().misses, ==, misses);
+    g_assert_true(entry_of(p) == e);
+    g_assert_true(mc_fwd_find(mapcache, 0, 1) == e);
+    WITH_RCU_READ_LOCK_GUARD() {
+        g_assert_true(mc_lockless_hit(mapcache, 0x2000, 8) == p + 0x1000);
+    }
+    g_assert_true(check_invariants());
+}
+
+/*
+ * A DMA request that cannot fit under the cap, everything else locked,
+ * fails as "retry later" without a foreign map and without emptying the
+ * LRU list; one that can never fit fails for good.
+ */
+static void test_dma_cannot_fit(void)
+{
+    uint8_t *p[3], *q;
+    uint64_t calls, evictions;
+    int i;
+
+    setup(64 * MiB, 4 * MiB);
+    for (i = 0; i < 3; i++) {
+        p[i] = dma_start(i * MiB, 0x1000);
+    }
+    q = xen_map_cache(8 * MiB, 8, 0, false);
+    g_assert_nonnull(q);
+    calls = qatomic_read(&mcb_map_calls);
+    evictions = stats().evictions;
+    /* 2 MiB more cannot fit next to 3 MiB locked under a 4 MiB cap */
+    g_assert_null(xen_map_cache(20 * MiB - 0x800, 0x1000, 1, true));
+    g_assert_true(xen_map_cache_failure_is_transient());
+    g_assert_cmpuint(qatomic_read(&mcb_map_calls), ==, calls);
+    g_assert_cmpuint(stats().evictions, ==, evictions);
+    /* larger than the cap: never */
+    g_assert_null(xen_map_cache(0, 5 * MiB, 1, true));
+    g_assert_false(xen_map_cache_failure_is_transient());
+    for (i = 0; i < 3; i++) {
+        dma_end(p[i], i * MiB, 0x1000);
+    }
+    q = dma_start(20 * MiB - 0x800, 0x1000);
+    dma_end(q, 20 * MiB - 0x800, 0x1000);
+    g_assert_true(check_invariants());
+}
+
+/*
+ * The whole-block mapping of VRAM or a ROM (locked, not DMA) must not be
+ * refused by a cap smaller than the block: physmem would hand the display
+ * NULL + offset.
+ */
+static void test_cap_below_block(void)
+{
+    uint8_t *p;
+
+    setup(64 * MiB, 8 * MiB);
+    p = xen_map_cache(32 * MiB, 16 * MiB, 1, false);
+    g_assert_nonnull(p);
+    g_assert_true(mcb_check(p, 32 * MiB, 16 * MiB));
+    g_assert_cmphex(xen_ram_addr_from_mapcache(p + 15 * MiB), ==,
+                    47 * MiB);
+    g_assert_true(check_invariants());
+}
+
+/*
+ * An iothread inside an RCU read-side section that waits for the BQL
+ * must not deadlock an invalidate run under the BQL (xen-hvm.c's ioreq
+ * handler holds it).  The reader gives up after 3 s, so a deadlock
+ * shows as a failure, not a hang.
+ */
+static QemuEvent bql_reader_in;
+static bool bql_reader_got;
+
+static void *bql_reader(void *opaque)
+{
+    gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+
+    rcu_register_thread();
+    rcu_read_lock();
+    qemu_event_set(&bql_reader_in);
+    while (!mcb_bql_trylock()) {
+        if (g_get_monotonic_time() > deadline) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    if (qemu_mutex_iothread_locked()) {
+        bql_reader_got = true;
+        qemu_mutex_unlock_iothread();
+    }
+    rcu_read_unlock();
+    rcu_unregister_thread();
+    return NULL;
+}
+
+static void test_invalidate_bql(void)
+{
+    QemuThread th;
+
+    setup(64 * MiB, 0);
+    g_assert_nonnull(xen_map_cache(MiB, 8, 0, false));
+    qemu_event_init(&bql_reader_in, false);
+    bql_reader_got = false;
+    qemu_mutex_lock_iothread();
+    qemu_thread_create(&th, "bql-reader", bql_reader, NULL,
+                       QEMU_THREAD_JOINABLE);
+    qemu_event_wait(&bql_reader_in);
+    xen_invalidate_map_cache();
+    g_assert_true(qemu_mutex_iothread_locked());
+    qemu_mutex_unlock_iothread();
+    qemu_thread_join(&th);
+    g_assert_true(bql_reader_got);
+    g_assert_cmpuint(stats().entries, ==, 0);
+    qemu_event_destroy(&bql_reader_in);
 }
 
 /*
  * Model-based random test.  Each thread keeps the DMA mappings it holds
  * (the model: pointer, guest address, length) and checks every answer of
- * the cache against it and every pointer against guest RAM.
+ * the cache against it and every pointer against guest RAM.  Guest RAM
+ * has holes (pages that never map: requests touching them must fail, for
+ * good); the cap is below what the threads may hold locked, so DMA
+ * requests also fail for want of room (and must say "retry later").  Each
+ * thread also owns a "VRAM" block it maps whole, replaces onto its "BAR"
+ * and releases, and the cache is invalidated now and then.  A checker
+ * thread verifies the invariants while all this runs.
  */
 #define RND_THREADS     4
-#define RND_HELD        8
+#define RND_HELD        12
 #define RND_RAM         (128 * MiB)
-#define RND_CAP         (96 * MiB)
+#define RND_CAP         (64 * MiB)
+#define RND_HOLES       (108 * MiB)     /* from here: every 61st page bad */
+#define RND_VRAM        (112 * MiB)     /* 2 MiB per thread, then BARs */
+#define RND_BAR         (120 * MiB)
 
 typedef struct Held {
     uint8_t *p;
@@ -540,19 +814,66 @@ typedef struct Held {
 
 static uint64_t rnd_ops;
 static bool rnd_done;
+static unsigned long rnd_full;      /* DMA refused: retry later */
+
+static bool rnd_is_hole(uint64_t pfn)
+{
+    return pfn >= RND_HOLES / MCB_PAGE && pfn < RND_VRAM / MCB_PAGE &&
+           pfn % 61 == 0;
+}
+
+static bool rnd_touches_hole(uint64_t gpa, uint64_t len)
+{
+    uint64_t pfn;
+
+    for (pfn = gpa / MCB_PAGE; pfn <= (gpa + MAX(len, 1) - 1) / MCB_PAGE;
+         pfn++) {
+        if (rnd_is_hole(pfn)) {
+            return true;
+        }
+    }
+    return false;
+}
 
 static uint64_t rnd_gpa(GRand *r, uint64_t len)
 {
     /* mostly a hot set, so that the cache hits as well as misses */
-    uint64_t span = g_rand_int_range(r, 0, 5) ? 24 * MiB : RND_RAM;
+    uint64_t span = g_rand_int_range(r, 0, 10) ? 24 * MiB : RND_VRAM;
     uint64_t gpa = ((uint64_t)g_rand_int(r) << 12 ^ g_rand_int(r)) % span;
 
-    return MIN(gpa, RND_RAM - len);
+    if (!g_rand_int_range(r, 0, 32)) {
+        gpa = RND_HOLES + gpa % (RND_VRAM - RND_HOLES);
+    }
+    return MIN(gpa, RND_VRAM - len);
+}
+
+/* Map this thread's VRAM block, move it onto its BAR, check, release. */
+static void rnd_replace(int t)
+{
+    uint64_t vram = RND_VRAM + t * 2 * MiB, bar = RND_BAR + t * 2 * MiB;
+    uint8_t *p, *q;
+
+    p = xen_map_cache(vram, 2 * MiB, 1, false);
+    g_assert_nonnull(p);
+    g_assert_true(mcb_check(p, vram, 2 * MiB));
+    q = xen_replace_cache_entry(vram, bar, 2 * MiB);
+    if (q) {
+        g_assert_true(q == p);
+        g_assert_true(mcb_check(p, bar, 2 * MiB));
+    } else {
+        /* only an invalidate in between (it doomed the entry) may stop it */
+        g_assert_true(entry_of(p)->flags & MCE_DOOMED);
+        g_assert_false(entry_of(p)->flags & MCE_REPLACED);
+    }
+    g_assert_cmphex(xen_ram_addr_from_mapcache(p + 0x1234), ==,
+                    vram + 0x1234);
+    xen_invalidate_map_cache_entry(p);
 }
 
 static void *rnd_thread(void *opaque)
 {
-    GRand *r = g_rand_new_with_seed(GPOINTER_TO_UINT(opaque));
+    int t = GPOINTER_TO_INT(opaque);
+    GRand *r = g_rand_new_with_seed(0x1234 + t);
     Held held[RND_HELD];
     int n = 0, k;
     uint64_t i;
@@ -569,18 +890,36 @@ static void *rnd_thread(void *opaque)
             off = rnd_gpa(r, len + 1);
             rcu_read_lock();
             p = xen_map_cache(off, len, 0, false);
-            g_assert_nonnull(p);
-            g_assert_true(mcb_check(p, off, MAX(len, 1)));
+            if (rnd_touches_hole(off, len)) {
+                g_assert_null(p);
+                g_assert_false(xen_map_cache_failure_is_transient());
+            } else {
+                g_assert_nonnull(p);
+                g_assert_true(mcb_check(p, off, MAX(len, 1)));
+            }
             rcu_read_unlock();
         } else if (op < 600 && n < RND_HELD) {
             len = g_rand_int_range(r, 0, 8) ? g_rand_int_range(r, 1, 65536)
                                             : g_rand_int_range(r, 1, MiB);
             held[n].gpa = rnd_gpa(r, len);
+            if (t == 0) {
+                /* thread 0 hogs the cache: large DMA all over RAM */
+                len = g_rand_int_range(r, MiB, 2 * MiB);
+                held[n].gpa = g_rand_int_range(r, 0, 32 * MiB);
+            }
             held[n].len = len;
             held[n].p = xen_map_cache(held[n].gpa, len, 1, true);
-            g_assert_nonnull(held[n].p);
-            g_assert_true(mcb_check(held[n].p, held[n].gpa, len));
-            n++;
+            if (rnd_touches_hole(held[n].gpa, len)) {
+                /* "retry later" only if it could not even be mapped */
+                g_assert_null(held[n].p);
+            } else if (!held[n].p) {
+                /* the cache is full of locked mappings: retry later */
+                g_assert_true(xen_map_cache_failure_is_transient());
+                qatomic_inc(&rnd_full);
+            } else {
+                g_assert_true(mcb_check(held[n].p, held[n].gpa, len));
+                n++;
+            }
         } else if (op < 750 && n) {
             /* as physmem does it (under RCU: lockless), and without RCU */
             off = g_rand_int_range(r, 0, held[k].len);
@@ -597,8 +936,10 @@ static void *rnd_thread(void *opaque)
             g_assert_true(mcb_check(held[k].p, held[k].gpa, held[k].len));
             xen_invalidate_map_cache_entry(held[k].p + off);
             held[k] = held[--n];
-        } else if (op < 999 && n) {
+        } else if (op < 990 && n) {
             g_assert_true(mcb_check(held[k].p, held[k].gpa, held[k].len));
+        } else if (op < 995) {
+            rnd_replace(t);
         } else if (op == 999 && !g_rand_int_range(r, 0, 20)) {
             xen_invalidate_map_cache();
         }
@@ -612,33 +953,61 @@ static void *rnd_thread(void *opaque)
     return NULL;
 }
 
+/* The invariants, checked under the lock while the threads run. */
+static void *rnd_checker(void *opaque)
+{
+    unsigned long *checks = opaque;
+
+    while (!qatomic_read(&rnd_done)) {
+        g_assert_true(check_invariants());
+        (*checks)++;
+        g_usleep(500);
+    }
+    return NULL;
+}
+
 static void test_random(void)
 {
     const char *env = g_getenv("XEN_MAPCACHE_RANDOM_OPS");
-    QemuThread threads[RND_THREADS];
+    QemuThread threads[RND_THREADS], checker;
+    unsigned long checks = 0;
     XenMapCacheStats s;
+    uint64_t pfn;
     int i;
 
-    rnd_ops = (env ? g_ascii_strtoull(env, NULL, 0) : 2000000) / RND_THREADS;
+    rnd_ops = (env ? g_ascii_strtoull(env, NULL, 0) : 1000000) / RND_THREADS;
     setup(RND_RAM, RND_CAP);
+    for (pfn = 0; pfn < RND_RAM / MCB_PAGE; pfn++) {
+        if (rnd_is_hole(pfn)) {
+            mcb_set_bad(pfn, true);
+        }
+    }
     qatomic_set(&rnd_done, false);
+    rnd_full = 0;
+    qemu_thread_create(&checker, "mapcache-check", rnd_checker, &checks,
+                       QEMU_THREAD_JOINABLE);
     for (i = 0; i < RND_THREADS; i++) {
         qemu_thread_create(&threads[i], "mapcache-rnd", rnd_thread,
-                           GUINT_TO_POINTER(0x1234 + i),
-                           QEMU_THREAD_JOINABLE);
+                           GINT_TO_POINTER(i), QEMU_THREAD_JOINABLE);
     }
     for (i = 0; i < RND_THREADS; i++) {
         qemu_thread_join(&threads[i]);
-        g_assert_true(check_invariants());
     }
+    qatomic_set(&rnd_done, true);
+    qemu_thread_join(&checker);
+    g_assert_true(check_invariants());
     s = stats();
     g_test_message("%" PRIu64 " ops: %" PRIu64 " hits, %" PRIu64
                    " misses, %" PRIu64 " evictions, %" PRIu64
-                   " reverse, %" PRIu64 " invalidates",
+                   " reverse, %" PRIu64 " invalidates, %" PRIu64
+                   " failures (%lu DMA for want of room), %lu invariant"
+                   " checks while running",
                    rnd_ops * RND_THREADS, s.hits, s.misses, s.evictions,
-                   s.reverse_lookups, s.invalidates);
+                   s.reverse_lookups, s.invalidates, s.failures, rnd_full,
+                   checks);
     g_assert_cmpuint(s.locked, ==, 0);
-    g_assert_cmpuint(s.failures, ==, 0);
+    g_assert_cmpuint(s.failures, >, 0);
+    g_assert_cmpuint(checks, >, 0);
     g_assert_cmpuint(s.bytes_mapped, <=, RND_CAP);
 }
 
@@ -659,6 +1028,14 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-mapcache/page-errors", test_page_errors);
     g_test_add_func("/xen-mapcache/map-failure", test_map_failure);
     g_test_add_func("/xen-mapcache/replace", test_replace);
+    g_test_add_func("/xen-mapcache/replace-failures", test_replace_failures);
+    g_test_add_func("/xen-mapcache/inmigrate-standins",
+                    test_inmigrate_standins);
+    g_test_add_func("/xen-mapcache/bad-page-keeps-entry",
+                    test_bad_page_keeps_entry);
+    g_test_add_func("/xen-mapcache/dma-cannot-fit", test_dma_cannot_fit);
+    g_test_add_func("/xen-mapcache/cap-below-block", test_cap_below_block);
+    g_test_add_func("/xen-mapcache/invalidate-bql", test_invalidate_bql);
     g_test_add_func("/xen-mapcache/random", test_random);
     return g_test_run();
 }

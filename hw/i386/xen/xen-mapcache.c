@@ -6,15 +6,16 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Under Xen, guest RAM is not QEMU's: it is mapped from the guest with
- * xenforeignmemory_map2() in runs of whole buckets (1 MiB on 64-bit
- * hosts).  A request for guest range [addr, addr + size) is served by
- * the mapping whose key is (index, nbuckets): index = addr >> shift and
- * nbuckets the number of buckets from there that the range touches.
+ * xenforeignmemory_map2() in runs of whole 1 MiB buckets (64-bit hosts
+ * only; 32-bit hosts are refused at build time).  A request for guest
+ * range [addr, addr + size) is served by the mapping whose key is
+ * (index, nbuckets): index = addr >> 20 and nbuckets the number of
+ * buckets from there that the range touches.
  *
  * Structures, all changed only under MapCache.lock:
  *  - fwd: hash of MapCacheEntry keyed on (index, nbuckets), also read
  *    without the lock under RCU by unlocked hits (the CPU path);
- *  - rev: hash of MapCacheRevNode keyed on (host address >> shift), one
+ *  - rev: hash of MapCacheRevNode keyed on (host address >> 20), one
  *    node for every bucket-sized chunk of host address space a mapping
  *    covers, also read without the lock under RCU by reverse lookups.
  *    Mappings do not overlap and are at least one chunk long, so a
@@ -28,18 +29,22 @@
  * Invariants:
  *  1. fwd holds at most one entry per key.  A request whose key is
  *     present shares that entry (a lock count); a locked entry is never
- *     remapped, resized or unmapped.
+ *     remapped, resized or unmapped.  The one exception is
+ *     xen_replace_cache_entry(), which remaps a RAM block's own mapping
+ *     in place after taking it out of fwd for good.
  *  2. Every entry on a list is in rev; an entry is in fwd unless doomed.
  *     lru = in fwd with no lock; locked = in fwd with locks; doomed = out
- *     of fwd (invalidated or superseded), locked, freed at its last unlock.
+ *     of fwd (invalidated, superseded or replaced), locked, freed at its
+ *     last unlock.
  *  3. The host range of an entry is unmapped only after the entry left
  *     fwd and rev, and only after an RCU grace period (call_rcu, or
- *     synchronize_rcu in xen_invalidate_map_cache), so the
- *     unlocked pointers xen_map_cache() returns stay valid for the
- *     caller's RCU critical section, which physmem.c callers hold.
- *  4. bytes counts the mappings of every entry on a list; it exceeds
- *     max_bytes only for requests that cannot fail (see below) while no
- *     unlocked entry is left to evict.
+ *     synchronize_rcu in xen_invalidate_map_cache), so the unlocked
+ *     pointers xen_map_cache() returns stay valid for the caller's RCU
+ *     critical section, which physmem.c callers hold.
+ *  4. bytes counts the mappings of every listed entry but whole RAM
+ *     blocks (block_bytes); pinned counts those of them with locks.
+ *     bytes exceeds max_bytes only for requests that cannot fail (CPU
+ *     accesses) while no unlocked entry is left to evict.
  *  5. After xen_invalidate_map_cache() returns, no lookup returns a
  *     mapping made before it: fwd is emptied and a mapping that was being
  *     made concurrently is discarded (generation counter).
@@ -48,24 +53,33 @@
  * never held across xenforeignmemory_map2(), munmap() or the RAM block
  * notifiers: a miss drops it, maps, retakes it and inserts, or discards
  * its mapping if another thread inserted the same key meanwhile or the
- * cache was invalidated.  Unmaps run from call_rcu.  An unlocked request
- * that hits, and a reverse lookup, take no lock at all when the caller is
- * inside an RCU read-side critical section (physmem.c always is): fwd and
- * rev are published with qatomic_rcu_set and a table is replaced whole
- * when it grows or is emptied, so a lockless reader sees a consistent
- * chain or misses and retries under the lock.
+ * cache was invalidated.  Unmaps run from call_rcu, except in
+ * xen_invalidate_map_cache(), which waits for the grace period with the
+ * BQL dropped.  An unlocked request that hits, and a reverse lookup,
+ * take no lock at all when the caller is inside an RCU read-side critical
+ * section (physmem.c always is): fwd and rev are published with
+ * qatomic_rcu_set and a table is replaced whole when it grows or is
+ * emptied, so a lockless reader sees a consistent chain or misses and
+ * retries under the lock.  Their counters are per-thread slots summed on
+ * read.  Locked requests and unlocks always take the lock.
  *
- * Failure: nothing the guest does can stop QEMU.  Bad pages make the
- * requests that touch them fail (if they were populated since, the key
- * is mapped again and a locked old entry is doomed, not remapped); a
- * full cache with everything locked fails DMA requests (@dma: the caller
- * retries later or reports an error to the guest) and lets other
- * requests overshoot the cap; an unknown pointer is logged and reported
- * (RAM_ADDR_INVALID) or ignored.
+ * Failure: nothing the guest does can stop QEMU.  A page that failed to
+ * map fails only the requests that need it: the key's entry stays for
+ * its other pages, and such a request maps just its own pages once to
+ * see whether they have appeared since (then the key is mapped again; a
+ * locked old entry is doomed, not remapped).  That failure is final
+ * (xen_map_cache_failure_is_transient() answers false), as are a request
+ * above the cap, a full lock count and a failed foreign map.  A DMA
+ * request that cannot fit next to the locked mappings fails as "retry
+ * later", before any foreign map or eviction.  Other requests overshoot
+ * the cap; whole-block mappings (VRAM, ROMs: locked, not DMA) are not
+ * capped at all.  During an incoming migration a request whose own pages
+ * are missing gets an anonymous stand-in, which lockless hits never
+ * serve and the first locked lookup after the migration drops.  An
+ * unknown pointer is logged and reported (RAM_ADDR_INVALID) or ignored.
  *
- * The cap defaults to 32 GiB (2 GiB on 32-bit hosts), less if
- * RLIMIT_AS is lower, and can be changed with
- * xen_map_cache_set_max_size().
+ * The cap defaults to 32 GiB, less if RLIMIT_AS is lower, and can be
+ * changed with xen_map_cache_set_max_size().
  *
  * Observability: trace events xen_map_cache_*, guest-triggerable
  * refusals under -d guest_errors, counters in query-xen-mapcache and
@@ -76,6 +90,7 @@
 #include "qemu/units.h"
 #include "qemu/bitops.h"
 #include "qemu/log.h"
+#include "qemu/main-loop.h"
 #include "qemu/memalign.h"
 #include "qemu/queue.h"
 #include "qemu/rcu.h"
@@ -92,13 +107,32 @@
 
 #include <sys/resource.h>
 
-#if HOST_LONG_BITS == 32
-#define MC_SHIFT            16
-#define MC_DEFAULT_MAX      (2 * GiB)
+/*
+ * ThreadSanitizer cannot see RCU grace periods.  Under it (the unit
+ * test's TSan build), a lockless reader releases each entry, table or
+ * bad-page map it read, and the reclaimer acquires it before freeing it:
+ * the order a grace period guarantees, and no more.  A reader touching
+ * freed memory after its lookup is still reported.
+ */
+#ifdef __SANITIZE_THREAD__
+#include <sanitizer/tsan_interface.h>
+#define mc_tsan_reader_done(p)  __tsan_release((void *)(p))
+#define mc_tsan_reclaim(p)      __tsan_acquire((void *)(p))
 #else
+#define mc_tsan_reader_done(p)  do { } while (0)
+#define mc_tsan_reclaim(p)      do { } while (0)
+#endif
+
+/*
+ * Guest addresses, indexes and the counters are 64-bit and read with
+ * qatomic_read() by lockless lookups, which QEMU allows only up to the
+ * host's pointer size.
+ */
+#if HOST_LONG_BITS < 64
+#error "the Xen map cache needs a 64-bit host"
+#endif
 #define MC_SHIFT            20
 #define MC_DEFAULT_MAX      (32 * GiB)
-#endif
 #define MC_BUCKET           (1ULL << MC_SHIFT)
 #define MC_PAGE_SHIFT       XC_PAGE_SHIFT
 #define MC_PAGE             (1ULL << MC_PAGE_SHIFT)
@@ -118,9 +152,18 @@ typedef struct MapCacheRevNode {
 } MapCacheRevNode;
 
 enum {
-    MCE_DOOMED = 1 << 0,            /* out of fwd; freed at last unlock */
-    MCE_DUMMY  = 1 << 1,            /* anonymous stand-in (incoming mig.) */
+    MCE_DOOMED   = 1 << 0,          /* out of fwd; freed at last unlock */
+    MCE_DUMMY    = 1 << 1,          /* anonymous stand-in (incoming mig.) */
+    MCE_REPLACED = 1 << 2,          /* doomed by replace: its block's own */
+    MCE_BLOCK    = 1 << 3,          /* a whole RAM block: not capped */
+    MCE_NOTIFIED = 1 << 4,          /* ram_block_notify_add() was called */
 };
+
+/* Pages of an entry that failed to map; freed after a grace period. */
+typedef struct MapCacheBad {
+    struct rcu_head rcu;
+    unsigned long bits[];
+} MapCacheBad;
 
 struct MapCacheEntry {
     struct rcu_head rcu;            /* first, for call_rcu() */
@@ -130,7 +173,7 @@ struct MapCacheEntry {
     size_t size;
     uint32_t locks;
     uint32_t flags;
-    unsigned long *bad_pages;       /* pages that failed to map, or NULL */
+    MapCacheBad *bad_pages;         /* pages that failed to map, or NULL */
     MapCacheEntry *fwd_next;        /* RCU: readers walk it locklessly */
     bool referenced;                /* hit since last LRU pass (CLOCK) */
     QTAILQ_ENTRY(MapCacheEntry) link;
@@ -154,19 +197,24 @@ typedef struct MapCacheFwd {
     MapCacheEntry *heads[];
 } MapCacheFwd;
 
+/*
+ * Counters of the lockless paths, one cache line per slot; a thread
+ * takes a slot when it first counts, round robin.  Threads sharing a
+ * slot may lose a count (relaxed load + store): they are statistics,
+ * and a shared line written at every hit would stop the hits scaling.
+ */
+#define MC_COUNTER_SLOTS    64
+typedef struct MapCacheCounters {
+    unsigned long hits;
+    unsigned long reverse_lookups;
+} QEMU_ALIGNED(64) MapCacheCounters;
+
 typedef struct MapCache {
     /* Read by every lockless lookup; written rarely, under lock. */
     MapCacheFwd *fwd;
     MapCacheRevTable *rev;
     size_t max_bytes;
 
-    /*
-     * Counted by lockless hits and reverse lookups (relaxed atomics; a
-     * concurrent count may be lost): their own cache line.  Pointer-sized
-     * so that every host can access them atomically.
-     */
-    QEMU_ALIGNED(64) unsigned long lockless_hits;
-    unsigned long lockless_reverse_lookups;
 
     QEMU_ALIGNED(64) QemuMutex lock;
     XenMapCacheStats stats;         /* what the locked paths count */
@@ -176,10 +224,44 @@ typedef struct MapCache {
     MapCacheList locked;
     MapCacheList doomed;
     uint64_t generation;
-    uint64_t bytes;
+    uint64_t bytes;                 /* capped entries on a list */
+    uint64_t pinned;                /* ... of them with locks */
+    uint64_t block_bytes;           /* whole-block entries (MCE_BLOCK) */
 } MapCache;
 
 static MapCache *mapcache;
+
+/* call_rcu() callback for the tables and bad-page maps (rcu_head first) */
+static void mc_free_rcu(struct rcu_head *head)
+{
+    mc_tsan_reclaim(head);
+    g_free(head);
+}
+/* what lockless hits and reverse lookups count, summed on read */
+static MapCacheCounters mc_counter_slots[MC_COUNTER_SLOTS];
+static __thread MapCacheCounters *mc_thread_counters;
+static unsigned int mc_next_counters;
+
+static MapCacheCounters *mc_counters_slow(void)
+{
+    unsigned int i = qatomic_fetch_inc(&mc_next_counters);
+
+    mc_thread_counters = &mc_counter_slots[i % MC_COUNTER_SLOTS];
+    return mc_thread_counters;
+}
+
+/* This thread's counters. */
+static inline MapCacheCounters *mc_counters(void)
+{
+    MapCacheCounters *c = mc_thread_counters;
+
+    return likely(c) ? c : mc_counters_slow();
+}
+
+static inline void mc_bump(unsigned long *counter)
+{
+    qatomic_set(counter, qatomic_read(counter) + 1);
+}
 
 static inline uint64_t mc_mix(uint64_t x)
 {
@@ -225,7 +307,7 @@ static void mc_fwd_publish(MapCache *mc, MapCacheFwd *t)
     MapCacheFwd *old = mc->fwd;
 
     qatomic_rcu_set(&mc->fwd, t);
-    g_free_rcu(old, rcu);
+    call_rcu1(&old->rcu, mc_free_rcu);
 }
 
 static void mc_fwd_link(MapCacheFwd *t, MapCacheEntry *e)
@@ -314,7 +396,7 @@ static void mc_rev_insert(MapCache *mc, MapCacheEntry *e)
             }
         }
         qatomic_rcu_set(&mc->rev, t);
-        g_free_rcu(old, rcu);
+        call_rcu1(&old->rcu, mc_free_rcu);
     }
     for (i = 0; i < e->nr_rev; i++) {
         mc_rev_link(mc->rev, &e->rev[i]);
@@ -352,10 +434,18 @@ static MapCacheEntry *mc_rev_find_in(MapCacheRevTable *t, const uint8_t *ptr,
     MapCacheRevNode *n = qatomic_rcu_read(mc_rev_head(t, chunk));
     int steps = 0;
 
+    if (lockless) {
+        mc_tsan_reader_done(t);
+    }
     for (; n; n = qatomic_rcu_read(&n->next)) {
         MapCacheEntry *e = n->entry;
+        bool found = n->chunk == chunk && ptr >= e->vaddr &&
+                     ptr < e->vaddr + e->size;
 
-        if (n->chunk == chunk && ptr >= e->vaddr && ptr < e->vaddr + e->size) {
+        if (lockless) {
+            mc_tsan_reader_done(e);
+        }
+        if (found) {
             return e;
         }
         if (lockless && ++steps > 32) {
@@ -370,23 +460,50 @@ static MapCacheEntry *mc_rev_find(MapCache *mc, const uint8_t *ptr)
     return mc_rev_find_in(mc->rev, ptr, false);
 }
 
+static bool mc_bad_ok(MapCacheBad *bad, hwaddr first, hwaddr count)
+{
+    return !bad ||
+           find_next_bit(bad->bits, first + count, first) >= first + count;
+}
+
 static bool mc_pages_ok(MapCacheEntry *e, hwaddr first, hwaddr count)
 {
-    return !e->bad_pages ||
-           find_next_bit(e->bad_pages, first + count, first) >= first + count;
+    return mc_bad_ok(qatomic_rcu_read(&e->bad_pages), first, count);
+}
+
+/* What @e counts against the cap: whole RAM blocks do not. */
+static inline uint64_t mc_capped(MapCacheEntry *e)
+{
+    return e->flags & MCE_BLOCK ? 0 : e->size;
+}
+
+static void mc_count(MapCache *mc, MapCacheEntry *e)
+{
+    mc->bytes += mc_capped(e);
+    mc->block_bytes += e->size - mc_capped(e);
+}
+
+static void mc_uncount(MapCache *mc, MapCacheEntry *e)
+{
+    mc->bytes -= mc_capped(e);
+    mc->block_bytes -= e->size - mc_capped(e);
 }
 
 /* Runs after a grace period, with no cache lock: the only munmap. */
 static void mc_entry_free(MapCacheEntry *e)
 {
-    if (!(e->flags & MCE_DUMMY)) {
+    mc_tsan_reclaim(e);
+    if (e->flags & MCE_NOTIFIED) {
         ram_block_notify_remove(e->vaddr, e->size, e->size);
     }
     if (munmap(e->vaddr, e->size)) {
         error_report("xen-mapcache: munmap %p+0x%zx: %s", e->vaddr, e->size,
                      strerror(errno));
     }
-    g_free(e->bad_pages);
+    if (e->bad_pages) {
+        mc_tsan_reclaim(e->bad_pages);
+        g_free(e->bad_pages);
+    }
     g_free(e);
 }
 
@@ -406,7 +523,7 @@ static void mc_evict(MapCache *mc, MapCacheEntry *e, MapCacheList *victims)
     QTAILQ_REMOVE(&mc->lru, e, link);
     mc_fwd_remove(mc, e);
     mc_rev_remove(mc, e);
-    mc->bytes -= e->size;
+    mc_uncount(mc, e);
     QTAILQ_INSERT_TAIL(victims, e, link);
 }
 
@@ -450,9 +567,11 @@ static bool mc_lock_entry(MapCache *mc, MapCacheEntry *e)
     if (e->locks == UINT32_MAX) {
         return false;
     }
-    if (e->locks++ == 0 && !(e->flags & MCE_DOOMED)) {
+    if (e->locks++ == 0) {
+        /* a doomed entry always has a lock: this one is in fwd */
         QTAILQ_REMOVE(&mc->lru, e, link);
         QTAILQ_INSERT_TAIL(&mc->locked, e, link);
+        mc->pinned += mc_capped(e);
     }
     return true;
 }
@@ -464,11 +583,17 @@ static void mc_unlock_entry(MapCache *mc, MapCacheEntry *e,
     if (--e->locks) {
         return;
     }
+    mc->pinned -= mc_capped(e);
     if (e->flags & MCE_DOOMED) {
         QTAILQ_REMOVE(&mc->doomed, e, link);
         mc_rev_remove(mc, e);
-        mc->bytes -= e->size;
+        mc_uncount(mc, e);
         QTAILQ_INSERT_TAIL(victims, e, link);
+    } else if (e->flags & MCE_BLOCK) {
+        /* its RAM block is gone (reclaim_ramblock): so is the mapping */
+        QTAILQ_REMOVE(&mc->locked, e, link);
+        QTAILQ_INSERT_TAIL(&mc->lru, e, link);
+        mc_evict(mc, e, victims);
     } else {
         QTAILQ_REMOVE(&mc->locked, e, link);
         QTAILQ_INSERT_TAIL(&mc->lru, e, link);
@@ -477,29 +602,30 @@ static void mc_unlock_entry(MapCache *mc, MapCacheEntry *e,
     }
 }
 
-static xen_pfn_t *mc_pfns(hwaddr index, hwaddr nb)
+static xen_pfn_t *mc_pfns(hwaddr first_pfn, hwaddr n)
 {
-    hwaddr n = nb * MC_PAGES_PER_BUCKET, i;
     xen_pfn_t *pfns = g_new(xen_pfn_t, n);
+    hwaddr i;
 
     for (i = 0; i < n; i++) {
-        pfns[i] = index * MC_PAGES_PER_BUCKET + i;
+        pfns[i] = first_pfn + i;
     }
     return pfns;
 }
 
 /* Bitmap of the pages with a non-zero @err, or NULL if there are none. */
-static unsigned long *mc_bad_pages(const int *err, hwaddr n)
+static MapCacheBad *mc_bad_pages(const int *err, hwaddr n)
 {
-    unsigned long *bad = NULL;
+    MapCacheBad *bad = NULL;
     hwaddr i;
 
     for (i = 0; i < n; i++) {
         if (err[i]) {
             if (!bad) {
-                bad = bitmap_new(n);
+                bad = g_malloc0(sizeof(*bad) +
+                                BITS_TO_LONGS(n) * sizeof(unsigned long));
             }
-            set_bit(i, bad);
+            set_bit(i, bad->bits);
         }
     }
     return bad;
@@ -507,20 +633,22 @@ static unsigned long *mc_bad_pages(const int *err, hwaddr n)
 
 /*
  * Map (index, nb) from the guest.  Called without the cache lock.  In an
- * incoming migration the guest RAM may not be there yet: then an
- * anonymous stand-in is mapped, replaced later by
- * xen_replace_cache_entry().
+ * incoming migration the guest RAM may not be there yet: if the pages
+ * the request needs (@first, @count, counted from @index's first page)
+ * are missing, an anonymous stand-in is mapped instead, replaced later
+ * by xen_replace_cache_entry() or dropped when the migration is over.
  */
-static MapCacheEntry *mc_entry_new(hwaddr index, hwaddr nb)
+static MapCacheEntry *mc_entry_new(hwaddr index, hwaddr nb, hwaddr first,
+                                   hwaddr count)
 {
     hwaddr npages = nb * MC_PAGES_PER_BUCKET;
     size_t size = nb << MC_SHIFT;
-    xen_pfn_t *pfns = mc_pfns(index, nb);
+    xen_pfn_t *pfns = mc_pfns(index * MC_PAGES_PER_BUCKET, npages);
     int *err = g_new0(int, npages);
-    unsigned long *bad = NULL;
+    MapCacheBad *bad = NULL;
     uint32_t flags = 0;
     MapCacheEntry *e;
-    uintptr_t first, last, c;
+    uintptr_t rfirst, rlast, c;
     uint8_t *vaddr;
 
     vaddr = xenforeignmemory_map2(xen_fmem, xen_domid, NULL,
@@ -529,7 +657,8 @@ static MapCacheEntry *mc_entry_new(hwaddr index, hwaddr nb)
     if (vaddr) {
         bad = mc_bad_pages(err, npages);
     }
-    if ((!vaddr || bad) && runstate_check(RUN_STATE_INMIGRATE)) {
+    if ((!vaddr || !mc_bad_ok(bad, first, count)) &&
+        runstate_check(RUN_STATE_INMIGRATE)) {
         if (vaddr) {
             munmap(vaddr, size);
         }
@@ -549,23 +678,48 @@ static MapCacheEntry *mc_entry_new(hwaddr index, hwaddr nb)
     trace_xen_map_cache_map(index, nb, vaddr, !!bad);
     if (!(flags & MCE_DUMMY)) {
         ram_block_notify_add(vaddr, size, size);
+        flags |= MCE_NOTIFIED;
     }
 
-    first = (uintptr_t)vaddr >> MC_SHIFT;
-    last = ((uintptr_t)vaddr + size - 1) >> MC_SHIFT;
-    e = g_malloc0(sizeof(*e) + (last - first + 1) * sizeof(e->rev[0]));
+    rfirst = (uintptr_t)vaddr >> MC_SHIFT;
+    rlast = ((uintptr_t)vaddr + size - 1) >> MC_SHIFT;
+    e = g_malloc0(sizeof(*e) + (rlast - rfirst + 1) * sizeof(e->rev[0]));
     e->index = index;
     e->nbuckets = nb;
     e->vaddr = vaddr;
     e->size = size;
     e->flags = flags;
     e->bad_pages = bad;
-    e->nr_rev = last - first + 1;
-    for (c = first; c <= last; c++) {
-        e->rev[c - first].chunk = c;
-        e->rev[c - first].entry = e;
+    e->nr_rev = rlast - rfirst + 1;
+    for (c = rfirst; c <= rlast; c++) {
+        e->rev[c - rfirst].chunk = c;
+        e->rev[c - rfirst].entry = e;
     }
     return e;
+}
+
+/*
+ * Are guest pages [@first_pfn, + @count) there now?  One foreign map of
+ * just those pages, without the cache lock, unmapped at once: what a
+ * request that needs pages its key's entry lacks pays instead of a remap.
+ */
+static bool mc_probe(hwaddr first_pfn, hwaddr count)
+{
+    xen_pfn_t *pfns = mc_pfns(first_pfn, count);
+    int *err = g_new0(int, count);
+    MapCacheBad *bad = NULL;
+    void *vaddr;
+
+    vaddr = xenforeignmemory_map2(xen_fmem, xen_domid, NULL, PROT_READ, 0,
+                                  count, pfns, err);
+    if (vaddr) {
+        bad = mc_bad_pages(err, count);
+        munmap(vaddr, count * MC_PAGE);
+    }
+    g_free(pfns);
+    g_free(err);
+    g_free(bad);
+    return vaddr && !bad;
 }
 
 /*
@@ -580,40 +734,46 @@ static inline bool mc_shareable(MapCacheEntry *e, bool lock)
 }
 #endif
 
-/*
- * Serve the request from @e if possible.  Returns the pointer, or NULL
- * with *@fail set if the request must fail, or NULL with *@fail clear if
- * @e cannot serve it (then @e was evicted onto @victims if unlocked).
- */
-static uint8_t *mc_use(MapCache *mc, MapCacheEntry *e, hwaddr offset,
-                       hwaddr npages, bool lock, bool *fail,
-                       MapCacheList *victims)
+typedef enum MapCacheUse {
+    MC_USE_OK,
+    MC_USE_MISSING,                 /* the request needs unmapped pages */
+    MC_USE_STALE,                   /* a stand-in after the migration */
+    MC_USE_LOCKS_FULL,
+} MapCacheUse;
+
+/* Serve the request from @e (in fwd) if possible, into *@p. */
+static MapCacheUse mc_use(MapCache *mc, MapCacheEntry *e, hwaddr offset,
+                          hwaddr first, hwaddr count, bool lock, uint8_t **p)
 {
-    *fail = false;
-    if (!mc_pages_ok(e, offset >> MC_PAGE_SHIFT, npages)) {
-        /*
-         * The pages may have been populated since @e was mapped (a RAM
-         * block allocated next to an older one in the same bucket): map
-         * the key again.  A locked @e is not touched: it leaves fwd and
-         * lives on, doomed, for its lock holders.
-         */
-        if (e->locks) {
-            mc_doom(mc, e);
-        } else {
-            mc_evict(mc, e, victims);
-        }
-        return NULL;
+    if ((e->flags & MCE_DUMMY) && !runstate_check(RUN_STATE_INMIGRATE)) {
+        return MC_USE_STALE;
+    }
+    if (!mc_pages_ok(e, first, count)) {
+        return MC_USE_MISSING;
     }
     if (lock) {
         if (!mc_lock_entry(mc, e)) {
-            *fail = true;
-            return NULL;
+            return MC_USE_LOCKS_FULL;
         }
     } else if (!e->locks && QTAILQ_NEXT(e, link)) {
         QTAILQ_REMOVE(&mc->lru, e, link);
         QTAILQ_INSERT_TAIL(&mc->lru, e, link);
     }
-    return e->vaddr + offset;
+    *p = e->vaddr + offset;
+    return MC_USE_OK;
+}
+
+/*
+ * Take @e out of fwd so that its key is mapped again; a locked @e is not
+ * touched (invariant 1): it lives on, doomed, for its lock holders.
+ */
+static void mc_supersede(MapCache *mc, MapCacheEntry *e, MapCacheList *victims)
+{
+    if (e->locks) {
+        mc_doom(mc, e);
+    } else {
+        mc_evict(mc, e, victims);
+    }
 }
 
 /*
@@ -629,11 +789,12 @@ static inline bool mc_in_rcu_reader(void)
 }
 
 /*
- * An unlocked request for a key in fwd whose pages all mapped needs no
- * lock: walk fwd under RCU (entries and tables are freed after a grace
- * period), mark the entry referenced and count the hit.  The counter is
- * bumped without an atomic read-modify-write, so concurrent lockless hits
- * may lose a count; it is a statistic.
+ * An unlocked request for a key in fwd whose entry has all the pages it
+ * needs needs no lock: walk fwd under RCU (entries, tables and bad-page
+ * maps are freed after a grace period), mark the entry referenced and
+ * count the hit.  The counter is bumped without an atomic
+ * read-modify-write, so concurrent lockless hits may lose a count; it is
+ * a statistic.
  */
 static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
 {
@@ -642,6 +803,8 @@ static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
     hwaddr nb = (offset + len + MC_BUCKET - 1) >> MC_SHIFT;
     MapCacheFwd *t;
     MapCacheEntry *e;
+    MapCacheBad *bad;
+    uint8_t *p;
     int steps = 0;
 
     if (unlikely(!mc_in_rcu_reader())) {
@@ -649,21 +812,50 @@ static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
     }
     t = qatomic_rcu_read(&mc->fwd);
     e = qatomic_rcu_read(&t->heads[mc_fwd_hash(index, nb) & t->mask]);
+    mc_tsan_reader_done(t);
     while (e && (qatomic_read(&e->index) != index || e->nbuckets != nb)) {
+        MapCacheEntry *next = qatomic_rcu_read(&e->fwd_next);
+
+        mc_tsan_reader_done(e);
         if (++steps > 32) {
             return NULL;        /* racing a resize: take the lock */
         }
-        e = qatomic_rcu_read(&e->fwd_next);
+        e = next;
     }
-    if (!e || qatomic_read(&e->bad_pages) ||
-        (qatomic_read(&e->flags) & MCE_DOOMED)) {
+    if (!e || (qatomic_read(&e->flags) & (MCE_DOOMED | MCE_DUMMY))) {
+        if (e) {
+            mc_tsan_reader_done(e);
+        }
         return NULL;
+    }
+    bad = qatomic_rcu_read(&e->bad_pages);
+    if (unlikely(bad)) {
+        bool ok = mc_bad_ok(bad, offset >> MC_PAGE_SHIFT,
+                            DIV_ROUND_UP((offset & (MC_PAGE - 1)) + len,
+                                         MC_PAGE));
+
+        mc_tsan_reader_done(bad);
+        if (!ok) {
+            mc_tsan_reader_done(e);
+            return NULL;
+        }
     }
     if (!qatomic_read(&e->referenced)) {
         qatomic_set(&e->referenced, true);
     }
-    qatomic_set(&mc->lockless_hits, qatomic_read(&mc->lockless_hits) + 1);
-    return e->vaddr + offset;
+    mc_bump(&mc_counters()->hits);
+    p = e->vaddr + offset;
+    mc_tsan_reader_done(e);
+    return p;
+}
+
+/* Why this thread's last map failed: see xen_map_cache_failure_is_transient */
+static __thread bool mc_failure_transient;
+
+/* Can @size more bytes be mapped once every unlocked entry is evicted? */
+static inline bool mc_fits(MapCache *mc, uint64_t size)
+{
+    return mc->pinned + size <= mc->max_bytes;
 }
 
 /* Everything but an unlocked hit: under the lock, mapping on a miss. */
@@ -674,34 +866,62 @@ uint8_t *mc_map_locked(MapCache *mc, hwaddr addr, hwaddr size, bool lock,
     hwaddr index = addr >> MC_SHIFT;
     hwaddr offset = addr & (MC_BUCKET - 1);
     hwaddr len = size ? size : 1;
-    hwaddr nb, npages;
+    hwaddr first = offset >> MC_PAGE_SHIFT;
+    hwaddr count = DIV_ROUND_UP((offset & (MC_PAGE - 1)) + len, MC_PAGE);
+    /* physmem.c maps a whole VRAM or ROM block locked, not for DMA */
+    bool block = lock && !dma;
     MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
     MapCacheEntry *e, *fresh = NULL;
     uint64_t generation = 0;
     const char *why = NULL;
+    bool transient = false, probed = false;
     uint8_t *p = NULL;
-    bool fail;
+    hwaddr nb = 0;
 
-    nb = DIV_ROUND_UP(offset + MIN(len, mc->max_bytes), MC_BUCKET);
-    npages = DIV_ROUND_UP((offset & (MC_PAGE - 1)) + len, MC_PAGE);
     qemu_mutex_lock(&mc->lock);
-    if (len > mc->max_bytes || addr + len < addr) {
+    if (addr + len < addr || len > SIZE_MAX / 2) {
         why = "too large";
+    } else if (len > mc->max_bytes && !block) {
+        why = "larger than the cache";
+    } else {
+        nb = DIV_ROUND_UP(offset + len, MC_BUCKET);
     }
     while (!why) {
         e = mc_fwd_find(mc, index, nb);
         if (e && mc_shareable(e, lock)) {
-            p = mc_use(mc, e, offset, npages, lock, &fail, &victims);
-            if (p) {
+            switch (mc_use(mc, e, offset, first, count, lock, &p)) {
+            case MC_USE_OK:
                 mc->stats.hits++;
                 trace_xen_map_cache_hit(addr, size, p);
+                goto out;
+            case MC_USE_LOCKS_FULL:
+                why = "lock count full";
+                goto out;
+            case MC_USE_MISSING:
+                if (!probed && !runstate_check(RUN_STATE_INMIGRATE)) {
+                    /*
+                     * Keep the entry for the pages it has and look only
+                     * whether the missing ones have appeared since (a RAM
+                     * block allocated next to an older one in the same
+                     * bucket, a balloon giving pages back).
+                     */
+                    qemu_mutex_unlock(&mc->lock);
+                    probed = mc_probe(index * MC_PAGES_PER_BUCKET + first,
+                                      count);
+                    qemu_mutex_lock(&mc->lock);
+                    if (!probed) {
+                        why = "guest pages not mapped";
+                        goto out;
+                    }
+                    continue;
+                }
+                /* they are there now (or a stand-in may be due): remap */
+                mc_supersede(mc, e, &victims);
+                break;
+            case MC_USE_STALE:
+                mc_supersede(mc, e, &victims);
                 break;
             }
-            if (fail) {
-                why = "pages not mapped or lock count full";
-                break;
-            }
-            /* @e was evicted: map afresh */
         }
         if (fresh) {
             /* Insert the mapping made below, unless it went stale. */
@@ -710,21 +930,31 @@ uint8_t *mc_map_locked(MapCache *mc, hwaddr addr, hwaddr size, bool lock,
                 fresh = NULL;
                 continue;
             }
-            mc_make_room(mc, fresh->size, &victims);
-            if (dma && mc->bytes + fresh->size > mc->max_bytes) {
+            if (dma && !mc_fits(mc, fresh->size)) {
                 why = "cache full of locked mappings";
+                transient = true;
                 break;
             }
+            if (block) {
+                fresh->flags |= MCE_BLOCK;
+            }
+            mc_make_room(mc, mc_capped(fresh), &victims);
             mc_fwd_insert(mc, fresh);
             mc_rev_insert(mc, fresh);
-            mc->bytes += fresh->size;
+            mc_count(mc, fresh);
             QTAILQ_INSERT_TAIL(&mc->lru, fresh, link);
             e = fresh;
             fresh = NULL;
-            p = mc_use(mc, e, offset, npages, lock, &fail, &victims);
-            if (!p) {
-                why = "pages not mapped";
+            /* the entry stays for the pages it has, even if this fails */
+            if (mc_use(mc, e, offset, first, count, lock, &p) != MC_USE_OK) {
+                why = "guest pages not mapped";
             }
+            break;
+        }
+        if (dma && !mc_fits(mc, nb << MC_SHIFT)) {
+            /* not worth a foreign map, nor emptying the LRU list */
+            why = "cache full of locked mappings";
+            transient = true;
             break;
         }
         mc->stats.misses++;
@@ -732,22 +962,25 @@ uint8_t *mc_map_locked(MapCache *mc, hwaddr addr, hwaddr size, bool lock,
         generation = mc->generation;
         qemu_mutex_unlock(&mc->lock);
         mc_free_list(&victims);
-        fresh = mc_entry_new(index, nb);
+        fresh = mc_entry_new(index, nb, first, count);
         qemu_mutex_lock(&mc->lock);
         if (!fresh) {
             why = "foreign map failed";
         }
     }
+out:
     if (fresh) {
         /* Lost a race to another thread's insert, or refused. */
         QTAILQ_INSERT_TAIL(&victims, fresh, link);
     }
     if (why) {
         mc->stats.failures++;
+        p = NULL;
     }
     qemu_mutex_unlock(&mc->lock);
     mc_free_list(&victims);
     if (why) {
+        mc_failure_transient = transient;
         qemu_log_mask(LOG_GUEST_ERROR, "xen-mapcache: cannot map 0x%" PRIx64
                       "+0x%" PRIx64 "%s: %s\n", addr, size,
                       lock ? " locked" : "", why);
@@ -761,6 +994,7 @@ uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
     hwaddr len = size ? size : 1;
 
     if (unlikely(!mc)) {
+        mc_failure_transient = false;
         return NULL;
     }
     if (!lock && len <= qatomic_read(&mc->max_bytes)) {
@@ -772,6 +1006,11 @@ uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
         }
     }
     return mc_map_locked(mc, addr, size, lock, dma);
+}
+
+bool xen_map_cache_failure_is_transient(void)
+{
+    return mc_failure_transient;
 }
 
 ram_addr_t xen_ram_addr_from_mapcache(void *ptr)
@@ -794,11 +1033,11 @@ ram_addr_t xen_ram_addr_from_mapcache(void *ptr)
         if (e) {
             addr = (qatomic_read(&e->index) << MC_SHIFT) +
                    ((uint8_t *)ptr - e->vaddr);
+            mc_tsan_reader_done(e);
         }
     }
     if (e) {
-        qatomic_set(&mc->lockless_reverse_lookups,
-                    qatomic_read(&mc->lockless_reverse_lookups) + 1);
+        mc_bump(&mc_counters()->reverse_lookups);
         trace_xen_map_cache_reverse(ptr, addr);
         return addr;
     }
@@ -857,6 +1096,7 @@ void xen_invalidate_map_cache(void)
     MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
     MapCacheEntry *e, *next;
     unsigned int unmapped = 0, doomed = 0;
+    bool bql;
 
     if (!mc) {
         return;
@@ -879,8 +1119,18 @@ void xen_invalidate_map_cache(void)
     /*
      * Xen invalidates because the guest gave frames back: release them
      * before answering, once no RCU reader can hold an unlocked pointer.
+     * The ioreq handler holds the BQL, and an RCU reader may be waiting
+     * for it (an iothread): drop it for the grace period, as
+     * drain_call_rcu() does.
      */
+    bql = qemu_mutex_iothread_locked();
+    if (bql) {
+        qemu_mutex_unlock_iothread();
+    }
     synchronize_rcu();
+    if (bql) {
+        qemu_mutex_lock_iothread();
+    }
     QTAILQ_FOREACH_SAFE(e, &victims, link, next) {
         QTAILQ_REMOVE(&victims, e, link);
         mc_entry_free(e);
@@ -888,90 +1138,121 @@ void xen_invalidate_map_cache(void)
     trace_xen_map_cache_invalidate(unmapped, doomed);
 }
 
+/*
+ * Put anonymous memory where a failed MAP_FIXED remap left a hole
+ * (libxenforeignmemory unmaps the range when the ioctl fails), so that
+ * the lock holders of @e keep a valid, if empty, mapping.
+ */
+static bool mc_fill_hole(MapCacheEntry *e)
+{
+    void *v = mmap(e->vaddr, e->size, PROT_READ | PROT_WRITE,
+                   MAP_FIXED | MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    return v == e->vaddr;
+}
+
+/*
+ * Incoming migration: the frames of a RAM block (VRAM) that got a
+ * stand-in at ram_addr @old_addr are now at guest address @new_addr.
+ * Remap them over the block's mapping, at the same host address (the
+ * block keeps block->host).  The mapping stays the block's: a reverse
+ * lookup still answers its ram_addr, which is what
+ * qemu_ram_block_from_host() needs, and it leaves fwd before it is
+ * remapped (no lookup of @old_addr sees it change under it) for good:
+ * the one exception to "a locked entry is never remapped", made for the
+ * block's own lock holder.
+ */
 uint8_t *xen_replace_cache_entry(hwaddr old_addr, hwaddr new_addr,
                                  hwaddr size)
 {
     MapCache *mc = mapcache;
     MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
     hwaddr offset = old_addr & (MC_BUCKET - 1);
-    hwaddr new_index = new_addr >> MC_SHIFT;
     hwaddr nb, npages;
     MapCacheEntry *e;
+    MapCacheBad *bad = NULL, *old_bad;
     xen_pfn_t *pfns;
     int *err;
     uint8_t *vaddr;
-    unsigned long *bad;
-    bool ok, notify = false;
-    size_t len;
+    bool ok, notify;
+    const char *why = NULL;
 
-    if (!mc || !size || size > mc->max_bytes ||
+    if (!mc || !size || size > SIZE_MAX / 2 ||
         offset != (new_addr & (MC_BUCKET - 1))) {
         return NULL;
     }
     nb = DIV_ROUND_UP(offset + size, MC_BUCKET);
     npages = nb * MC_PAGES_PER_BUCKET;
 
-    /* Hold a lock on the entry so that it stays while we remap it. */
+    /*
+     * Only a mapping someone holds locked (its block) is replaced, so
+     * that dropping our own lock below cannot free it.
+     */
     qemu_mutex_lock(&mc->lock);
     e = mc_fwd_find(mc, old_addr >> MC_SHIFT, nb);
-    if (!e || !mc_lock_entry(mc, e)) {
+    if (!e || !e->locks || !mc_lock_entry(mc, e)) {
         qemu_mutex_unlock(&mc->lock);
-        error_report("xen-mapcache: no mapping of 0x%" PRIx64 " to replace",
-                     old_addr);
+        error_report("xen-mapcache: no locked mapping of 0x%" PRIx64
+                     " to replace", old_addr);
         return NULL;
     }
+    mc_doom(mc, e);
+    qatomic_set(&e->flags, e->flags | MCE_REPLACED);
     qemu_mutex_unlock(&mc->lock);
 
     trace_xen_map_cache_replace(old_addr, new_addr, size);
-    pfns = mc_pfns(new_index, nb);
+    pfns = mc_pfns((new_addr >> MC_SHIFT) * MC_PAGES_PER_BUCKET, npages);
     err = g_new0(int, npages);
     /* MAP_FIXED over our own mapping: no window for another mmap. */
     vaddr = xenforeignmemory_map2(xen_fmem, xen_domid, e->vaddr,
                                   PROT_READ | PROT_WRITE, MAP_FIXED,
                                   npages, pfns, err);
-    bad = vaddr ? mc_bad_pages(err, npages) : NULL;
+    ok = vaddr == e->vaddr;
+    if (vaddr && !ok) {
+        munmap(vaddr, e->size);
+    }
+    if (ok) {
+        bad = mc_bad_pages(err, npages);
+    } else if (!mc_fill_hole(e)) {
+        /* cannot happen short of a kernel failure: say so, loudly */
+        error_report("xen-mapcache: %p+0x%zx left unmapped: %s", e->vaddr,
+                     e->size, strerror(errno));
+    }
     g_free(pfns);
     g_free(err);
 
-    qemu_mutex_lock(&mc->lock);
-    ok = vaddr && vaddr == e->vaddr;
-    if (ok) {
-        bool in_fwd = !(e->flags & MCE_DOOMED);
+    /* A stand-in becomes guest RAM: announce it before it can go. */
+    notify = ok && !(e->flags & MCE_NOTIFIED);
+    if (notify) {
+        ram_block_notify_add(e->vaddr, e->size, e->size);
+    }
 
-        if (in_fwd) {
-            mc_fwd_remove(mc, e);
+    qemu_mutex_lock(&mc->lock);
+    if (ok) {
+        old_bad = e->bad_pages;
+        qatomic_rcu_set(&e->bad_pages, bad);
+        if (old_bad) {
+            call_rcu1(&old_bad->rcu, mc_free_rcu);
         }
-        qatomic_set(&e->index, new_index);
-        g_free(e->bad_pages);
-        qatomic_set(&e->bad_pages, bad);
-        bad = NULL;
-        if (in_fwd && mc_fwd_find(mc, new_index, nb)) {
-            /* The new key is taken: keep this mapping out of fwd. */
-            qatomic_set(&e->flags, e->flags | MCE_DOOMED);
-            QTAILQ_REMOVE(&mc->locked, e, link);
-            QTAILQ_INSERT_TAIL(&mc->doomed, e, link);
-        } else if (in_fwd) {
-            mc_fwd_insert(mc, e);
-        }
-        notify = e->flags & MCE_DUMMY;
-        qatomic_set(&e->flags, e->flags & ~MCE_DUMMY);
-        ok = mc_pages_ok(e, offset >> MC_PAGE_SHIFT,
+        qatomic_set(&e->flags, (e->flags & ~MCE_DUMMY) |
+                               (notify ? MCE_NOTIFIED : 0));
+        if (!mc_pages_ok(e, offset >> MC_PAGE_SHIFT,
                          DIV_ROUND_UP((offset & (MC_PAGE - 1)) + size,
-                                      MC_PAGE));
+                                      MC_PAGE))) {
+            why = "guest pages not mapped";
+        }
+    } else {
+        /* anonymous now, like a stand-in: nothing to announce at free */
+        why = "foreign map failed";
     }
     vaddr = e->vaddr;
-    len = e->size;
     mc_unlock_entry(mc, e, &victims);
     qemu_mutex_unlock(&mc->lock);
-    g_free(bad);
-    if (notify) {
-        ram_block_notify_add(vaddr, len, len);
-    }
     mc_free_list(&victims);
 
-    if (!ok) {
+    if (why) {
         error_report("xen-mapcache: replacing 0x%" PRIx64 " by 0x%" PRIx64
-                     " failed", old_addr, new_addr);
+                     " failed: %s", old_addr, new_addr, why);
         return NULL;
     }
     return vaddr + offset;
@@ -997,6 +1278,7 @@ void xen_map_cache_get_stats(XenMapCacheStats *stats)
 {
     MapCache *mc = mapcache;
     MapCacheEntry *e;
+    size_t i;
 
     memset(stats, 0, sizeof(*stats));
     if (!mc) {
@@ -1004,9 +1286,12 @@ void xen_map_cache_get_stats(XenMapCacheStats *stats)
     }
     qemu_mutex_lock(&mc->lock);
     *stats = mc->stats;
-    stats->hits += qatomic_read(&mc->lockless_hits);
-    stats->reverse_lookups += qatomic_read(&mc->lockless_reverse_lookups);
-    stats->bytes_mapped = mc->bytes;
+    for (i = 0; i < MC_COUNTER_SLOTS; i++) {
+        stats->hits += qatomic_read(&mc_counter_slots[i].hits);
+        stats->reverse_lookups +=
+            qatomic_read(&mc_counter_slots[i].reverse_lookups);
+    }
+    stats->bytes_mapped = mc->bytes + mc->block_bytes;
     stats->max_bytes = mc->max_bytes;
     QTAILQ_FOREACH(e, &mc->lru, link) {
         stats->entries++;
@@ -1018,7 +1303,8 @@ void xen_map_cache_get_stats(XenMapCacheStats *stats)
     QTAILQ_FOREACH(e, &mc->doomed, link) {
         stats->entries++;
         stats->locked++;
-        stats->doomed++;
+        /* a replaced mapping is its block's, not invalidated */
+        stats->doomed += !(e->flags & MCE_REPLACED);
     }
     qemu_mutex_unlock(&mc->lock);
 }
@@ -1064,6 +1350,7 @@ void xen_map_cache_init(phys_offset_to_gaddr_t f, void *opaque)
     QTAILQ_INIT(&mc->locked);
     QTAILQ_INIT(&mc->doomed);
     mc->max_bytes = mc_default_max();
+    memset(mc_counter_slots, 0, sizeof(mc_counter_slots));
     mapcache = mc;
 }
 
