@@ -1,0 +1,520 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A Q35 Xen guest on xensim: firmware, then AHCI NCQ on all six ports.
+
+The device model starts as libxl starts it, with
+device_model_args_hvm = ["-machine", "q35,accel=xen"] and six disks on
+the ICH9 AHCI's ports (ide.0 .. ide.5).  Then, on the vCPU (hv control
+socket), every access an ioreq:
+
+firmware, as a Q35-aware hvmloader must do it (hvmloader 4.17 cannot:
+docs/xen-q35.rst):
+  * scan bus 0 and find the MCH (8086:29c0) and the ICH9 LPC (8086:2918)
+    at 00:1f.0 instead of asserting on PIIX3 at 00:01.0;
+  * program PCIEXBAR (MCH 0x60) and check the ECAM window through MMIO;
+  * enable the LPC's ACPI PM block: PMBASE (0x40) = 0xb000, ACPI_CTRL
+    (0x44) ACPI_EN with the SCI on IRQ 9; PM1a_CNT at 0xb004 then shows
+    SCI_EN (QEMU's ICH9 PM is ACPI-only without SMM), before and after
+    hvmloader's PIIX4 ACPI-enable value 0xf1 and ICH9's 0x02 on APM_CNT;
+  * route PIRQ A-H at LPC 0x60-0x63 and 0x68-0x6b;
+  * size and place every BAR of every function on bus 0 in the PCI hole
+    and the I/O space, enable decoding, and write the interrupt line.
+
+OS, an AHCI driver on all six ports at once: HBA reset, per port a
+command list, FIS area and 32 command tables, IDENTIFY (size, NCQ, depth
+32), then batches of READ/WRITE FPDMA QUEUED with 32 slots on every port
+issued together (192; max_port_depth: a port's PxSACT right after its
+issue, max_inflight: all ports' at the first poll; each disk is limited
+to --throttle-iops over QMP, 10 by default, so that commands stay
+outstanding long enough for the guest to see them), PRD buffers placed at random in a window of
+guest RAM with a quarter straddling a 1 MiB border; completion by INTx
+through PIRQA (ISA IRQ and Xen's GSI both seen up, then down once PxIS
+and IS are cleared).  Every sector read is compared with what the disk
+must hold (its pattern or the data last written), and at the end every
+sector of every image file.
+
+Output: "phase NAME: ok|FAIL ..." lines and one
+"summary: ios= ... errors= ... result=PASS|FAIL".  Exit 0 only on PASS.
+
+usage: q35-workload.py BUILD_XENSIM_DIR QEMU [--batches N] [--seed N]
+                      [--throttle-iops N] [--zero-disk N]
+"""
+import argparse
+import os
+import random
+import struct
+import sys
+import tempfile
+import time
+
+from q35guest import Guest, scan_bus0
+
+PORTS = 6
+SLOTS = 32
+DISK_SECTORS = 32768            # 16 MiB per disk
+SECTOR = 512
+
+MCH, LPC = 0x29c08086, 0x29188086
+AHCI_DEV, AHCI_FN = 31, 2
+ECAM = 0xe0000000
+PMBASE = 0xb000
+APM_CNT = 0xb2
+PIRQ_ISA = [11, 10, 5, 11, 10, 5, 11, 10]   # A-H
+MMIO_BASE, IO_BASE = 0xf0000000, 0xc000
+
+# guest RAM use (the guest has 512 MiB)
+DRIVER_BASE = 0x200000          # per port: 64 KiB of CLB/FIS/tables
+PORT_RAM = 0x10000
+CT_OFF, CT_SIZE = 0x1000, 0x400
+IDENT_BUF = 0x1000000
+BUF_LO, BUF_HI = 0x2000000, 0x6000000   # 64 MiB window for PRD buffers
+MIB = 1 << 20
+
+ERRORS = []
+
+
+def error(msg):
+    ERRORS.append(msg)
+    print("   ERROR " + msg, flush=True)
+
+
+def pattern(disk, sector):
+    base = (disk + 1) << 56 | sector << 6
+    return struct.pack("<64Q", *[(base | j) ^ 0x5a5a5a5a5a5a5a5a
+                                 for j in range(64)])
+
+
+def mkimage(path, disk):
+    with open(path, "wb") as f:
+        for s in range(DISK_SECTORS):
+            f.write(pattern(disk, s))
+
+
+class Firmware:
+    """What a Q35-aware hvmloader does before the OS runs."""
+
+    def __init__(self, ctl):
+        self.c = ctl
+        self.mmio = MMIO_BASE
+        self.io = IO_BASE
+
+    def run(self):
+        c = self.c
+        found = scan_bus0(c)
+        if found.get((0, 0)) != MCH or found.get((31, 0)) != LPC:
+            raise RuntimeError("not a Q35 board: %s" % found)
+        # PCIEXBAR: 256 MiB at ECAM, enabled
+        c.cfg_write(0, 0, 0x64, 0)
+        c.cfg_write(0, 0, 0x60, ECAM | 1)
+        ids = c.value("readl %#x" % ECAM)
+        lpc = c.value("readl %#x" % (ECAM + (31 << 15)))
+        if ids != MCH or lpc != LPC:
+            raise RuntimeError("ECAM window: %#x %#x" % (ids, lpc))
+        # ACPI PM block of the LPC
+        c.cfg_write(31, 0, 0x40, PMBASE | 1)
+        c.cfg_write(31, 0, 0x44, 0x80, 1)       # ACPI_EN, SCI on IRQ 9
+        # Without SMM (Xen) QEMU's ICH9 PM is ACPI-only: SCI_EN is set
+        # from reset.  hvmloader's PIIX4 value 0xf1 must not harm it (it
+        # killed the device model before: an SMI on no vCPU), ICH9's
+        # 0x02 must leave it set.
+        sci_reset = c.value("inw %#x" % (PMBASE + 4)) & 1
+        c.do("outb %#x 0xf1" % APM_CNT)
+        sci_f1 = c.value("inw %#x" % (PMBASE + 4)) & 1
+        c.do("outb %#x 0x02" % APM_CNT)
+        sci_en = c.value("inw %#x" % (PMBASE + 4)) & 1
+        if not (sci_reset and sci_f1 and sci_en):
+            raise RuntimeError("PM1a_CNT.SCI_EN: %d at reset, %d after "
+                               "0xf1, %d after 0x02" %
+                               (sci_reset, sci_f1, sci_en))
+        # PIRQ A-H
+        for p, irq in enumerate(PIRQ_ISA):
+            reg = 0x60 + p if p < 4 else 0x68 + p - 4
+            c.cfg_write(31, 0, reg, irq, 1)
+        placed = []
+        for (dev, fn) in sorted(found):
+            placed += self.place_bars(dev, fn)
+        return found, placed
+
+    def place_bars(self, dev, fn):
+        c = self.c
+        hdr = c.cfg_read(dev, fn, 0xc) >> 16 & 0x7f
+        if hdr != 0:
+            return []
+        placed = []
+        cmd = 0
+        bar = 0
+        while bar < 6:
+            reg = 0x10 + 4 * bar
+            old = c.cfg_read(dev, fn, reg)
+            c.cfg_write(dev, fn, reg, 0xffffffff)
+            size_mask = c.cfg_read(dev, fn, reg)
+            c.cfg_write(dev, fn, reg, old)
+            if size_mask in (0, 0xffffffff) and old == 0:
+                bar += 1
+                continue
+            if size_mask & 1:                   # I/O
+                size = (~(size_mask & ~3) & 0xffff) + 1
+                self.io = (self.io + size - 1) & ~(size - 1)
+                c.cfg_write(dev, fn, reg, self.io)
+                placed.append((dev, fn, bar, "io", self.io, size))
+                self.io += size
+                cmd |= 1
+                bar += 1
+                continue
+            is64 = (size_mask >> 1 & 3) == 2
+            size = (~(size_mask & ~0xf) & 0xffffffff) + 1
+            self.mmio = (self.mmio + size - 1) & ~(size - 1)
+            c.cfg_write(dev, fn, reg, self.mmio)
+            if is64:
+                c.cfg_write(dev, fn, reg + 4, 0)
+            placed.append((dev, fn, bar, "mem", self.mmio, size))
+            self.mmio += size
+            cmd |= 2
+            bar += 2 if is64 else 1
+        pin = c.cfg_read(dev, fn, 0x3d, 1)
+        if pin and dev >= 25:
+            # D<n>IR default: INTA-D -> PIRQA-D
+            c.cfg_write(dev, fn, 0x3c, PIRQ_ISA[pin - 1], 1)
+        if cmd:
+            c.cfg_write(dev, fn, 4, cmd | 4, 2)     # + bus master
+        return placed
+
+
+def xen_intx_gsi(dev, intx):
+    return ((dev << 2) + (dev >> 3) + intx) % 32 + 16
+
+
+class Hba:
+    """A guest AHCI driver for all ports of the ICH9 AHCI."""
+
+    def __init__(self, ctl, abar, timeout=30.0):
+        self.c = ctl
+        self.abar = abar
+        self.timeout = timeout
+
+    def rd(self, off):
+        return self.c.value("readl %#x" % (self.abar + off))
+
+    def wr(self, off, val):
+        self.c.do("writel %#x %#x" % (self.abar + off, val))
+
+    def prd(self, port, off):
+        return self.rd(0x100 + port * 0x80 + off)
+
+    def pwr(self, port, off, val):
+        self.wr(0x100 + port * 0x80 + off, val)
+
+    def wait(self, what, fn):
+        end = time.time() + self.timeout
+        while time.time() < end:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.002)
+        raise RuntimeError("timeout: " + what)
+
+    def init(self):
+        self.wr(0x04, 1 << 31)                  # GHC.AE
+        self.wr(0x04, 1 << 31 | 1)              # HR
+        self.wait("HBA reset", lambda: not self.rd(0x04) & 1)
+        self.wr(0x04, 1 << 31)
+        cap = self.rd(0x00)
+        pi = self.rd(0x0c)
+        if (cap & 0x1f) + 1 != PORTS or pi != (1 << PORTS) - 1 or \
+                not cap & (1 << 30):
+            raise RuntimeError("CAP %#x PI %#x: not 6 ports with NCQ" %
+                               (cap, pi))
+        for p in range(PORTS):
+            base = DRIVER_BASE + p * PORT_RAM
+            self.c.do("memset %#x %#x 0" % (base, PORT_RAM))
+            self.pwr(p, 0x00, base)             # CLB
+            self.pwr(p, 0x04, 0)
+            self.pwr(p, 0x08, base + 0x800)     # FB
+            self.pwr(p, 0x0c, 0)
+            self.pwr(p, 0x30, 0xffffffff)       # SERR
+            self.pwr(p, 0x10, 0xffffffff)       # IS
+            self.pwr(p, 0x18, 1 << 4)           # FRE
+            self.wait("port %d link" % p,
+                      lambda p=p: self.prd(p, 0x28) & 0xf == 3)
+            sig = self.prd(p, 0x24)
+            if sig != 0x101:
+                raise RuntimeError("port %d: signature %#x" % (p, sig))
+            self.pwr(p, 0x14, 0x7d4000ff)       # PxIE: completions, errors
+            self.pwr(p, 0x18, 1 << 4 | 1)        # ST
+        self.wr(0x08, 0xffffffff)
+        self.wr(0x04, 1 << 31 | 2)               # IE (INTx)
+
+    def cmd_table(self, port, slot):
+        return DRIVER_BASE + port * PORT_RAM + CT_OFF + slot * CT_SIZE
+
+    def build(self, port, slot, ata, lba, count, prds, write):
+        ct = self.cmd_table(port, slot)
+        fis = bytearray(0x80)
+        fis[0], fis[1], fis[2] = 0x27, 0x80, ata
+        fis[4], fis[5], fis[6] = lba & 0xff, lba >> 8 & 0xff, lba >> 16 & 0xff
+        fis[7] = 0x40 if ata != 0xec else 0
+        fis[8], fis[9], fis[10] = lba >> 24 & 0xff, lba >> 32 & 0xff, 0
+        if ata in (0x60, 0x61):
+            fis[3], fis[11] = count & 0xff, count >> 8
+            fis[12] = slot << 3
+        prdt = b"".join(struct.pack("<QII", a, 0, n - 1) for a, n in prds)
+        hdr = struct.pack("<IIQ16x", 5 | (1 << 6 if write else 0) |
+                          len(prds) << 16, 0, ct)
+        return (ct, bytes(fis) + prdt), (DRIVER_BASE + port * PORT_RAM +
+                                         slot * 32, hdr)
+
+    def identify(self, port):
+        (ct, tbl), (h, hdr) = self.build(port, 0, 0xec, 0, 0,
+                                         [(IDENT_BUF, 512)], False)
+        self.c.do("memwrite %#x %s" % (ct, tbl.hex()))
+        self.c.do("memwrite %#x %s" % (h, hdr.hex()))
+        self.pwr(port, 0x38, 1)
+        self.wait("port %d IDENTIFY" % port,
+                  lambda: not self.prd(port, 0x38) & 1)
+        self.pwr(port, 0x10, 0xffffffff)
+        self.wr(0x08, 1 << port)
+        words = struct.unpack("<256H", bytes.fromhex(
+            self.c.do("memread %#x 512" % IDENT_BUF)[0][0]))
+        sectors = words[100] | words[101] << 16 | words[102] << 32
+        return sectors, bool(words[76] & 0x100), (words[75] & 0x1f) + 1
+
+
+class Disk:
+    """What one disk must hold, sector by sector."""
+
+    def __init__(self, index):
+        self.index = index
+        self.written = {}
+
+    def expect(self, sector):
+        return self.written.get(sector) or pattern(self.index, sector)
+
+
+def place_buffers(rng, used, nbytes):
+    """A buffer of nbytes in the window, not meeting any used one; a
+    quarter straddle a 1 MiB border."""
+    for _ in range(1000):
+        if rng.random() < 0.25:
+            border = rng.randrange(BUF_LO // MIB + 1, BUF_HI // MIB) * MIB
+            gpa = border - rng.randrange(1, nbytes // 2 + 1) * 2
+        else:
+            gpa = rng.randrange(BUF_LO, BUF_HI - nbytes) & ~1
+        if gpa < BUF_LO or gpa + nbytes > BUF_HI:
+            continue
+        if all(gpa + nbytes <= a or b <= gpa for a, b in used):
+            used.append((gpa, gpa + nbytes))
+            return gpa
+    raise RuntimeError("no room for a %d-byte buffer" % nbytes)
+
+
+def ncq_batch(g, hba, disks, rng, stats):
+    c = g.ctl
+    used = []
+    plan = []               # (port, slot, write, lba, count, gpa, data)
+    for p in range(PORTS):
+        taken = []
+        for slot in range(SLOTS):
+            count = rng.choice([1, 2, 7, 8, 16, 33, 64])
+            write = rng.random() < 0.3
+            for _ in range(100):
+                lba = rng.randrange(0, DISK_SECTORS - count)
+                if all(lba + count <= a or b <= lba for a, b in taken):
+                    break
+            taken.append((lba, lba + count))
+            nbytes = count * SECTOR
+            gpa = place_buffers(rng, used, nbytes)
+            data = rng.randbytes(nbytes) if write else None
+            plan.append((p, slot, write, lba, count, gpa, data))
+    # guest RAM: poison read buffers, fill write buffers, commands
+    for p, slot, write, lba, count, gpa, data in plan:
+        if write:
+            c.do("memwrite %#x %s" % (gpa, data.hex()))
+        else:
+            c.do("memset %#x %#x 0xa5" % (gpa, count * SECTOR))
+        # split into two PRDs when it straddles 1 MiB, as a page list would
+        nbytes = count * SECTOR
+        border = (gpa // MIB + 1) * MIB
+        if gpa + nbytes > border and border - gpa >= 2:
+            prds = [(gpa, border - gpa), (border, gpa + nbytes - border)]
+        else:
+            prds = [(gpa, nbytes)]
+        (ct, tbl), (h, hdr) = hba.build(p, slot, 0x61 if write else 0x60,
+                                        lba, count, prds, write)
+        c.do("memwrite %#x %s" % (ct, tbl.hex()))
+        c.do("memwrite %#x %s" % (h, hdr.hex()))
+    mask = (1 << SLOTS) - 1
+    for p in range(PORTS):                  # every port, 32 slots each
+        hba.pwr(p, 0x34, mask)              # PxSACT
+        hba.pwr(p, 0x38, mask)              # PxCI
+        depth = bin(hba.prd(p, 0x34)).count("1")
+        stats["max_port_depth"] = max(stats["max_port_depth"], depth)
+    # outstanding on all ports together, as the first poll sees it
+    inflight = sum(bin(hba.prd(p, 0x34)).count("1") for p in range(PORTS))
+    stats["max_inflight"] = max(stats["max_inflight"], inflight)
+    gsi = xen_intx_gsi(AHCI_DEV, 0)
+    isa = PIRQ_ISA[0]
+    saw_irq = False
+    pending = set(range(PORTS))
+    end = time.time() + 60
+    while pending and time.time() < end:
+        if c.irq(isa) and c.irq(gsi):
+            saw_irq = True
+        for p in list(pending):
+            sact = hba.prd(p, 0x34)
+            pis = hba.prd(p, 0x10)
+            if pis & 0x7d000000:
+                error("port %d: PxIS %#x PxTFD %#x SERR %#x" %
+                      (p, pis, hba.prd(p, 0x20), hba.prd(p, 0x30)))
+                pending.discard(p)
+            if not sact and not hba.prd(p, 0x38):
+                pending.discard(p)
+        time.sleep(0.001)
+    if pending:
+        error("ports %s: NCQ batch not done in 60 s" % sorted(pending))
+    if not saw_irq:
+        saw_irq = bool(c.irq(isa) and c.irq(gsi))
+    for p in range(PORTS):
+        hba.pwr(p, 0x10, 0xffffffff)
+    hba.wr(0x08, 0xffffffff)
+    lowered = not c.irq(isa) and not c.irq(gsi)
+    if not saw_irq or not lowered:
+        error("INTx: ISA IRQ %d / GSI %d %s" % (
+            isa, gsi, "never raised" if not saw_irq else "not lowered"))
+    stats["irqs"] += saw_irq
+    # verify every sector read, then account the writes
+    for p, slot, write, lba, count, gpa, data in plan:
+        d = disks[p]
+        if write:
+            for i in range(count):
+                d.written[lba + i] = data[i * SECTOR:(i + 1) * SECTOR]
+            stats["bytes_written"] += count * SECTOR
+        else:
+            got = bytes.fromhex(c.do("memread %#x %#x" %
+                                     (gpa, count * SECTOR))[0][0])
+            for i in range(count):
+                want = d.expect(lba + i)
+                if got[i * SECTOR:(i + 1) * SECTOR] != want:
+                    error("port %d slot %d: sector %d read into %#x "
+                          "differs" % (p, slot, lba + i, gpa + i * SECTOR))
+                    break
+            stats["bytes_read"] += count * SECTOR
+            stats["verified"] += count
+        stats["ios"] += 1
+
+
+def check_images(imgs, disks):
+    bad = 0
+    for p, path in enumerate(imgs):
+        with open(path, "rb") as f:
+            for s in range(DISK_SECTORS):
+                if f.read(SECTOR) != disks[p].expect(s):
+                    bad += 1
+                    if bad < 5:
+                        error("disk %d sector %d: image differs" % (p, s))
+    return bad
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sim")
+    ap.add_argument("qemu")
+    ap.add_argument("--batches", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=35)
+    ap.add_argument("--throttle-iops", type=int, default=10, metavar="N",
+                    help="QMP I/O limit per disk (0: none): without one "
+                    "QEMU completes a port's 32 commands before the guest's "
+                    "next register read, so no depth could be seen")
+    ap.add_argument("--zero-disk", type=int, metavar="N",
+                    help="zero disk N's image while still expecting its "
+                    "pattern: the verifier must report it (a self-test)")
+    opts = ap.parse_args()
+    rng = random.Random(opts.seed)
+    stats = dict(ios=0, bytes_read=0, bytes_written=0, verified=0,
+                 max_inflight=0, max_port_depth=0, irqs=0)
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="q35-workload.") as tmp:
+        imgs = [os.path.join(tmp, "disk%d.img" % p) for p in range(PORTS)]
+        args = ["-machine", "q35,accel=xen"]
+        for p, path in enumerate(imgs):
+            mkimage(path, p)
+            if opts.zero_disk == p:
+                with open(path, "r+b") as f:
+                    f.write(bytes(DISK_SECTORS * SECTOR))
+            args += ["-drive", "file=%s,if=none,id=ahcidisk-%d,format=raw,"
+                     "cache=writeback" % (path, p),
+                     "-device", "ide-hd,bus=ide.%d,unit=0,drive=ahcidisk-%d"
+                     % (p, p)]
+        g = Guest(opts.sim, opts.qemu, args, memory=512, domid=35,
+                  vga="std")
+        try:
+            if not g.ok:
+                print(g.launch_log[-3000:])
+                print("phase start: FAIL (the device model did not start)")
+                return 1
+            print("phase start: ok (libxl argv + -machine q35,accel=xen, "
+                  "6 AHCI disks)", flush=True)
+            fw = Firmware(g.ctl)
+            found, placed = fw.run()
+            abar = [a for d, f, b, k, a, s in placed
+                    if (d, f, b) == (AHCI_DEV, AHCI_FN, 5)]
+            print("phase firmware: ok (%d functions, %d BARs placed; "
+                  "PCIEXBAR %#x; PMBASE %#x, SCI_EN set; PIRQ "
+                  "A-H -> %s)" % (len(found), len(placed), ECAM, PMBASE,
+                                  PIRQ_ISA), flush=True)
+            if opts.throttle_iops:
+                for p in range(PORTS):
+                    g.qmp.run("block_set_io_throttle",
+                              device="ahcidisk-%d" % p, bps=0, bps_rd=0,
+                              bps_wr=0, iops=opts.throttle_iops, iops_rd=0,
+                              iops_wr=0)
+            hba = Hba(g.ctl, abar[0])
+            hba.init()
+            disks = [Disk(p) for p in range(PORTS)]
+            for p in range(PORTS):
+                sectors, ncq, depth = hba.identify(p)
+                if (sectors, ncq, depth) != (DISK_SECTORS, True, 32):
+                    error("port %d IDENTIFY: %d sectors, NCQ %s, depth %d"
+                          % (p, sectors, ncq, depth))
+            print("phase init: %s (6 ports up, IDENTIFY: %d sectors, NCQ "
+                  "depth 32 each)" % ("ok" if not ERRORS else "FAIL",
+                                      DISK_SECTORS), flush=True)
+            for b in range(opts.batches):
+                ncq_batch(g, hba, disks, rng, stats)
+                print("progress: batch %d/%d ios=%d errors=%d" %
+                      (b + 1, opts.batches, stats["ios"], len(ERRORS)),
+                      flush=True)
+            print("phase ncq: %s (%d I/Os, %d sectors verified, %d "
+                  "errors)" % ("ok" if not ERRORS else "FAIL", stats["ios"],
+                               stats["verified"], len(ERRORS)), flush=True)
+            c = g.ctl
+            _, lines = c.do("counters")
+            hv = dict(l.split()[:2] for l in lines if len(l.split()) >= 2)
+        except Exception as e:  # pylint: disable=broad-except
+            error("%s: %s" % (type(e).__name__, e))
+            hv = {}
+        finally:
+            log = g.log()
+            g.stop()
+        if g.ok and "disks" in locals():
+            bad = check_images(imgs, disks)
+            print("phase image: %s (%d sectors on 6 disks checked, %d "
+                  "differ)" % ("ok" if not bad else "FAIL",
+                               PORTS * DISK_SECTORS, bad), flush=True)
+    if "DM BUG" in log or int(hv.get("dm_bugs", "0"), 0):
+        error("the hv reported a device model bug")
+    ok = not ERRORS and stats["ios"] > 0
+    print("summary: ios=%d bytes_read=%d bytes_written=%d verified=%d "
+          "max_port_depth=%d max_inflight=%d errors=%d irqs=%d "
+          "ioreq_timeouts=%s dm_bugs=%s "
+          "secs=%.1f result=%s" % (
+              stats["ios"], stats["bytes_read"], stats["bytes_written"],
+              stats["verified"], stats["max_port_depth"],
+              stats["max_inflight"], len(ERRORS),
+              stats["irqs"], hv.get("ioreq_timeouts", "?"),
+              hv.get("dm_bugs", "?"), time.time() - t0,
+              "PASS" if ok else "FAIL"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
