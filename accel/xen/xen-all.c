@@ -22,21 +22,19 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/accel.h"
 #include "qemu/error-report.h"
 #include "qemu/module.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
+#include "chardev/char.h"
+#include "hw/boards.h"
 #include "hw/xen/xen-legacy-backend.h"
 #include "hw/xen/xen_pt.h"
-#include "chardev/char.h"
-#include "qemu/accel.h"
 #include "sysemu/cpus.h"
-#include "sysemu/xen.h"
 #include "sysemu/runstate.h"
-#include "migration/misc.h"
-#include "migration/global_state.h"
-#include "hw/boards.h"
+#include "sysemu/xen.h"
 
 /* Run-state handlers with lower priorities run first when the VM runs. */
 #define XEN_DM_STATE_PRIORITY 1000
@@ -118,14 +116,15 @@ static void xen_dm_state_handler(void *opaque, bool running, RunState state)
 
 /* ---- properties ---- */
 
-static bool xen_get_igd_gfx_passthru(Object *obj, Error **errp)
+/* igd-passthru lives in hw/xen/xen_pt.c: these only forward to it. */
+static void igd_passthru_set(Object *obj, bool on, Error **errp)
 {
-    return xen_igd_gfx_pt_enabled();
+    xen_igd_gfx_pt_set(on, errp);
 }
 
-static void xen_set_igd_gfx_passthru(Object *obj, bool value, Error **errp)
+static bool igd_passthru_get(Object *obj, Error **errp)
 {
-    xen_igd_gfx_pt_set(value, errp);
+    return xen_igd_gfx_pt_enabled();
 }
 
 static void xen_get_mapcache_max_size(Object *obj, Visitor *v,
@@ -155,9 +154,8 @@ static void xen_set_mapcache_max_size(Object *obj, Visitor *v,
 
 static void xen_accel_add_igd_passthru(ObjectClass *oc)
 {
-    object_class_property_add_bool(oc, "igd-passthru",
-                                   xen_get_igd_gfx_passthru,
-                                   xen_set_igd_gfx_passthru);
+    object_class_property_add_bool(oc, "igd-passthru", igd_passthru_get,
+                                   igd_passthru_set);
     object_class_property_set_description(oc, "igd-passthru",
         "Set on/off to enable/disable igd passthrou");
 }
@@ -213,52 +211,51 @@ close_xc:
     return -1;
 }
 
+/*
+ * What a Xen save stream has never carried: the toolstack restores
+ * streams of older QEMUs too.
+ */
+static GlobalProperty xen_migration_compat[] = {
+    { "migration", "send-section-footer", "off" },
+    { "migration", "send-configuration", "off" },
+    { "migration", "store-global-state", "off" },
+};
+
 static void xen_accel_class_init(ObjectClass *oc, void *data)
 {
     AccelClass *ac = ACCEL_CLASS(oc);
-    /* A Xen migration stream carries no vmdesc-era extras. */
-    static GlobalProperty compat[] = {
-        { "migration", "store-global-state", "off" },
-        { "migration", "send-configuration", "off" },
-        { "migration", "send-section-footer", "off" },
-    };
 
     ac->name = "Xen";
+    ac->allowed = &xen_allowed;
     ac->init_machine = xen_init;
     ac->setup_post = xen_setup_post;
-    ac->allowed = &xen_allowed;
     ac->compat_props = g_ptr_array_new();
-    compat_props_add(ac->compat_props, compat, G_N_ELEMENTS(compat));
+    compat_props_add(ac->compat_props, xen_migration_compat,
+                     G_N_ELEMENTS(xen_migration_compat));
 
     /* properties: -accel xen,NAME=VALUE */
     xen_accel_add_igd_passthru(oc);
     xen_accel_add_mapcache_max_size(oc);
 }
 
-static const TypeInfo xen_accel_type = {
-    .name = TYPE_XEN_ACCEL,
-    .parent = TYPE_ACCEL,
-    .instance_size = sizeof(XenAccelState),
-    .class_init = xen_accel_class_init,
-};
-
+/* Xen runs the vCPUs: QEMU's stand-ins only wait. */
 static void xen_accel_ops_class_init(ObjectClass *oc, void *data)
 {
-    AccelOpsClass *ops = ACCEL_OPS_CLASS(oc);
-
-    ops->create_vcpu_thread = dummy_start_vcpu_thread;
+    ACCEL_OPS_CLASS(oc)->create_vcpu_thread = dummy_start_vcpu_thread;
 }
 
-static const TypeInfo xen_accel_ops_type = {
-    .name = ACCEL_OPS_NAME("xen"),
-    .parent = TYPE_ACCEL_OPS,
-    .class_init = xen_accel_ops_class_init,
-    .abstract = true,
+static const TypeInfo xen_accel_types[] = {
+    {
+        .name = TYPE_XEN_ACCEL,
+        .parent = TYPE_ACCEL,
+        .instance_size = sizeof(XenAccelState),
+        .class_init = xen_accel_class_init,
+    }, {
+        .name = ACCEL_OPS_NAME("xen"),
+        .parent = TYPE_ACCEL_OPS,
+        .abstract = true,
+        .class_init = xen_accel_ops_class_init,
+    },
 };
 
-static void xen_type_init(void)
-{
-    type_register_static(&xen_accel_type);
-    type_register_static(&xen_accel_ops_type);
-}
-type_init(xen_type_init);
+DEFINE_TYPES(xen_accel_types)

@@ -458,13 +458,14 @@ void xen_hvm_modified_memory(ram_addr_t start, ram_addr_t length)
     }
 }
 
+/* The toolstack's log-dirty phase of a save: see xen_hvm_modified_memory */
 void qmp_xen_set_global_dirty_log(bool enable, Error **errp)
 {
-    if (enable) {
-        memory_global_dirty_log_start(GLOBAL_DIRTY_MIGRATION);
-    } else {
+    if (!enable) {
         memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION);
+        return;
     }
+    memory_global_dirty_log_start(GLOBAL_DIRTY_MIGRATION);
 }
 
 void xen_register_framebuffer(MemoryRegion *mr)

@@ -53,14 +53,14 @@
 /* The state bits of an ioreq_t, read or written as one byte. */
 static uint8_t slot_state(ioreq_t *slot)
 {
-    const volatile ioreq_t *v = slot;
+    const volatile ioreq_t *v = slot;   /* one load, shared with Xen */
 
     return v->state;
 }
 
 static void slot_set_state(ioreq_t *slot, uint8_t state)
 {
-    volatile ioreq_t *v = slot;
+    volatile ioreq_t *v = slot;         /* one store, shared with Xen */
 
     v->state = state;
 }
@@ -83,9 +83,9 @@ static bool bufioreq_drain_batch(XenIOReqServer *s)
             return true;        /* moving under us: try again later */
         }
         rd = qatomic_read(&pg->read_pointer);
-        smp_rmb();
+        smp_rmb();      /* read pointer, then write pointer */
         wr = qatomic_read(&pg->write_pointer);
-        smp_rmb();
+        smp_rmb();      /* write pointer, then the entries it covers */
     } while (qatomic_read(&pg->read_pointer) != rd);
 
     pending = wr - rd;
