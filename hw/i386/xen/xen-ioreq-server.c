@@ -5,7 +5,7 @@
  * creation and enabling, the two shared pages (the synchronous page, one
  * ioreq_t slot per vCPU, and the buffered ring), and the event channels
  * (one per vCPU slot plus the buffered one, all on one xenevtchn handle
- * whose fd is polled by the main loop).
+ * whose fd the "xen-ioreq" thread polls).
  *
  * Pages: mapped with xenforeignmemory_map_resource (frame 0 the ring,
  * frame 1 the slots); on Xen without it (EOPNOTSUPP) the legacy gfns from
@@ -29,12 +29,14 @@
  * - the ring is drained before any synchronous request is served (Xen's
  *   ordering: buffered writes happen before a later synchronous access);
  * - one wakeup drains at most one ring's worth of entries; a bottom half
- *   continues, so the main loop never does unbounded work;
- * - the server is enabled, and its fd handler installed, exactly while the
- *   VM runs; xenstore's "running" is written by the accelerator after
- *   this (its handler runs later, see accel/xen/xen-all.c);
- * - the hot path allocates nothing and takes no lock (the BQL is already
- *   held by the main loop, once for the whole batch of one wakeup).
+ *   in the main loop continues, with the buffered port kept masked until
+ *   the ring is empty, so no pass does unbounded work;
+ * - the server is enabled, and the thread serves, exactly while the VM
+ *   runs; xenstore's "running" is written by the accelerator after this
+ *   (its handler runs later, see accel/xen/xen-all.c);
+ * - everything but the thread's poll() runs with the BQL held; the hot
+ *   path allocates nothing and takes the BQL once per wakeup, however
+ *   many requests that wakeup serves.
  *
  * Copyright (c) 2026 Xen DM Developers
  *
@@ -44,6 +46,8 @@
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "qemu/rcu.h"
+#include "qemu/thread.h"
 #include "qapi/error.h"
 #include "sysemu/runstate.h"
 #include "sysemu/sysemu.h"
@@ -143,19 +147,29 @@ static bool bufioreq_drain_batch(XenIOReqServer *s)
     return false;
 }
 
+/*
+ * With the buffered port masked (it stays so from xenevtchn_pending() to
+ * the unmask): drain a batch; unmask once the ring is empty, else let the
+ * bottom half go on in the main loop.  While masked Xen sends no events
+ * for the ring, so a busy producer costs one wakeup per batch, not per
+ * entry; an entry put before the unmask re-raises the event.
+ */
+static void bufioreq_service(XenIOReqServer *s)
+{
+    if (bufioreq_drain_batch(s)) {
+        qemu_bh_schedule(s->buf_bh);
+        return;
+    }
+    s->buf_masked = false;
+    xenevtchn_unmask(s->xce, s->buf_port);
+}
+
 static void bufioreq_bh(void *opaque)
 {
     XenIOReqServer *s = opaque;
 
-    if (s->serving && bufioreq_drain_batch(s)) {
-        qemu_bh_schedule(s->buf_bh);
-    }
-}
-
-static void bufioreq_drain(XenIOReqServer *s)
-{
-    if (bufioreq_drain_batch(s)) {
-        qemu_bh_schedule(s->buf_bh);
+    if (s->serving && s->buf_masked) {
+        bufioreq_service(s);
     }
 }
 
@@ -203,23 +217,68 @@ static void serve_ready_slots(XenIOReqServer *s)
 }
 
 /*
- * One event: buffered entries first, then every ready slot.  The port is
- * unmasked before the work so that a request arriving meanwhile raises a
- * new event instead of being lost.
+ * Every pending event, then the buffered ring, then every ready slot (a
+ * buffered write precedes any later synchronous access).  vCPU ports are
+ * unmasked before their slots are served, so that the next request
+ * raises a new event instead of being lost.
  */
-static void xen_ioreq_event(void *opaque)
+static void xen_ioreq_events__locked(XenIOReqServer *s)
+{
+    xenevtchn_port_or_error_t port;
+    bool sync = false;
+
+    while ((port = xenevtchn_pending(s->xce)) >= 0) {
+        if ((evtchn_port_t)port == s->buf_port) {
+            s->buf_masked = true;
+        } else {
+            xenevtchn_unmask(s->xce, port);
+            sync = true;
+        }
+    }
+    if (s->buf_masked) {
+        bufioreq_service(s);
+    } else if (sync) {
+        bufioreq_drain_batch(s);    /* only what Xen put before the slot */
+    }
+    if (sync) {
+        serve_ready_slots(s);
+    } else if (!s->buf_masked) {
+        s->stats.spurious++;
+    }
+}
+
+/*
+ * The ioreq thread: like a vCPU thread of another accelerator it runs
+ * devices with the BQL held, taken once per wakeup, i.e. per batch of
+ * events; it sleeps while the VM does not run.
+ */
+static void *xen_ioreq_thread(void *opaque)
 {
     XenIOReqServer *s = opaque;
-    xenevtchn_port_or_error_t port = xenevtchn_pending(s->xce);
+    GPollFD pfd = { .fd = s->xce_fd, .events = G_IO_IN };
 
-    if (port < 0) {
-        return;
+    rcu_register_thread();
+    qemu_mutex_lock_iothread();
+    while (!s->exiting) {
+        if (!s->serving) {
+            qemu_cond_wait_iothread(&s->serving_cond);
+            continue;
+        }
+        qemu_mutex_unlock_iothread();
+        if (g_poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+            error_report("xen: polling the ioreq event channels: %s",
+                         strerror(errno));
+            qemu_mutex_lock_iothread();
+            break;
+        }
+        qemu_mutex_lock_iothread();
+        if (s->serving && !s->exiting) {
+            xen_ioreq_events__locked(s);
+        }
     }
-    xenevtchn_unmask(s->xce, port);
-    bufioreq_drain(s);
-    if (port != s->buf_port) {
-        serve_ready_slots(s);
-    }
+    qemu_mutex_unlock_iothread();
+    rcu_unregister_thread();
+    return NULL;
 }
 
 /* ---- set-up and run state ---- */
@@ -319,13 +378,17 @@ static void xen_ioreq_run_state(void *opaque, bool running, RunState state)
         error_report("xen: cannot %s ioreq server %u: %s",
                      serve ? "enable" : "disable", s->id, strerror(errno));
     }
-    qemu_set_fd_handler(s->xce_fd, serve ? xen_ioreq_event : NULL, NULL, s);
     s->serving = serve;
     trace_xen_ioreq_server_serving(s->id, serve);
     if (serve) {
         /* Whatever arrived while stopped: its event may be gone. */
-        bufioreq_drain(s);
+        if (s->buf_masked) {
+            bufioreq_service(s);
+        } else {
+            bufioreq_drain_batch(s);
+        }
         serve_ready_slots(s);
+        qemu_cond_broadcast(&s->serving_cond);
     }
 }
 
@@ -333,6 +396,9 @@ static void xen_ioreq_exit(Notifier *n, void *data)
 {
     XenIOReqServer *s = container_of(n, XenIOReqServer, exit);
 
+    /* The thread checks this under the BQL before touching anything. */
+    s->exiting = true;
+    qemu_cond_broadcast(&s->serving_cond);
     xendevicemodel_set_ioreq_server_state(xen_dmod, xen_domid, s->id, 0);
     xendevicemodel_destroy_ioreq_server(xen_dmod, xen_domid, s->id);
     if (s->fres) {
@@ -375,6 +441,9 @@ XenIOReqServer *xen_ioreq_server_create(unsigned int max_cpus, Error **errp)
         return NULL;    /* the exit notifier tears the server down */
     }
     s->buf_bh = qemu_bh_new(bufioreq_bh, s);
+    qemu_cond_init(&s->serving_cond);
+    qemu_thread_create(&s->thread, "xen-ioreq", xen_ioreq_thread, s,
+                       QEMU_THREAD_DETACHED);
     qemu_add_vm_change_state_handler(xen_ioreq_run_state, s);
     xen_ioreq_listeners_register(s);
     return s;
