@@ -5,7 +5,7 @@
  * creation and enabling, the two shared pages (the synchronous page, one
  * ioreq_t slot per vCPU, and the buffered ring), and the event channels
  * (one per vCPU slot plus the buffered one, all on one xenevtchn handle
- * whose fd the "xen-ioreq" thread polls).
+ * whose fd the main loop polls).
  *
  * Pages: mapped with xenforeignmemory_map_resource (frame 0 the ring,
  * frame 1 the slots); on Xen without it (EOPNOTSUPP) the legacy gfns from
@@ -31,12 +31,12 @@
  * - one wakeup drains at most one ring's worth of entries; a bottom half
  *   in the main loop continues, with the buffered port kept masked until
  *   the ring is empty, so no pass does unbounded work;
- * - the server is enabled, and the thread serves, exactly while the VM
- *   runs; xenstore's "running" is written by the accelerator after this
- *   (its handler runs later, see accel/xen/xen-all.c);
- * - everything but the thread's poll() runs with the BQL held; the hot
- *   path allocates nothing and takes the BQL once per wakeup, however
- *   many requests that wakeup serves.
+ * - the server is enabled, and its fd handler installed, exactly while the
+ *   VM runs; xenstore's "running" is written by the accelerator after
+ *   this (its handler runs later, see accel/xen/xen-all.c);
+ * - everything runs in the main loop with the BQL held, taken once per
+ *   wakeup however many requests that wakeup serves; the hot path
+ *   allocates nothing.
  *
  * Copyright (c) 2026 Xen DM Developers
  *
@@ -46,8 +46,6 @@
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
-#include "qemu/rcu.h"
-#include "qemu/thread.h"
 #include "qapi/error.h"
 #include "sysemu/runstate.h"
 #include "sysemu/sysemu.h"
@@ -247,38 +245,10 @@ static void xen_ioreq_events__locked(XenIOReqServer *s)
     }
 }
 
-/*
- * The ioreq thread: like a vCPU thread of another accelerator it runs
- * devices with the BQL held, taken once per wakeup, i.e. per batch of
- * events; it sleeps while the VM does not run.
- */
-static void *xen_ioreq_thread(void *opaque)
+/* The event channels' fd handler, in the main loop. */
+static void xen_ioreq_fd_event(void *opaque)
 {
-    XenIOReqServer *s = opaque;
-    GPollFD pfd = { .fd = s->xce_fd, .events = G_IO_IN };
-
-    rcu_register_thread();
-    qemu_mutex_lock_iothread();
-    while (!s->exiting) {
-        if (!s->serving) {
-            qemu_cond_wait_iothread(&s->serving_cond);
-            continue;
-        }
-        qemu_mutex_unlock_iothread();
-        if (g_poll(&pfd, 1, -1) < 0 && errno != EINTR) {
-            error_report("xen: polling the ioreq event channels: %s",
-                         strerror(errno));
-            qemu_mutex_lock_iothread();
-            break;
-        }
-        qemu_mutex_lock_iothread();
-        if (s->serving && !s->exiting) {
-            xen_ioreq_events__locked(s);
-        }
-    }
-    qemu_mutex_unlock_iothread();
-    rcu_unregister_thread();
-    return NULL;
+    xen_ioreq_events__locked(opaque);
 }
 
 /* ---- set-up and run state ---- */
@@ -378,6 +348,8 @@ static void xen_ioreq_run_state(void *opaque, bool running, RunState state)
         error_report("xen: cannot %s ioreq server %u: %s",
                      serve ? "enable" : "disable", s->id, strerror(errno));
     }
+    qemu_set_fd_handler(s->xce_fd, serve ? xen_ioreq_fd_event : NULL, NULL,
+                        s);
     s->serving = serve;
     trace_xen_ioreq_server_serving(s->id, serve);
     if (serve) {
@@ -388,7 +360,6 @@ static void xen_ioreq_run_state(void *opaque, bool running, RunState state)
             bufioreq_drain_batch(s);
         }
         serve_ready_slots(s);
-        qemu_cond_broadcast(&s->serving_cond);
     }
 }
 
@@ -396,9 +367,6 @@ static void xen_ioreq_exit(Notifier *n, void *data)
 {
     XenIOReqServer *s = container_of(n, XenIOReqServer, exit);
 
-    /* The thread checks this under the BQL before touching anything. */
-    s->exiting = true;
-    qemu_cond_broadcast(&s->serving_cond);
     xendevicemodel_set_ioreq_server_state(xen_dmod, xen_domid, s->id, 0);
     xendevicemodel_destroy_ioreq_server(xen_dmod, xen_domid, s->id);
     if (s->fres) {
@@ -441,9 +409,6 @@ XenIOReqServer *xen_ioreq_server_create(unsigned int max_cpus, Error **errp)
         return NULL;    /* the exit notifier tears the server down */
     }
     s->buf_bh = qemu_bh_new(bufioreq_bh, s);
-    qemu_cond_init(&s->serving_cond);
-    qemu_thread_create(&s->thread, "xen-ioreq", xen_ioreq_thread, s,
-                       QEMU_THREAD_DETACHED);
     qemu_add_vm_change_state_handler(xen_ioreq_run_state, s);
     xen_ioreq_listeners_register(s);
     return s;

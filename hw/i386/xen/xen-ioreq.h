@@ -8,8 +8,7 @@
  * which addresses, ports and PCI functions the server claims.  The
  * machine glue (xen-hvm.c) owns RAM, the physmap and shutdown.
  *
- * Everything here runs with the BQL held: in the main loop, or in the
- * server's "xen-ioreq" thread, which polls the event channels.
+ * Everything here runs in the main loop with the BQL held.
  *
  * Copyright (c) 2026 Xen DM Developers
  *
@@ -20,7 +19,6 @@
 #define HW_I386_XEN_IOREQ_H
 
 #include "exec/memory.h"
-#include "qemu/thread.h"
 #include "hw/pci/pci.h"
 #include "hw/xen/xen_common.h"
 #include <xen/hvm/ioreq.h>
@@ -60,10 +58,7 @@ typedef struct XenIOReqServer {
     evtchn_port_t buf_port;             /* local port of the buffered ring */
     QEMUBH *buf_bh;                     /* drains what one batch left */
     bool buf_masked;                    /* buffered port taken, not unmasked */
-    bool serving;                       /* enabled, the thread serves */
-    bool exiting;
-    QemuThread thread;                  /* polls the event channels */
-    QemuCond serving_cond;              /* with the BQL: serving changed */
+    bool serving;                       /* enabled, fd handler installed */
 
     MemoryListener mem_listener;
     MemoryListener io_listener;
