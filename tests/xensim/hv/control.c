@@ -257,6 +257,14 @@ static int do_rawioreq(Call *c)
     return ok_value(c, ret, r.data);
 }
 
+static int do_rawbuf(Call *c)
+{
+    /* SERVER ADVANCE SLOT [SLOT]: raw 8-byte ring entries */
+    unsigned n = c->argc - 3;
+
+    return ok_if(c, xensim_raw_bufioreq(c->v[0], &c->v[2], n, c->v[1]));
+}
+
 static int do_bufwrite(Call *c)
 {
     return ok_if(c, xensim_mmio_buffered_write(c->v[0], c->v[1], c->v[2]));
@@ -354,6 +362,60 @@ static int do_bench_pio(Call *c)
         fprintf(c->s->out, "ok %llu\n", (unsigned long long)
                 (((t1.tv_sec - t0.tv_sec) * 1000000000ll +
                   (t1.tv_nsec - t0.tv_nsec)) / n));
+    }
+    return ret;
+}
+
+static uint64_t elapsed_ns(const struct timespec *t0,
+                           const struct timespec *t1)
+{
+    return (t1->tv_sec - t0->tv_sec) * 1000000000ull +
+           (t1->tv_nsec - t0->tv_nsec);
+}
+
+static int do_bench_mmio(Call *c)
+{
+    /* N synchronous 4-byte MMIO reads of ADDR: ok NS (mean round trip) */
+    struct timespec t0, t1;
+    uint64_t i, n = c->v[1], v;
+    int ret = 0;
+
+    if (!n) {
+        return -EINVAL;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < n && ret == 0; i++) {
+        ret = xensim_mmio(c->s->cpu, c->v[0], 4, false, &v);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ret == 0) {
+        fprintf(c->s->out, "ok %llu\n",
+                (unsigned long long)(elapsed_ns(&t0, &t1) / n));
+    }
+    return ret;
+}
+
+static int do_bench_bufwrite(Call *c)
+{
+    /*
+     * N buffered SIZE-byte writes to ADDR (< 1 MiB), then one synchronous
+     * read of ADDR so that the ring is known drained: ok NS (total).
+     */
+    struct timespec t0, t1;
+    uint64_t i, n = c->v[2], v;
+    int ret = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < n && ret == 0; i++) {
+        ret = xensim_mmio_buffered_write(c->v[0], c->v[1], i);
+    }
+    if (ret == 0) {
+        ret = xensim_mmio(c->s->cpu, c->v[0], 1, false, &v);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ret == 0) {
+        fprintf(c->s->out, "ok %llu\n",
+                (unsigned long long)elapsed_ns(&t0, &t1));
     }
     return ret;
 }
@@ -472,11 +534,14 @@ static const Command commands[] = {
     { "copyto", SZ_MMIO, 3, 0, 0, do_movs_out },
     { "bufwrite", 0, 3, 0, 0, do_bufwrite },
     { "rawioreq", 0, 7, 0, 0, do_rawioreq },
+    { "rawbuf", 0, 3, 1, 0, do_rawbuf },
     { "timeoffset", 0, 1, 0, 0, do_timeoffset },
     { "memread", 0, 2, 0, 0, do_memread },
     { "memwrite", 0, 1, 0, 1, do_memwrite },
     { "memset", 0, 3, 0, 0, do_memset },
     { "bench-pio", 0, 2, 0, 0, do_bench_pio },
+    { "bench-mmio", 0, 2, 0, 0, do_bench_mmio },
+    { "bench-bufwrite", 0, 3, 0, 0, do_bench_bufwrite },
     { "irq", 0, 1, 0, 0, do_irq },
     { "waitirq", 0, 2, 1, 0, do_waitirq },
     { "msi", 0, 0, 0, 0, do_msi },

@@ -641,6 +641,39 @@ int xensim_mmio_buffered_write(uint64_t addr, unsigned size, uint64_t val)
     return xensim_mmio(0, addr, size, true, &val);
 }
 
+/*
+ * Hostile-hypervisor probe: put @n raw 8-byte entries at the write
+ * pointer of server @id's ring, move the write pointer by @advance (which
+ * may disagree with @n) and notify, with none of Xen's checks.
+ */
+int xensim_raw_bufioreq(uint16_t id, const uint64_t *slots, unsigned n,
+                        uint32_t advance)
+{
+    HvIoreqServer *s;
+    buffered_iopage_t *pg;
+    uint32_t wp;
+    unsigned i;
+    int ret = 0;
+
+    pthread_mutex_lock(&hv.lock);
+    s = hv_server_find(id);
+    if (!s || !s->enabled || !s->buf) {
+        ret = -ENOENT;
+    } else {
+        pg = s->buf;
+        wp = pg->write_pointer;
+        for (i = 0; i < n; i++) {
+            memcpy(&pg->buf_ioreq[(wp + i) % IOREQ_BUFFER_SLOT_NUM],
+                   &slots[i], sizeof(slots[i]));
+        }
+        __atomic_store_n(&pg->write_pointer, wp + advance, __ATOMIC_RELEASE);
+        hv.cnt[HV_CNT_ioreq_buffered]++;
+        hv_guest_send(s->buf_port);
+    }
+    pthread_mutex_unlock(&hv.lock);
+    return ret;
+}
+
 int xensim_timeoffset(int64_t offset)
 {
     unsigned i;

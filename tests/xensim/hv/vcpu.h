@@ -91,6 +91,9 @@ uint64_t xensim_msi_count(uint64_t *last_addr, uint32_t *last_data);
  * does not exist or is disabled.
  */
 int xensim_raw_ioreq(unsigned cpu, uint16_t id, ioreq_t *req);
+/* raw buffered ring entries, write pointer moved by @advance */
+int xensim_raw_bufioreq(uint16_t id, const uint64_t *slots, unsigned n,
+                        uint32_t advance);
 
 /* Broadcast IOREQ_TYPE_INVALIDATE to every enabled server now. */
 int xensim_invalidate(void);
