@@ -35,6 +35,7 @@
 #include "sysemu/cpus.h"
 #include "sysemu/runstate.h"
 #include "sysemu/xen.h"
+#include "sysemu/xen-drive-aio.h"
 
 /* Run-state handlers with lower priorities run first when the VM runs. */
 #define XEN_DM_STATE_PRIORITY 1000
@@ -236,6 +237,7 @@ static void xen_accel_class_init(ObjectClass *oc, void *data)
     /* properties: -accel xen,NAME=VALUE */
     xen_accel_add_igd_passthru(oc);
     xen_accel_add_mapcache_max_size(oc);
+    xen_drive_aio_class_init(oc);
 }
 
 /* Xen runs the vCPUs: QEMU's stand-ins only wait. */
