@@ -27,7 +27,9 @@
  *    this device, never a passthrough device or a CD-ROM, and leaves no
  *    request pointing at freed state: every drive is drained (in-flight
  *    and throttled requests complete) and flushed before it is detached,
- *    and the BlockBackends are released only after their device let go.
+ *    and the BlockBackends are released only after their device let go
+ *    (for a controller taken away whole, when it is finalized: query-block
+ *    shows its drives gone a grace period after the unplug).
  *  - A class once unplugged stays unplugged for the life of the process
  *    (as the guest's drivers expect after a reboot); asking again is a
  *    no-op.
@@ -55,6 +57,7 @@
 #include "migration/vmstate.h"
 #include "net/net.h"
 #include "sysemu/block-backend.h"
+#include "sysemu/blockdev.h"
 #include "sysemu/xen.h"
 #include "qom/object.h"
 #include "trace.h"
@@ -254,6 +257,12 @@ static void platform_unparent_storage(DeviceState *dev)
         if (platform_is_below(blk_get_attached_dev(blk), dev)) {
             blk_ref(blk);
             g_ptr_array_add(drives, blk);
+            /*
+             * The device lets go of a drive only when it is finalized,
+             * after an RCU grace period: have a -drive deleted then, as
+             * device_del does
+             */
+            blockdev_mark_auto_del(blk);
         }
     }
     for (i = 0; i < drives->len; i++) {
