@@ -271,8 +271,8 @@ static QTestState *boot(const char *extra)
      * can (Debian's 7.2 refuses xenfv's accel=xen next to -accel xen), so
      * the cases use the same board as pc plus the device xenfv adds
      */
-    return qtest_initf("-machine pc -nodefaults -device xen-platform,id=platform %s",
-                       extra);
+    return qtest_initf("-machine pc -nodefaults "
+                       "-device xen-platform,id=platform %s", extra);
 }
 
 static void unplug(QTestState *qts, uint16_t mask)
@@ -475,8 +475,10 @@ static void test_unplug_ide(void)
 /* ---- NICs and NVMe: each goes with its own bit only -------------------- */
 
 /* nvme on QEMU 7.2's pc machine; older machines (xenfv) give Intel's */
-#define NVME_IDS            0x1b36, 0x0010
-#define NVME_IDS_XENFV      0x8086, 0x5845
+#define NVME_VENDOR         0x1b36
+#define NVME_DEVICE         0x0010
+#define NVME_VENDOR_XENFV   0x8086
+#define NVME_DEVICE_XENFV   0x5845
 
 static void test_unplug_nic_nvme(void)
 {
@@ -487,14 +489,14 @@ static void test_unplug_nic_nvme(void)
     QTestState *qts = boot(args);
 
     g_assert(pci_listed(qts, 0x10ec, 0x8139));
-    g_assert(pci_listed(qts, NVME_IDS));
+    g_assert(pci_listed(qts, NVME_VENDOR, NVME_DEVICE));
     /* Linux's "unplug all" (7) does not include NVMe */
     unplug(qts, UNPLUG_DISKS | UNPLUG_NICS | UNPLUG_AUX_DISKS);
     g_assert(!pci_listed(qts, 0x10ec, 0x8139));
-    g_assert(pci_listed(qts, NVME_IDS));
+    g_assert(pci_listed(qts, NVME_VENDOR, NVME_DEVICE));
     g_assert(drive_listed(qts, "nvme0", NULL));
     unplug(qts, UNPLUG_NVME);
-    g_assert(!pci_listed(qts, NVME_IDS));
+    g_assert(!pci_listed(qts, NVME_VENDOR, NVME_DEVICE));
     wait_drive_gone(qts, "nvme0");
     assert_running(qts);
     qtest_quit(qts);
@@ -513,9 +515,9 @@ static void test_unplug_nvme_xenfv(void)
         "-device nvme,drive=nvme0,serial=xen0", disk_path);
     QTestState *qts = qtest_init(args);
 
-    g_assert(pci_listed(qts, NVME_IDS_XENFV));
+    g_assert(pci_listed(qts, NVME_VENDOR_XENFV, NVME_DEVICE_XENFV));
     unplug(qts, UNPLUG_NVME);
-    g_assert(!pci_listed(qts, NVME_IDS_XENFV));
+    g_assert(!pci_listed(qts, NVME_VENDOR_XENFV, NVME_DEVICE_XENFV));
     wait_drive_gone(qts, "nvme0");
     assert_running(qts);
     qtest_quit(qts);
