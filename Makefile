@@ -13,7 +13,7 @@ BUILD := build
 QEMU_TARGETS := qemu-system-x86_64 qemu-img
 # QEMU's own qtests we build; the bridge runs them against -accel xen.
 QTESTS := ahci-test ide-test fdc-test rtl8139-test i440fx-test q35-test \
-          display-vga-test xen-dma-test
+          display-vga-test xen-dma-test xen-platform-test
 # Our unit tests inside QEMU's tree (tests/unit).
 UNIT_TESTS := test-xen-mapcache test-xen-mapcache-mutant
 

@@ -41,6 +41,12 @@ declare -A KNOWN=(
   [*" i440fx-test /x86_64/i440fx/pam"]="PAM: under Xen the memory below 1 MiB is the guest's RAM in Xen's p2m; QEMU's PAM registers do not change what the guest reads"
   [*" i440fx-test /x86_64/i440fx/firmware/bios"]="-bios: under Xen firmware is hvmloader's job, QEMU does not place the BIOS blob in guest RAM"
   [*" i440fx-test /x86_64/i440fx/firmware/pflash"]="pc under -accel xen has no pflash ('machine type does not support if=pflash')"
+  [stock" xen-platform-test /x86_64/xen-platform/blacklist"]="stock 7.2 ignores the driver build number: no /mh/driver-blacklist lookup, the magic never reads 0xd249"
+  [stock" xen-platform-test /x86_64/xen-platform/pvdevice"]="stock 7.2 aborts on xen-pvdevice size=12288 (pci_register_bar asserts a power of two) instead of an Error"
+  [stock" xen-platform-test /x86_64/xen-platform/apic-msi-window"]="stock 7.2 xen-apic injects the offset into the MSI window (0x2000), not the address (0xfee02000)"
+  [stock" xen-platform-test /x86_64/xen-platform/unplug/nic-nvme"]="stock 7.2 leaves an unplugged NVMe controller's -drive in query-block"
+  [stock" xen-platform-test /x86_64/xen-platform/unplug/nvme-xenfv"]="stock 7.2 cannot start -machine xenfv next to the bridge's -accel xen"
+  [stock" xen-platform-test /x86_64/xen-platform/unplug/ahci-ncq"]="stock 7.2 never unplugs AHCI disks"
   [*" ide-test /x86_64/ide/flush/retry_pci"]="rerror=stop races the status read: a stopped QEMU disables its ioreq server, so Xen answers the read with all-ones"
 )
 # Failures recognised by what the log says, whatever the case: "binary"
