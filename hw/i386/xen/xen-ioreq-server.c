@@ -394,6 +394,16 @@ XenIOReqServer *xen_ioreq_server_create(unsigned int max_cpus, Error **errp)
         goto fail;
     }
     s->xce_fd = xenevtchn_fd(s->xce);
+    /*
+     * Linux's evtchn device blocks a read with nothing pending; the
+     * wakeup handler reads until it is empty, so it must not block.
+     */
+    if (!g_unix_set_fd_nonblocking(s->xce_fd, true, NULL)) {
+        error_setg_errno(errp, errno, "xen: cannot make the event channel "
+                         "fd non-blocking");
+        xenevtchn_close(s->xce);
+        goto fail;
+    }
     if (xendevicemodel_create_ioreq_server(xen_dmod, xen_domid,
                                            HVM_IOREQSRV_BUFIOREQ_ATOMIC,
                                            &s->id)) {
