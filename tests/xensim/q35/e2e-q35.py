@@ -23,7 +23,8 @@ What it checks, per start form of the machine:
     asserted line moves it; Xen's own four links are never set;
   * libxl's disk options: if=ide,index=0 on AHCI port 0, hdtype=ahci's
     second controller, a CD-ROM at an odd index refused with a hint
-    naming the xl.cfg vdev.
+    naming the xl.cfg vdev; a PV driver's unplug of IDE disks takes the
+    disk off ICH9's AHCI and keeps the CD-ROM.
 
 TAP on stdout.  usage: e2e-q35.py BUILD_XENSIM_DIR QEMU [PART,...]
 (parts: forms ram pcie intx disks; default all)
@@ -331,6 +332,7 @@ def disks(sim, qemu, img):
             note(g.launch_log[-3000:])
     finally:
         g.stop()
+    unplug_on_ich9_ahci(sim, qemu, img)
     # a CD-ROM at hdb (index 1) as libxl emits it
     cd = ["-drive", "if=none,readonly=on,id=ide-832", "-device",
           "ide-cd,id=ide-832,drive=ide-832,bus=ide.0,unit=1"]
@@ -343,6 +345,43 @@ def disks(sim, qemu, img):
             "xl.cfg's vdev=hdc")
         note("\n".join(l for l in text.splitlines() if "IDE" in l or
                        "xl.cfg" in l or "vdev" in l)[:1500])
+    finally:
+        g.stop()
+
+
+def unplug_on_ich9_ahci(sim, qemu, img):
+    """A PV driver's unplug (port 0x10, UNPLUG_ALL_IDE_DISKS) takes the
+    disk off ICH9's AHCI port 0 and keeps the CD-ROM at hdc (port 2)."""
+    cdimg = img + ".cd"
+    with open(cdimg, "wb") as f:
+        f.truncate(4 << 20)
+    cd = ["-drive", "if=none,readonly=on,id=ide-5632,format=raw,file=" +
+          cdimg, "-device", "ide-cd,id=ide-5632,drive=ide-5632,bus=ide.2"]
+    g = Guest(sim, qemu, ["-machine", "q35,accel=xen"] + cd, domid=28,
+              disk=img, hdtype="ide")
+
+    def drives():
+        return sorted(b.get("qdev") or b["device"]
+                      for b in g.qmp.run("query-block"))
+    try:
+        if not tap(g.ok, "unplug: q35 with a disk at hda and a CD at hdc "
+                   "starts"):
+            note(g.launch_log[-3000:])
+            return
+        before = drives()
+        g.ctl.do("outw 0x10 0x1")
+        after = drives()
+        for _ in range(50):
+            if len(after) < len(before):
+                break
+            subprocess.run(["sleep", "0.1"], check=False)
+            after = drives()
+        tap(len(before) == 2 and after == ["ide-5632"],
+            "unplug: the ICH9 AHCI disk is gone, the CD-ROM stays "
+            "(%s -> %s)" % (before, after))
+        tap(g.ctl.value("inw 0x10") == 0x49d2 and
+            g.qmp.run("query-status")["status"] == "running",
+            "unplug: the platform device still answers, QEMU runs")
     finally:
         g.stop()
 
