@@ -49,6 +49,20 @@ static const char *errname(int e)
         return "E2BIG";
     case ENOENT:
         return "ENOENT";
+    case EPERM:
+        return "EPERM";
+    case EEXIST:
+        return "EEXIST";
+    case ENOSPC:
+        return "ENOSPC";
+    case EOPNOTSUPP:
+        return "EOPNOTSUPP";
+    case ESRCH:
+        return "ESRCH";
+    case EACCES:
+        return "EACCES";
+    case ENOSYS:
+        return "ENOSYS";
     }
     return "EUNKNOWN";
 }
@@ -583,7 +597,9 @@ static int command(Session *s, char **arg, int argc, bool *quit)
         }
     }
     if (cmd == commands + ARRAY_SIZE(commands)) {
-        return -EINVAL;
+        int ret = hv_inject_command(s->out, s->cpu, arg, argc);
+
+        return ret == -ENOSYS ? -EINVAL : ret;
     }
     if (cmd->nums >= 0) {
         nums -= cmd->words;

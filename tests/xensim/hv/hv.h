@@ -53,6 +53,7 @@
     X(resource_unmaps) X(populate_pages) X(ioreq_pio) X(ioreq_copy) \
     X(ioreq_pci_config) X(ioreq_invalidate) X(ioreq_timeoffset) \
     X(ioreq_buffered) X(ioreq_unclaimed) X(ioreq_timeouts) \
+    X(ioreq_unnotified) \
     X(notify_to_dm) X(notify_from_dm) X(dm_ops) X(dm_op_errors) \
     X(isa_irq_changes) X(pci_intx_changes) X(link_routes) X(msis) \
     X(evtchn_binds) X(unsupported_calls) X(dm_bugs) X(shutdowns) \
@@ -261,6 +262,14 @@ void hv_hypercall_print_enosys(FILE *f);
 
 /* vcpu.c */
 int hv_vcpu_init(void);
+/* A vCPU's access lock: one access in flight per vCPU; taken before
+ * hv.lock, never while holding it. */
+void hv_vcpu_lock(unsigned cpu);
+void hv_vcpu_unlock(unsigned cpu);
+
+/* control-inject.c: the injection commands; -ENOSYS if arg[0] is not
+ * one of them. */
+int hv_inject_command(FILE *out, unsigned cpu, char **arg, int argc);
 
 /* control.c */
 void *hv_control_session(void *fdp);

@@ -66,6 +66,16 @@ int hv_vcpu_init(void)
     return 0;
 }
 
+void hv_vcpu_lock(unsigned cpu)
+{
+    pthread_mutex_lock(&vcpu_lock[cpu]);
+}
+
+void hv_vcpu_unlock(unsigned cpu)
+{
+    pthread_mutex_unlock(&vcpu_lock[cpu]);
+}
+
 static int ram_rw(uint64_t gpa, void *buf, size_t len, bool is_write);
 
 static volatile uint8_t *flags_byte(ioreq_t *slot)
@@ -147,12 +157,14 @@ static void deadline_in(struct timespec *ts, int ms)
 /*
  * Send a on cpu's slot of s and wait for the answer.  hv.lock held.
  *
- * The device model writes IORESP_READY before it notifies, but its
- * notify reaches us asynchronously and may land after we have already
- * taken the response (even after the next request went out).  So a
- * notify is matched by count, not by timing: port->notified runs ahead
- * of port->answered only when a notify came for a response that is not
- * in the slot, i.e. a notify in the wrong state.
+ * As in Xen's wait_for_io(), the vCPU sleeps until the device model
+ * notifies its port and only then looks at the slot: IORESP_READY
+ * without a notify is no answer (on Xen the guest hangs; here the access
+ * times out and the DM bug is reported).  The device model writes
+ * IORESP_READY before it notifies, and its notify reaches us
+ * asynchronously, so notifies are counted: port->notified runs ahead of
+ * port->answered by the notifies not yet consumed, and each answer
+ * consumes one.
  */
 static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
 {
@@ -165,7 +177,9 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
 
     if (st == STATE_IORESP_READY) {
         hv_log("vcpu %u: late response to a timed-out ioreq; dropped", cpu);
-        gp->answered++;
+        if (gp->notified > gp->answered) {
+            gp->answered++;
+        }
         slot_set_state(slot, STATE_IOREQ_NONE);
     } else if (st != STATE_IOREQ_NONE) {
         hv_bug("vcpu %u: slot of ioreq server %u still in state %u (%s "
@@ -179,11 +193,14 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
                "is %u)", cpu, slot->vp_eport, port);
         slot->vp_eport = port;
     }
+    /* Stale notifies (for answers already dropped) wake nobody. */
+    gp->answered = gp->notified;
     slot->addr = a->addr;
     slot->data = a->data;
     slot->count = a->count;
     slot->size = a->size;
     slot->type = a->type;
+    slot->_pad0 = 0;
     __atomic_store_n(flags_byte(slot),
                      (a->data_is_ptr ? IOREQ_PTR_BIT : 0) |
                      (a->is_write ? 0 : IOREQ_DIR_BIT) |
@@ -206,13 +223,6 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
         /* Count first: a counted notify implies its state is visible. */
         notified = gp->notified > gp->answered;
         st = slot_state(slot);
-        if (st == STATE_IORESP_READY) {
-            a->data = slot->data;
-            gp->answered++;
-            slot_set_state(slot, STATE_IOREQ_NONE);
-            hv_check_revoked();
-            return 0;
-        }
         if (st == STATE_IOREQ_NONE && !hv.server[id].enabled) {
             /*
              * Disabling a server with legacy gfns clears its pages (as on
@@ -224,10 +234,28 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
                    cpu, type_name(a->type), (unsigned long long)a->addr,
                    id);
             a->data = ~0ull;
+            gp->answered = gp->notified;
+            return 0;
+        }
+        if (notified && st == STATE_IORESP_READY) {
+            a->data = slot->data;
+            gp->answered++;
+            slot_set_state(slot, STATE_IOREQ_NONE);
+            hv_check_revoked();
+            return 0;
+        }
+        if (notified && st == STATE_IOREQ_NONE) {
+            /* Xen completes it with all-ones (an emulator dying). */
+            hv_bug("vcpu %u: device model set ioreq state NONE instead of "
+                   "IORESP_READY on %s addr %#llx size %u", cpu,
+                   type_name(a->type), (unsigned long long)a->addr,
+                   a->size);
+            a->data = ~0ull;
             gp->answered++;
             return 0;
         }
-        if (st == STATE_IOREQ_NONE || st > STATE_IORESP_READY) {
+        if (notified && st > STATE_IORESP_READY) {
+            /* Xen crashes the domain; we fail the access. */
             hv_bug("vcpu %u: device model set ioreq state %u instead of "
                    "IORESP_READY on %s addr %#llx size %u", cpu, st,
                    type_name(a->type), (unsigned long long)a->addr,
@@ -245,12 +273,22 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
             gp->answered = gp->notified;
         }
         if (pthread_cond_timedwait(&hv.cond, &hv.lock, &deadline) ==
-            ETIMEDOUT && slot_state(slot) != STATE_IORESP_READY) {
+            ETIMEDOUT && gp->notified == gp->answered) {
+            st = slot_state(slot);
             hv.cnt[HV_CNT_ioreq_timeouts]++;
-            hv_bug("vcpu %u: no response to %s addr %#llx size %u within "
-                   "%d ms (slot state %u)", cpu, type_name(a->type),
-                   (unsigned long long)a->addr, a->size, hv.timeout_ms,
-                   slot_state(slot));
+            if (st == STATE_IORESP_READY) {
+                hv.cnt[HV_CNT_ioreq_unnotified]++;
+                hv_bug("vcpu %u: device model answered %s addr %#llx size "
+                       "%u (IORESP_READY) but never notified port %u: on "
+                       "Xen the vCPU would wait forever", cpu,
+                       type_name(a->type), (unsigned long long)a->addr,
+                       a->size, port);
+            } else {
+                hv_bug("vcpu %u: no response to %s addr %#llx size %u "
+                       "within %d ms (slot state %u)", cpu,
+                       type_name(a->type), (unsigned long long)a->addr,
+                       a->size, hv.timeout_ms, st);
+            }
             return -ETIMEDOUT;
         }
     }

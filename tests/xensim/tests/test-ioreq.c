@@ -39,6 +39,7 @@ enum Misbehave {
     DM_BAD_STATE,       /* answer with a state that does not exist */
     DM_IGNORE,          /* never pick the request up */
     DM_EARLY_NOTIFY,    /* notify before the response is ready */
+    DM_NO_NOTIFY,       /* answer, but never notify */
 };
 
 static struct {
@@ -52,7 +53,9 @@ static struct {
     uint32_t regs[16];
     uint8_t mmio[PAGE];
     uint32_t cfg[64];
-    int invalidates, buffered;
+    int invalidates, buffered, buf_events;
+    ioreq_t last_req;   /* the slot as the DM last picked it up */
+    ioreq_t last_inval;
     uint64_t last_buf_addr, last_buf_data;
     uint8_t last_buf_type;
     volatile int misbehave, stop;
@@ -74,6 +77,10 @@ static void guest_rw(uint64_t gpa, void *p, unsigned size, bool write)
     if (!m) {
         return;
     }
+    if (err) {
+        xenforeignmemory_unmap(dm.fmem, m, 1);
+        return;
+    }
     if (write) {
         memcpy(m + (gpa & (PAGE - 1)), p, size);
     } else {
@@ -85,6 +92,12 @@ static void guest_rw(uint64_t gpa, void *p, unsigned size, bool write)
 static void handle(ioreq_t *r)
 {
     uint32_t i;
+
+    dm.last_req = *r;
+    /* Hostile requests (injection tests): answer, touch nothing. */
+    if (r->size == 0 || r->size > 8 || (r->data_is_ptr && r->count > 64)) {
+        return;
+    }
 
     switch (r->type) {
     case IOREQ_TYPE_PIO: {
@@ -118,7 +131,7 @@ static void handle(ioreq_t *r)
             /* rep movs: item i at addr + i * size <-> data + i * size */
             for (i = 0; i < r->count; i++) {
                 int64_t step = (r->df ? -1 : 1) * (int64_t)i * r->size;
-                uint8_t *dev = dm.mmio + (off + step) % (PAGE - 8);
+                uint8_t *dev = dm.mmio + (uint64_t)(off + step) % (PAGE - 8);
 
                 guest_rw(r->data + step, dev, r->size,
                          r->dir == IOREQ_READ);
@@ -142,6 +155,7 @@ static void handle(ioreq_t *r)
         break;
     }
     case IOREQ_TYPE_INVALIDATE:
+        dm.last_inval = *r;
         dm.invalidates++;
         break;
     }
@@ -152,11 +166,16 @@ static void drain_buffered(void)
     buffered_iopage_t *b = dm.buf;
 
     while (b->read_pointer != b->write_pointer) {
+        uint32_t avail = b->write_pointer - b->read_pointer;
         buf_ioreq_t *bp = &b->buf_ioreq[b->read_pointer %
                                         IOREQ_BUFFER_SLOT_NUM];
         uint64_t data = bp->data;
         unsigned slots = 1;
 
+        if (avail > IOREQ_BUFFER_SLOT_NUM ||
+            (bp->size == 3 && avail < 2)) {
+            break;      /* a hostile ring (injection tests): stop */
+        }
         if (bp->size == 3) {
             data |= (uint64_t)b->buf_ioreq[(b->read_pointer + 1) %
                                            IOREQ_BUFFER_SLOT_NUM].data << 32;
@@ -187,6 +206,9 @@ static void *dm_thread(void *arg)
         }
         xenevtchn_unmask(dm.xce, port);
         pthread_mutex_lock(&dm.lock);
+        if ((evtchn_port_t)port == dm.buf_local) {
+            dm.buf_events++;
+        }
         drain_buffered();
         for (v = 0; v < NR_VCPUS && dm.local[v] != (evtchn_port_t)port;
              v++) {
@@ -212,7 +234,9 @@ static void *dm_thread(void *arg)
             usleep(100000);
         }
         slot->state = dm.misbehave == DM_BAD_STATE ? 5 : STATE_IORESP_READY;
-        xenevtchn_notify(dm.xce, port);
+        if (dm.misbehave != DM_NO_NOTIFY) {
+            xenevtchn_notify(dm.xce, port);
+        }
         pthread_mutex_unlock(&dm.lock);
     }
     return NULL;
@@ -399,6 +423,146 @@ static void test_misbehaviour(void)
     reply_is("inl 0x1004", "ok 0xcafe");
 }
 
+/* Xen item 1: an answer counts only once the DM notifies the port. */
+static void test_completion_needs_notify(void)
+{
+    const char *r;
+    int bugs = hv_bug_lines("never notified");
+
+    dm.misbehave = DM_NO_NOTIFY;
+    r = ctl("inl 0x1004");
+    check(!strncmp(r, "err ETIMEDOUT", 13), "IORESP_READY without a notify "
+          "is no answer: the access times out (%s)", r);
+    check(hv_bug_lines("never notified") == bugs + 1 &&
+          counter("ioreq_unnotified") == 1,
+          "... reported as a DM bug and counted in ioreq_unnotified");
+    dm.misbehave = DM_OK;
+    reply_is("inl 0x1004", "ok 0xcafe");
+}
+
+static void test_injection(void)
+{
+    const char *r;
+    char path[4200], path2[4200], cmd[8600];
+    int bufev, bugs = hv_bug_lines(NULL);
+    long long inv;
+
+    /* Any field, as given. */
+    reply_is("ioreq type=0,addr=0x1004,size=4,dir=1", "ok 0xcafe");
+    reply_is("ioreq type=0 addr=0x1004 size=4 dir=1 pad=0xbeef pad1=1",
+             "ok 0xcafe");
+    check(dm.last_req._pad0 == 0xbeef && dm.last_req._pad1 == 1,
+          "ioreq: the pads reach the DM as written");
+    reply_is("ioreq type=1,addr=0xfe000010,size=4,dir=1,vp_eport=77",
+             "ok 0x11223344");
+    check(dm.last_req.vp_eport == 77, "ioreq: a hostile vp_eport in the "
+          "slot (%u)", dm.last_req.vp_eport);
+    reply_is("ioreq type=0x55,addr=0x1004,size=3,count=0,dir=1,data=7",
+             "ok 0x7");
+    check(dm.last_req.type == 0x55 && dm.last_req.size == 3 &&
+          dm.last_req.count == 0, "ioreq: unknown type, odd size, count 0");
+    /* A field changed while the DM handles the request. */
+    reply_is("ioreq type=0,addr=0x1004,size=4,dir=1,race=addr:0x9999",
+             "ok 0xcafe");
+    r = ctl("slotget 0");
+    check(strstr(r, "addr=0x9999") != NULL, "race: the slot changed under "
+          "the DM (%s)", r);
+    /* Slot written, port not raised: times out; a later notify lets the
+     * DM answer, and the next ordinary access takes over cleanly. */
+    r = ctl("ioreq type=0,addr=0x1004,size=4,dir=1,notify=0,timeout=200");
+    check(!strncmp(r, "err ETIMEDOUT", 13), "notify=0: no answer (%s)", r);
+    reply_is("notify 0", "ok");
+    usleep(100000);
+    reply_is("inl 0x1004", "ok 0xcafe");
+    /* A spurious notify with an idle slot. */
+    reply_is("notify 0", "ok");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    /* Requests to a disabled server. */
+    xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, dm.id, 0);
+    r = ctl("ioreq type=0,addr=0x1004,size=4,dir=1");
+    check(!strncmp(r, "err ENOENT", 10), "disabled server refused without "
+          "disabled=1 (%s)", r);
+    reply_is("ioreq type=0,addr=0x1004,size=4,dir=1,disabled=1",
+             "ok 0xcafe");
+    xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, dm.id, 1);
+
+    /* Buffered ring, raw. */
+    bufev = dm.buf_events;
+    reply_is("bufring 0 empty", "ok");
+    check(wait_for(&dm.buf_events, bufev + 1), "notify on the buffered "
+          "port with an empty ring reaches the DM");
+    r = ctl("bufptrs 0");
+    {
+        unsigned rp = 0, wp = 0;
+
+        sscanf(r, "ok %x %x", &rp, &wp);
+        check(rp == dm.buf->read_pointer && wp == dm.buf->write_pointer,
+              "bufptrs reads the pointer pair (%s)", r);
+        reply_is("bufring 0 rp-ahead", "ok");
+        check(dm.buf->read_pointer == wp + 1 &&
+              dm.buf->write_pointer == wp, "rp-ahead: read pointer past "
+              "the write pointer");
+        reply_is("bufring 0 gap", "ok");
+        check(dm.buf->write_pointer - dm.buf->read_pointer ==
+              IOREQ_BUFFER_SLOT_NUM * 3 / 2, "gap larger than the ring");
+        snprintf(cmd, sizeof(cmd), "bufptrs 0 %u %u", wp, wp);
+        reply_is(cmd, "ok");
+        reply_is("bufring 0 lone-half", "ok");
+        check(dm.buf->write_pointer == wp + 1 &&
+              dm.buf->buf_ioreq[wp % IOREQ_BUFFER_SLOT_NUM].size == 3,
+              "lone half of an 8-byte entry");
+        snprintf(cmd, sizeof(cmd), "bufptrs 0 %u %u", wp, wp);
+        reply_is(cmd, "ok");
+        bufev = dm.buffered;
+        reply_is("bufring 0 bad-type", "ok");
+        check(wait_for(&dm.buffered, bufev + 1) && dm.last_buf_type == 0x7f,
+              "entry of unknown type delivered");
+        bufev = dm.buffered;
+        reply_is("bufring 0 wrap", "ok");
+        check(wait_for(&dm.buffered, bufev + 2) && dm.last_buf_data == 0xbb
+              && dm.buf->read_pointer == 1,
+              "pointer pair wrapping at 2^32 (rp %u)", dm.buf->read_pointer);
+        reply_is("bufslot 0 5 0x1122334400a00010", "ok");
+        check(((uint64_t *)dm.buf->buf_ioreq)[5] == 0x1122334400a00010ull,
+              "bufslot writes a raw entry");
+        reply_is("bufptrs 0 0 0", "ok");
+    }
+
+    /* Batches: several per line, seeded with a replay log, from a file. */
+    r = ctl("ioreqs type=0,addr=0x1004,size=4,dir=1 "
+            "type=1,addr=0xfe000010,size=4,dir=1 type=7,size=9");
+    check(!strcmp(r, "ok sent=3 answered=3 timed_out=0 refused=0 alive=1 "
+                  "answering=1"), "ioreqs: three per line, verdict (%s)", r);
+    inv = dm.invalidates;
+    snprintf(path, sizeof(path), "%s.batch.log", harness_control_path);
+    snprintf(path2, sizeof(path2), "%s.replay.log", harness_control_path);
+    r = ctl("batch 42 300 timeout=1000 log=%s", path);
+    check(!strcmp(r, "ok sent=300 answered=300 timed_out=0 refused=0 "
+                  "alive=1 answering=1"), "batch: 300 seeded ioreqs, DM "
+          "alive and answering (%s)", r);
+    r = ctl("batch-file %s timeout=1000 log=%s", path, path2);
+    check(!strcmp(r, "ok sent=300 answered=300 timed_out=0 refused=0 "
+                  "alive=1 answering=1"), "batch-file replays the log (%s)",
+          r);
+    snprintf(cmd, sizeof(cmd), "cmp -s %s %s", path, path2);
+    check(system(cmd) == 0, "the replay sent the same requests");
+    r = ctl("batch 43 300 timeout=1000");
+    check(strstr(r, "sent=300") && strstr(r, "alive=1 answering=1"),
+          "another seed (%s)", r);
+    dm.invalidates = inv;
+    check(hv_bug_lines(NULL) == bugs, "injection reports no DM bug");
+
+    /* A DM that stops answering: the verdict says so. */
+    dm.misbehave = DM_IGNORE;
+    r = ctl("liveness 0 200");
+    check(!strcmp(r, "ok alive=1 answering=0"), "liveness of a DM that "
+          "does not answer (%s)", r);
+    dm.misbehave = DM_OK;
+    reply_is("notify 0", "ok");
+    usleep(100000);
+    reply_is("liveness 0 1000", "ok alive=1 answering=1");
+}
+
 int main(void)
 {
     pthread_t t;
@@ -551,6 +715,8 @@ int main(void)
     test_vcpus_in_parallel();
     test_dm_op_errors();
     test_misbehaviour();
+    test_completion_needs_notify();
+    test_injection();
 
     check(xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, dm.id, 0)
           == 0, "disable server");
