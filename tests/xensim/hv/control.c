@@ -141,6 +141,13 @@ static void print_state(FILE *out)
     fprintf(out, "\nlink-routes %u %u %u %u\nmsis %llu\n",
             hv.link_route[0], hv.link_route[1], hv.link_route[2],
             hv.link_route[3], (unsigned long long)hv.msi_count);
+    fputs("invalidate-pending", out);
+    for (i = 0; i < hv.nr_vcpus; i++) {
+        if (hv.invalidate_pending[i]) {
+            fprintf(out, " %u", i);
+        }
+    }
+    fputc('\n', out);
     fprintf(out, "shutdown %d count %llu\n", hv.shutdown_reason,
             (unsigned long long)hv.shutdown_count);
     pthread_mutex_unlock(&hv.lock);

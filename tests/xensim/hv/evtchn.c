@@ -78,8 +78,7 @@ void hv_guest_send(uint32_t gport)
     HvGuestPort *g = &hv.gport[gport];
 
     if (g->state != HV_PORT_INTERDOMAIN) {
-        /* Nobody listening yet: Xen drops it silently. */
-        g->pending = true;
+        /* Nobody listening yet: Xen's evtchn_send() drops it. */
         return;
     }
     hv.cnt[HV_CNT_notify_to_dm]++;
@@ -127,11 +126,6 @@ int hv_evtchn_bind_interdomain(HvClient *c, uint32_t domid, uint32_t rport)
     hv.lport[l].state = HV_PORT_INTERDOMAIN;
     hv.lport[l].peer = rport;
     hv.cnt[HV_CNT_evtchn_binds]++;
-    if (g->pending) {
-        /* Raised before anyone was bound: deliver now. */
-        g->pending = false;
-        deliver(l);
-    }
     hv_log("evtchn: guest port %u <-> dom0 port %d (pid %d)", rport, l,
            c->pid);
     return l;

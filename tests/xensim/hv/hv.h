@@ -84,7 +84,6 @@ typedef enum HvPortState {
 typedef struct HvGuestPort {
     HvPortState state;
     uint32_t peer;          /* dom0 port when INTERDOMAIN */
-    bool pending;           /* raised while unbound */
     uint64_t notified;      /* notifies from dom0 so far */
     uint64_t answered;      /* ioreq responses taken on this port */
 } HvGuestPort;
@@ -165,7 +164,10 @@ typedef struct Hv {
     unsigned memtype_len, memtype_cap;
     uint64_t dirty_first, dirty_nr;
     uint8_t *dirty_bits;
-    bool invalidate_pending;
+    /* Xen's per-vCPU mapcache_invalidate: set by p2m removals, sent by
+     * each vCPU before its next access. */
+    bool invalidate_pending[HV_MAX_VCPUS];
+    bool creation_finished;             /* a vCPU has run (unpaused) */
     uint64_t repopulated_pages;         /* populated twice, for the log */
     HvRevoked *revoked;
     unsigned revoked_len, revoked_cap;
@@ -221,6 +223,7 @@ void *hv_mem_ptr(uint64_t off);
 int hv_p2m_set(uint64_t gfn, uint64_t off); /* map one gfn */
 void hv_p2m_clear(uint64_t gfn);
 void hv_check_revoked(void);
+void hv_request_invalidate(void);      /* a foreign p2m removal */
 int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type);
 uint16_t hv_mem_type(uint64_t gfn);
 void *hv_gfn_ptr(uint64_t gfn);             /* hv's own view, or NULL */

@@ -141,11 +141,9 @@ int hv_server_set_state(uint16_t id, bool enabled)
         }
         if (enabled) {
             /* The guest must not see its ioreq pages while they work.
-             * Not guest RAM the mapcache holds: no invalidation. */
-            bool pending = hv.invalidate_pending;
-
+             * Xen removes them with p2m_remove_page(), which requests
+             * a mapcache invalidation like any removal. */
             hv_p2m_clear(s->gfn[i]);
-            hv.invalidate_pending = pending;
         } else {
             /* Back to the guest, cleared, as Xen's hvm_add_ioreq_gfn. */
             memset(hv_mem_ptr(gfn_page(s, i)), 0, XENSIM_PAGE_SIZE);
@@ -311,7 +309,8 @@ HvIoreqServer *hv_server_select(uint8_t type, uint64_t addr, uint64_t len)
     default:
         return NULL;
     }
-    for (i = 0; i < HV_MAX_SERVERS; i++) {
+    /* Xen's FOR_EACH_IOREQ_SERVER: the highest id first. */
+    for (i = HV_MAX_SERVERS; i-- > 0;) {
         HvIoreqServer *sv = &hv.server[i];
 
         if (sv->used && sv->enabled && range_hit(&sv->range[rtype], s, e)) {

@@ -95,6 +95,25 @@ static int p2m_reserve(unsigned extra)
     return 0;
 }
 
+/*
+ * Xen's ioreq_request_mapcache_invalidate() for a removal done by another
+ * domain (dom0: balloon, relocate, ioreq gfns): every vCPU will send an
+ * invalidate before its next access, but only once the domain's creation
+ * finished (here: once a vCPU has run), as Xen checks
+ * d->creation_finished.
+ */
+void hv_request_invalidate(void)
+{
+    unsigned i;
+
+    if (!hv.creation_finished) {
+        return;
+    }
+    for (i = 0; i < hv.nr_vcpus; i++) {
+        hv.invalidate_pending[i] = true;
+    }
+}
+
 /* Drop [gfn, gfn + nr) from the p2m, splitting extents as needed. */
 static int p2m_remove(uint64_t gfn, uint64_t nr)
 {
@@ -108,7 +127,7 @@ static int p2m_remove(uint64_t gfn, uint64_t nr)
         HvExtent *e = &hv.p2m[i];
         uint64_t e_end = e->gfn + e->nr;
 
-        hv.invalidate_pending = true;
+        hv_request_invalidate();
         if (e->gfn < gfn && e_end > end) {
             /* Hole in the middle: split in two. */
             memmove(e + 2, e + 1, (hv.p2m_len - i - 1) * sizeof(*e));

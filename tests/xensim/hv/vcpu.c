@@ -294,21 +294,25 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
     }
 }
 
-/* Xen sends a pending mapcache invalidation before re-entering the
- * guest; we send it before the next access.  hv.lock held. */
+/* Xen sends a vCPU's pending mapcache invalidation before re-entering
+ * the guest on that vCPU; we send it before its next access.  hv.lock
+ * held. */
 static int flush_invalidate(unsigned cpu)
 {
     unsigned i;
     int ret = 0;
 
-    if (!hv.invalidate_pending) {
+    hv.creation_finished = true;
+    if (!hv.invalidate_pending[cpu]) {
         return 0;
     }
-    hv.invalidate_pending = false;
-    for (i = 0; i < HV_MAX_SERVERS; i++) {
+    hv.invalidate_pending[cpu] = false;
+    /* As ioreq_signal_mapcache_invalidate(): size 4, count 0, data ~0,
+     * a write, to every enabled server, highest id first. */
+    for (i = HV_MAX_SERVERS; i-- > 0;) {
         HvAccess a = {
             .type = IOREQ_TYPE_INVALIDATE, .is_write = true,
-            .size = 4, .count = 1, .data = ~0ull,
+            .size = 4, .count = 0, .data = ~0ull,
         };
 
         if (hv.server[i].used && hv.server[i].enabled) {
@@ -399,6 +403,72 @@ static int do_access(unsigned cpu, HvAccess *a)
     return ret;
 }
 
+/*
+ * Items of a's rep that Xen puts in one ioreq from gpa on (its
+ * hvmemul_do_io_addr() and hvmemul_do_io()): as many as fit in the guest
+ * buffer's page (one item spanning two pages when none fits), and for
+ * MMIO as many as fit in the device's page.  0 if the buffer is not RAM:
+ * Xen sends nothing then (it takes a page reference first and fails the
+ * emulation).  hv.lock held.
+ */
+static uint32_t rep_chunk(const HvAccess *a, uint32_t reps)
+{
+    uint64_t gpa = a->data, gfn = gpa >> XENSIM_PAGE_SHIFT;
+    unsigned off = gpa & (XENSIM_PAGE_SIZE - 1), size = a->size;
+    uint64_t n;
+
+    if (!hv_gfn_ptr(gfn)) {
+        return 0;
+    }
+    n = a->df ? ((off + size - 1) & (XENSIM_PAGE_SIZE - 1)) / size
+              : (XENSIM_PAGE_SIZE - off) / size;
+    n = n < reps ? n : reps;
+    if (n == 0) {
+        if (!hv_gfn_ptr(a->df ? gfn - 1 : gfn + 1)) {
+            return 0;
+        }
+        n = 1;
+    }
+    if (n > 1 && a->type == IOREQ_TYPE_COPY) {
+        unsigned moff = a->addr & (XENSIM_PAGE_SIZE - 1);
+        unsigned tail = XENSIM_PAGE_SIZE - moff;
+        uint64_t m = tail < size ? 1 : (a->df ? moff + size : tail) / size;
+
+        n = n < m ? n : m;
+    }
+    return n;
+}
+
+/* A rep string access, issued as Xen does: in chunks (rep_chunk()), the
+ * guest re-executing the instruction for the rest. */
+static int do_rep(unsigned cpu, HvAccess *a)
+{
+    uint32_t left = a->count;
+    int ret = 0;
+
+    if (cpu >= hv.nr_vcpus) {
+        return -EINVAL;
+    }
+    while (left && ret == 0) {
+        HvAccess one = *a;
+        uint64_t step;
+
+        pthread_mutex_lock(&vcpu_lock[cpu]);
+        pthread_mutex_lock(&hv.lock);
+        one.count = rep_chunk(a, left);
+        ret = one.count ? access_locked(cpu, &one) : -EFAULT;
+        pthread_mutex_unlock(&hv.lock);
+        pthread_mutex_unlock(&vcpu_lock[cpu]);
+        step = (uint64_t)one.count * a->size;
+        a->data = a->df ? a->data - step : a->data + step;
+        if (a->type == IOREQ_TYPE_COPY) {
+            a->addr = a->df ? a->addr - step : a->addr + step;
+        }
+        left -= one.count;
+    }
+    return ret;
+}
+
 int xensim_pio(unsigned cpu, uint16_t port, unsigned size, bool is_write,
                uint32_t *val)
 {
@@ -436,23 +506,9 @@ int xensim_pio_rep(unsigned cpu, uint16_t port, unsigned size,
     if ((size != 1 && size != 2 && size != 4) || !count) {
         return -EINVAL;
     }
-    if ((port & ~3) == 0xcfc && count > 1) {
-        /* A PCI_CONFIG ioreq carries one item (QEMU aborts otherwise):
-         * split string I/O on the config data port. */
-        uint32_t i;
-        int ret = 0;
-
-        a.count = 1;
-        for (i = 0; i < count && ret == 0; i++) {
-            HvAccess one = a;
-
-            one.data = df ? gpa - (uint64_t)i * size :
-                            gpa + (uint64_t)i * size;
-            ret = do_access(cpu, &one);
-        }
-        return ret;
-    }
-    return do_access(cpu, &a);
+    /* Like every rep ins/outs, one on 0xcfc-0xcff keeps its count: Xen
+     * turns it into one PCI_CONFIG ioreq of count items. */
+    return do_rep(cpu, &a);
 }
 
 int xensim_mmio_rep(unsigned cpu, uint64_t addr, unsigned size,
@@ -467,7 +523,7 @@ int xensim_mmio_rep(unsigned cpu, uint64_t addr, unsigned size,
     if ((size != 1 && size != 2 && size != 4 && size != 8) || !count) {
         return -EINVAL;
     }
-    return do_access(cpu, &a);
+    return do_rep(cpu, &a);
 }
 
 static int ram_rw(uint64_t gpa, void *buf, size_t len, bool is_write)
@@ -847,7 +903,8 @@ int xensim_invalidate(void)
 
     pthread_mutex_lock(&vcpu_lock[0]);
     pthread_mutex_lock(&hv.lock);
-    hv.invalidate_pending = true;
+    hv.creation_finished = true;
+    hv.invalidate_pending[0] = true;
     ret = flush_invalidate(0);
     pthread_mutex_unlock(&hv.lock);
     pthread_mutex_unlock(&vcpu_lock[0]);

@@ -440,6 +440,123 @@ static void test_completion_needs_notify(void)
     reply_is("inl 0x1004", "ok 0xcafe");
 }
 
+/* Xen items 2-4, 6, 9: what Xen 4.17 sends, and to whom. */
+static void test_xen_exact(void)
+{
+    long long cfg = counter("ioreq_pci_config");
+    long long pio = counter("ioreq_pio");
+    int inv = dm.invalidates;
+    ioservid_t id2;
+    evtchn_port_t port2 = 0;
+    xenevtchn_handle *xce2;
+    struct pollfd pfd;
+    const char *r;
+    char cmd[128];
+
+    /* 2: rep ins on 0xcfc is one PCI_CONFIG ioreq with the guest's count */
+    reply_is("outl 0xcf8 0x80001800", "ok");
+    reply_is("insl 0xcfc 0x26000 4", "ok");
+    check(counter("ioreq_pci_config") == cfg + 1 &&
+          dm.last_req.type == IOREQ_TYPE_PCI_CONFIG &&
+          dm.last_req.count == 4 && dm.last_req.data_is_ptr,
+          "rep insl on 0xcfc: one PCI_CONFIG ioreq of count 4 (%lld ioreqs, "
+          "count %u)", counter("ioreq_pci_config") - cfg,
+          dm.last_req.count);
+
+    /* 3: data_is_ptr count clamped to the buffer's page; buffer not RAM:
+     * nothing sent */
+    reply_is("insb 0x1008 0x26ffe 5", "ok");
+    check(counter("ioreq_pio") == pio + 2 && dm.last_req.count == 3 &&
+          dm.last_req.data == 0x27000, "rep insb across a page boundary: "
+          "two ioreqs, counts 2 and 3 (last count %u data %#llx)",
+          dm.last_req.count, (unsigned long long)dm.last_req.data);
+    pio = counter("ioreq_pio");
+    r = ctl("insb 0x1008 0xfd000000 4");
+    check(!strncmp(r, "err EFAULT", 10) && counter("ioreq_pio") == pio,
+          "rep insb into a buffer that is not RAM: no ioreq, EFAULT (%s)", r);
+    reply_is("copyfroml 0xfe000ff8 0x26000 4", "ok");
+    check(dm.last_req.count == 2 && dm.last_req.addr == 0xfe000ff8ull,
+          "rep movs from MMIO: count clamped to the MMIO page (last "
+          "count %u addr %#llx)", dm.last_req.count,
+          (unsigned long long)dm.last_req.addr);
+
+    /* 4: INVALIDATE as Xen builds it, and per vCPU */
+    reply_is("balloon 0x81 1", "ok");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    check(dm.invalidates == inv + 1 && dm.last_inval.count == 0 &&
+          dm.last_inval.size == 4 && dm.last_inval.dir == IOREQ_WRITE &&
+          dm.last_inval.data == ~0ull && !dm.last_inval.data_is_ptr,
+          "INVALIDATE: size 4, count 0, write, data ~0 (count %u size %u)",
+          dm.last_inval.count, dm.last_inval.size);
+    reply_is("cpu 1", "ok");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    reply_is("cpu 0", "ok");
+    check(dm.invalidates == inv + 2, "a dom0 balloon sets the pending "
+          "invalidate of every vCPU: vCPU 1 sends its own (%d)",
+          dm.invalidates - inv);
+
+    /* 9: the highest server id first; 6: a notify nobody is bound to is
+     * dropped */
+    xce2 = xenevtchn_open(NULL, 0);
+    check(xendevicemodel_create_ioreq_server(dm.dmod, DOMID,
+                                             HVM_IOREQSRV_BUFIOREQ_OFF,
+                                             &id2) == 0 && id2 > dm.id &&
+          xce2, "second ioreq server %u", id2);
+    snprintf(cmd, sizeof(cmd), "slotget %u", id2);
+    r = ctl("%s", cmd);
+    sscanf(strstr(r, "vp_eport=") ? strstr(r, "vp_eport=") + 9 : "0", "%u",
+           &port2);
+    snprintf(cmd, sizeof(cmd), "notify %u", id2);
+    reply_is(cmd, "ok");
+    pfd.fd = xenevtchn_fd(xce2);
+    pfd.events = POLLIN;
+    check(xenevtchn_bind_interdomain(xce2, DOMID, port2) > 0 &&
+          poll(&pfd, 1, 200) == 0, "a notify before anyone bound the port "
+          "is dropped, not delivered at bind");
+    xendevicemodel_map_io_range_to_ioreq_server(dm.dmod, DOMID, id2, 0,
+                                                0x1004, 0x1007);
+    xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, id2, 1);
+    reply_is("cpu 1", "ok");
+    r = ctl("inl 0x1004");
+    snprintf(cmd, sizeof(cmd), "slotget %u", id2);
+    check(!strncmp(r, "err ETIMEDOUT", 13) &&
+          strstr(ctl("%s", cmd), "addr=0x1004") != NULL,
+          "both servers claim 0x1004: the higher id gets it (%s)", r);
+    reply_is("cpu 0", "ok");
+    xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, id2, 0);
+    xendevicemodel_destroy_ioreq_server(dm.dmod, DOMID, id2);
+    xenevtchn_close(xce2);
+
+    /* 9: enabling a server with legacy gfns removes them from the p2m */
+    inv = dm.invalidates;
+    {
+        xen_pfn_t g1, g2;
+        evtchn_port_t bp;
+
+        check(xendevicemodel_create_ioreq_server(dm.dmod, DOMID,
+                                                 HVM_IOREQSRV_BUFIOREQ_OFF,
+                                                 &id2) == 0 &&
+              xendevicemodel_get_ioreq_server_info(dm.dmod, DOMID, id2,
+                                                   &g1, &g2, &bp) == 0 &&
+              xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, id2, 1)
+              == 0, "a server on legacy gfns, enabled");
+    }
+    ctl("state");
+    check(strstr(harness_ctl_extra, "invalidate-pending 0 1\n") != NULL,
+          "enabling it removed its gfns from the p2m: every vCPU has an "
+          "invalidate pending");
+    xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, id2, 0);
+    xendevicemodel_destroy_ioreq_server(dm.dmod, DOMID, id2);
+    reply_is("inl 0x1004", "ok 0xcafe");
+    check(dm.invalidates == inv + 1, "enabling a server with legacy gfns "
+          "queues an invalidate (p2m_remove_page) (%d)",
+          dm.invalidates - inv);
+    reply_is("cpu 1", "ok");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    reply_is("cpu 0", "ok");
+}
+
 static void test_injection(void)
 {
     const char *r;
@@ -716,6 +833,7 @@ int main(void)
     test_dm_op_errors();
     test_misbehaviour();
     test_completion_needs_notify();
+    test_xen_exact();
     test_injection();
 
     check(xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, dm.id, 0)
