@@ -92,17 +92,37 @@ static int track_dirty_vram(struct xen_dm_op_track_dirty_vram *t,
     return 0;
 }
 
+/* Xen's domain_get_maximum_gpfn(): the highest gfn in the p2m. */
+static uint64_t max_gpfn(void)
+{
+    return hv.p2m_len ? hv.p2m[hv.p2m_len - 1].gfn +
+                        hv.p2m[hv.p2m_len - 1].nr - 1 : 0;
+}
+
+/*
+ * As Xen 4.17's modified_memory(): nothing at all (not even the
+ * arguments) is looked at unless the domain is in log-dirty mode, which
+ * for an HVM guest here means track_dirty_vram is active; then every
+ * extent must be non-empty, not wrap, end at most at the highest gfn,
+ * and opaque (the pfns done, for continuations) must be below its nr.
+ */
 static int modified_memory(struct xen_dm_op_modified_memory *m,
                            const void *in, size_t inlen)
 {
     const struct xen_dm_op_modified_memory_extent *ext = in;
     uint32_t i;
 
-    if (m->opaque || (size_t)m->nr_extents * sizeof(*ext) > inlen) {
+    if (!hv.dirty_bits) {
+        return 0;
+    }
+    if ((size_t)m->nr_extents * sizeof(*ext) > inlen) {
         return -EINVAL;
     }
     for (i = 0; i < m->nr_extents; i++) {
-        if (ext[i].pad || ext[i].first_pfn + ext[i].nr < ext[i].first_pfn) {
+        uint64_t end = ext[i].first_pfn + ext[i].nr;
+
+        if (ext[i].pad || end <= ext[i].first_pfn || end > max_gpfn() ||
+            m->opaque >= ext[i].nr) {
             return -EINVAL;
         }
         /* Only the tracked range can change: walk the overlap. */
@@ -122,9 +142,17 @@ static int modified_memory(struct xen_dm_op_modified_memory *m,
     return 0;
 }
 
+/*
+ * As Xen 4.17's set_mem_type(): a non-empty, non-wrapping range up to
+ * the highest gfn; ram_rw, ram_ro, mmio_dm or ioreq_server (not
+ * HVMMEM_unused); every page must be RAM, except that a hole may become
+ * mmio_dm (allow_p2m_type_change()).
+ */
 static int set_mem_type(struct xen_dm_op_set_mem_type *m)
 {
-    if (m->pad || m->first_pfn + m->nr < m->first_pfn) {
+    uint64_t last = m->first_pfn + m->nr - 1, gfn;
+
+    if (m->pad || !m->nr || last < m->first_pfn || last > max_gpfn()) {
         return -EINVAL;
     }
     switch (m->mem_type) {
@@ -132,6 +160,13 @@ static int set_mem_type(struct xen_dm_op_set_mem_type *m)
     case HVMMEM_ram_ro:
     case HVMMEM_ioreq_server:
         break;
+    case HVMMEM_mmio_dm:
+        for (gfn = m->first_pfn; gfn <= last; gfn++) {
+            if (hv_p2m_lookup(gfn) >= 0) {
+                return hv_set_mem_type(m->first_pfn, m->nr, m->mem_type);
+            }
+        }
+        return 0;   /* holes only: they are mmio_dm already, for us */
     default:
         return -EINVAL;
     }
@@ -256,17 +291,10 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
         }
         return 0;
     }
-    case XEN_DMOP_set_irq_level: {
-        struct xen_dm_op_set_irq_level *d = &op->u.set_irq_level;
-
-        if (d->pad[0] || d->pad[1] || d->pad[2] || d->irq >= HV_NR_GSIS ||
-            d->level > 1) {
-            return -EINVAL;
-        }
-        hv.gsi_level[d->irq] = d->level;
-        irq_changed();
-        return 0;
-    }
+    case XEN_DMOP_set_irq_level:
+        /* Arm only: x86 Xen 4.17's dm.c hands it to
+         * ioreq_server_dm_op(), which does not know it. */
+        return -EOPNOTSUPP;
     case XEN_DMOP_set_pci_link_route: {
         struct xen_dm_op_set_pci_link_route *d = &op->u.set_pci_link_route;
 
@@ -297,6 +325,16 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
 
         if (d->pad) {
             return -EINVAL;
+        }
+        if (!(d->data & 0xff)) {
+            /* hvm_inject_msi(): vector 0 names a pirq, from the address's
+             * high bits and destination id; there must be one. */
+            int pirq = ((d->addr >> 32) & 0xffffff00) |
+                       ((d->addr >> 12) & 0xff);
+
+            if (pirq <= 0) {
+                return -ERANGE;
+            }
         }
         hv.msi_count++;
         hv.msi_last_addr = d->addr;

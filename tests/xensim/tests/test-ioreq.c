@@ -391,6 +391,27 @@ static void test_dm_op_errors(void)
           && errno == ESRCH, "dm_op on another domain: ESRCH");
     check(counter("dm_bugs") >= bugs + 8,
           "rejected dm_ops are reported as device-model bugs");
+
+    /* Xen 4.17's own checks (dm.c, irq.c) */
+    check(xendevicemodel_set_irq_level(dm.dmod, DOMID, 20, 1) == -1 &&
+          errno == EOPNOTSUPP, "set_irq_level on x86: EOPNOTSUPP");
+    check(xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_mmio_dm, 0xa0,
+                                      1) == 0, "set_mem_type mmio_dm on a "
+          "hole: allowed");
+    check(xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ram_ro, 0x10,
+                                      0) == -1 && errno == EINVAL,
+          "set_mem_type of 0 pages: EINVAL");
+    check(xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ram_rw,
+                                      0x100000, 1) == -1 && errno == EINVAL,
+          "set_mem_type above the highest gfn: EINVAL");
+    check(xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_unused, 0x10,
+                                      1) == -1 && errno == EINVAL,
+          "set_mem_type HVMMEM_unused: EINVAL");
+    check(xendevicemodel_modified_memory(dm.dmod, DOMID, ~0ull - 1, 4) == 0,
+          "modified_memory outside log-dirty mode: even a wrapping extent "
+          "is not looked at, 0");
+    check(xendevicemodel_inject_msi(dm.dmod, DOMID, 0xfee00000, 0) == -1 &&
+          errno == ERANGE, "inject_msi of vector 0 without a pirq: ERANGE");
 }
 
 static void test_misbehaviour(void)
