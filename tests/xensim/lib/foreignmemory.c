@@ -5,15 +5,16 @@
  * The hypervisor hands each handle the guest memory memfd once (HELLO);
  * a map asks the hypervisor where each wanted gfn lives in that memfd and
  * then mmaps it locally, one mmap per run of pages that are contiguous in
- * the memfd.  A page the guest does not have stays an inaccessible hole
- * and is reported in err[] (negative errno, as Linux privcmd does).
+ * the memfd.  A page the guest does not have is reported in err[]
+ * (negative errno) and, as in a Linux privcmd mapping, an access to it
+ * raises SIGBUS: it maps an empty memfd, past its end.
  *
  * Invariants:
  *  - Every live mapping made here is in the process-wide registry until
  *    xenforeignmemory_unmap()/unmap_resource() removes it, so an unmap
  *    of something never mapped is caught and reported by name.
  *  - A map either returns an address whose every page is the guest page
- *    it names (or an inaccessible hole with err[i] set), or NULL with
+ *    it names (or a SIGBUS page with err[i] set), or NULL with
  *    errno set and nothing left mapped.
  *  - Unmapping keeps Xen's return value (that of munmap) even when the
  *    call is reported as a device-model bug.
@@ -294,6 +295,43 @@ static int map_runs(xenforeignmemory_handle *fmem, char *base, int prot,
     return 0;
 }
 
+/* Pages that fail in err[]: an access raises SIGBUS, as privcmd's. */
+static int map_sigbus_pages(char *base, int prot, size_t pages,
+                            const int64_t *slot)
+{
+    static int empty_fd = -1;
+    size_t i, run;
+
+    for (i = 0; i < pages; i += run) {
+        for (run = 0; i + run < pages && slot[i + run] < 0; run++) {
+            continue;
+        }
+        if (!run) {
+            run = 1;
+            continue;
+        }
+        if (__atomic_load_n(&empty_fd, __ATOMIC_ACQUIRE) < 0) {
+            int fd = syscall(SYS_memfd_create, "xensim-err-page",
+                             MFD_CLOEXEC);
+            int none = -1;
+
+            if (fd < 0) {
+                return -1;
+            }
+            if (!__atomic_compare_exchange_n(&empty_fd, &none, fd, 0,
+                                             __ATOMIC_ACQ_REL,
+                                             __ATOMIC_ACQUIRE)) {
+                close(fd);
+            }
+        }
+        if (mmap(base + i * XENSIM_PAGE_SIZE, run * XENSIM_PAGE_SIZE,
+                 prot, MAP_SHARED | MAP_FIXED, empty_fd, 0) == MAP_FAILED) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
                             void *addr, int prot, int flags, size_t pages,
                             const xen_pfn_t arr[], int err[])
@@ -342,7 +380,8 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
         e = errno;
         goto fail_free;
     }
-    if (map_runs(fmem, base, prot, pages, slot) < 0) {
+    if (map_runs(fmem, base, prot, pages, slot) < 0 ||
+        map_sigbus_pages(base, prot, pages, slot) < 0) {
         e = errno;
         real_munmap(base, pages * XENSIM_PAGE_SIZE);
         goto fail_free;

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <xenctrl.h>
 #include <xendevicemodel.h>
@@ -122,6 +125,22 @@ int main(void)
           "VGA hole gfn fails per page (err %d %d %d %d)", err[0], err[1],
           err[2], err[3]);
     check(p && p[3 * PAGE] == 0, "page after the hole still mapped");
+    {
+        /* privcmd: an access to a page that failed in err[] is SIGBUS */
+        pid_t child = fork();
+        int status = 0;
+
+        if (child == 0) {
+            volatile char c = p[2 * PAGE];
+
+            (void)c;
+            _exit(0);
+        }
+        waitpid(child, &status, 0);
+        check(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS,
+              "reading the failed page raises SIGBUS, as privcmd (%s)",
+              WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no signal");
+    }
     xenforeignmemory_unmap(fmem, p, 4);
 
     errno = 0;
