@@ -489,7 +489,7 @@ static int do_balloon(Call *c)
 static int do_counters(Call *c)
 {
     pthread_mutex_lock(&hv.lock);
-    hv_check_revoked();
+    hv_check_revoked_all();
     hv_print_counters(c->s->out);
     pthread_mutex_unlock(&hv.lock);
     return ok(c);

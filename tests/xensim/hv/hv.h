@@ -57,7 +57,7 @@
     X(notify_to_dm) X(notify_from_dm) X(dm_ops) X(dm_op_errors) \
     X(isa_irq_changes) X(pci_intx_changes) X(link_routes) X(msis) \
     X(evtchn_binds) X(unsupported_calls) X(dm_bugs) X(shutdowns) \
-    X(pages_revoked) \
+    X(pages_revoked) X(revoked_checks) \
     /* hypercall.c (the devxen shim's hypercalls) */ \
     X(hypercalls) X(hypercalls_enosys)
 
@@ -171,6 +171,8 @@ typedef struct Hv {
     uint64_t repopulated_pages;         /* populated twice, for the log */
     HvRevoked *revoked;
     unsigned revoked_len, revoked_cap;
+    unsigned revoked_armed;             /* [0, armed) poisoned, watched */
+    unsigned revoked_cursor;            /* next to check */
 
     /* ioreq */
     HvIoreqServer server[HV_MAX_SERVERS];
@@ -222,7 +224,9 @@ int64_t hv_mem_alloc(uint64_t pages);       /* zeroed, outside the p2m */
 void *hv_mem_ptr(uint64_t off);
 int hv_p2m_set(uint64_t gfn, uint64_t off); /* map one gfn */
 void hv_p2m_clear(uint64_t gfn);
-void hv_check_revoked(void);
+void hv_check_revoked(void);            /* a few pages, in turn */
+void hv_check_revoked_all(void);
+void hv_arm_revoked(void);
 void hv_request_invalidate(void);      /* a foreign p2m removal */
 int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type);
 uint16_t hv_mem_type(uint64_t gfn);

@@ -139,6 +139,9 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(stderr, "xensim-hv: exiting; counters:\n");
+    pthread_mutex_lock(&hv.lock);
+    hv_check_revoked_all();
+    pthread_mutex_unlock(&hv.lock);
     hv_print_counters(stderr);
     return 0;
 }

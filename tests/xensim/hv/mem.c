@@ -8,10 +8,17 @@
  * and never share backing; adjacent extents contiguous in both gfn and
  * offset are merged.  Removing gfns from the p2m (relocation, balloon)
  * queues a mapcache invalidation, as Xen does on p2m removals.  A
- * ballooned-out page keeps its memfd backing (never reused) filled with
- * a poison pattern: any later change to it can only come from a stale
- * foreign mapping, which hv_check_revoked() reports.  All functions run
- * under hv.lock.
+ * ballooned-out page keeps its memfd backing (never reused) and, as on
+ * Xen, which holds a page reference until the device model unmaps, its
+ * old content: mappings made before the balloon still work, and DMA into
+ * it before the device model has answered the invalidation is legal.
+ * Once a vCPU's invalidation is answered (hv_arm_revoked()), the page is
+ * filled with a poison pattern: any later change to it can only come
+ * from a stale foreign mapping, which hv_check_revoked() reports.  That
+ * check looks at a bounded number of pages per call, in turn, so its
+ * cost does not grow with the pages revoked; hv_check_revoked_all() on
+ * `counters` and at exit looks at all.  All functions run under
+ * hv.lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -382,8 +389,8 @@ static bool page_is_poison(const uint8_t *p)
     return true;
 }
 
-/* Take the page at memfd offset off (last at gfn) from the guest: poison
- * it and watch it; its backing is never reused. */
+/* Take the page at memfd offset off (last at gfn) from the guest; it is
+ * poisoned and watched once armed; its backing is never reused. */
 static int revoke_page(uint64_t gfn, uint64_t off)
 {
     if (hv.revoked_len == hv.revoked_cap) {
@@ -396,7 +403,6 @@ static int revoke_page(uint64_t gfn, uint64_t off)
         hv.revoked = n;
         hv.revoked_cap = cap;
     }
-    memset(mem_base + off, HV_POISON, XENSIM_PAGE_SIZE);
     hv.revoked[hv.revoked_len++] = (HvRevoked) { gfn, off };
     hv.cnt[HV_CNT_pages_revoked]++;
     return 0;
@@ -422,20 +428,53 @@ int hv_decrease_reservation(uint64_t gfn, uint64_t nr)
     return 0;
 }
 
-void hv_check_revoked(void)
+/* The device model answered an invalidation: from now on the pages
+ * revoked so far must not change. */
+void hv_arm_revoked(void)
 {
     unsigned i;
 
-    for (i = 0; i < hv.revoked_len; i++) {
-        uint8_t *p = (uint8_t *)mem_base + hv.revoked[i].off;
+    for (i = hv.revoked_armed; i < hv.revoked_len; i++) {
+        memset(mem_base + hv.revoked[i].off, HV_POISON, XENSIM_PAGE_SIZE);
+    }
+    hv.revoked_armed = hv.revoked_len;
+}
 
-        if (!page_is_poison(p)) {
-            hv_bug("write through a mapping of gfn %#llx after the "
-                   "simulator revoked it (ballooned out; the device model "
-                   "kept a stale mapping)",
-                   (unsigned long long)hv.revoked[i].gfn);
-            memset(p, HV_POISON, XENSIM_PAGE_SIZE);
+static void check_one_revoked(unsigned i)
+{
+    uint8_t *p = (uint8_t *)mem_base + hv.revoked[i].off;
+
+    hv.cnt[HV_CNT_revoked_checks]++;
+    if (!page_is_poison(p)) {
+        hv_bug("write through a mapping of gfn %#llx after the device "
+               "model answered the invalidation that followed its "
+               "balloon (a stale mapping)",
+               (unsigned long long)hv.revoked[i].gfn);
+        memset(p, HV_POISON, XENSIM_PAGE_SIZE);
+    }
+}
+
+#define HV_REVOKED_CHECKS_PER_IOREQ 4
+
+void hv_check_revoked(void)
+{
+    unsigned n;
+
+    for (n = 0; n < HV_REVOKED_CHECKS_PER_IOREQ && n < hv.revoked_armed;
+         n++) {
+        if (hv.revoked_cursor >= hv.revoked_armed) {
+            hv.revoked_cursor = 0;
         }
+        check_one_revoked(hv.revoked_cursor++);
+    }
+}
+
+void hv_check_revoked_all(void)
+{
+    unsigned i;
+
+    for (i = 0; i < hv.revoked_armed; i++) {
+        check_one_revoked(i);
     }
 }
 

@@ -321,6 +321,9 @@ static int flush_invalidate(unsigned cpu)
             ret = ret ? ret : r;
         }
     }
+    if (ret == 0) {
+        hv_arm_revoked();
+    }
     return ret;
 }
 

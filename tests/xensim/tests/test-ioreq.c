@@ -578,6 +578,50 @@ static void test_xen_exact(void)
     reply_is("cpu 0", "ok");
 }
 
+/* Xen item 8: a ballooned-out page as Xen leaves it to the DM. */
+static void test_balloon_semantics(void)
+{
+    xen_pfn_t gfn = 0x90;
+    int err = 0, bugs = hv_bug_lines(NULL);
+    char *m = xenforeignmemory_map(dm.fmem, DOMID, PROT_READ | PROT_WRITE,
+                                   1, &gfn, &err);
+    long long c0, c1;
+    int i;
+
+    if (!check(m && !err, "map gfn 0x90")) {
+        return;
+    }
+    memcpy(m, "before", 6);
+    reply_is("balloon 0x90 1", "ok");
+    check(!memcmp(m, "before", 6), "a mapping made before the balloon "
+          "keeps the old content (Xen holds a page reference)");
+    memcpy(m + 8, "dma", 3);
+    ctl("counters");
+    check(hv_bug_lines(NULL) == bugs, "DMA into it before the DM answered "
+          "the invalidation is not a bug");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    m[16] = 1;
+    ctl("counters");
+    check(hv_bug_lines("answered the invalidation") == 1, "a write after "
+          "the DM answered the invalidation is reported");
+    xenforeignmemory_unmap(dm.fmem, m, 1);
+
+    /* The per-ioreq check does not rescan every revoked page. */
+    reply_is("balloon 0x200 0x200", "ok");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    c0 = counter("revoked_checks");
+    for (i = 0; i < 10; i++) {
+        ctl("inl 0x1004");
+    }
+    c1 = counter("revoked_checks");
+    check(c0 >= 0 && c1 - c0 - counter("pages_revoked") <= 40,
+          "10 ioreqs look at <= 40 revoked pages of %lld (%lld)",
+          counter("pages_revoked"), c1 - c0 - counter("pages_revoked"));
+    reply_is("cpu 1", "ok");
+    reply_is("inl 0x1004", "ok 0xcafe");
+    reply_is("cpu 0", "ok");
+}
+
 static void test_injection(void)
 {
     const char *r;
@@ -855,6 +899,7 @@ int main(void)
     test_misbehaviour();
     test_completion_needs_notify();
     test_xen_exact();
+    test_balloon_semantics();
     test_injection();
 
     check(xendevicemodel_set_ioreq_server_state(dm.dmod, DOMID, dm.id, 0)
