@@ -667,7 +667,9 @@ static void cmd_memset(Cmd *c)
  * IOAPIC) live in the hypervisor, and what the device model drives are
  * the GSIs it reports through dm_op -- which is exactly what intercepting
  * the interrupt controller's inputs shows.  Lines of any other device are
- * invisible to Xen, so those intercepts fail.
+ * invisible to Xen, so those intercepts fail; so does every
+ * irq_intercept_out: a device's output lines end in QEMU or in Xen's
+ * vIOAPIC/vPIC, neither of which the bridge can observe.
  */
 static void cmd_intercept(Cmd *c)
 {
@@ -675,6 +677,12 @@ static void cmd_intercept(Cmd *c)
 
     if (c->n != 2) {
         reply(c->b, "FAIL usage: %s QOM-PATH\n", c->w[0]);
+        return;
+    }
+    if (!strcmp(c->w[0], "irq_intercept_out")) {
+        reply(c->b, "FAIL xensim bridge: irq_intercept_out is not possible "
+              "under Xen (output lines end in QEMU or in Xen's interrupt "
+              "controllers); use irq_intercept_in ioapic\n");
         return;
     }
     path = c->w[1];

@@ -14,6 +14,7 @@
 
 #include "hv.h"
 #include "inject.h"
+#include "irqlog.h"
 
 static bool num(const char *s, uint64_t *v)
 {
@@ -317,6 +318,30 @@ static int cmd_liveness(FILE *out, unsigned cpu, char **arg, int argc)
     return 0;
 }
 
+static int cmd_irqlog(FILE *out, unsigned cpu, char **arg, int argc)
+{
+    XenSimIrqEvent ev[256];
+    uint64_t since = 0, next;
+    unsigned i, n;
+
+    if (argc > 2 || (argc == 2 && !num(arg[1], &since))) {
+        return -EINVAL;
+    }
+    n = xensim_irqlog_read(since, ev, 256, &next);
+    for (i = 0; i < n; i++) {
+        if (ev[i].is_msi) {
+            fprintf(out, "%llu msi %#llx %#x\n",
+                    (unsigned long long)ev[i].seq,
+                    (unsigned long long)ev[i].addr, ev[i].data);
+        } else {
+            fprintf(out, "%llu gsi %u %u\n", (unsigned long long)ev[i].seq,
+                    ev[i].gsi, ev[i].level);
+        }
+    }
+    fprintf(out, "ok %llu\n", (unsigned long long)next);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(FILE *out, unsigned cpu, char **arg, int argc);
@@ -333,6 +358,7 @@ static const struct {
     { "bufptrs", cmd_bufptrs },
     { "bufring", cmd_bufring },
     { "liveness", cmd_liveness },
+    { "irqlog", cmd_irqlog },
 };
 
 int hv_inject_command(FILE *out, unsigned cpu, char **arg, int argc)

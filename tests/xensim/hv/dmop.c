@@ -52,6 +52,7 @@ static const char *dm_op_name(uint32_t op)
 
 static void irq_changed(void)
 {
+    hv_irqlog_lines_changed();
     hv.events++;
     pthread_cond_broadcast(&hv.cond);
 }
@@ -336,6 +337,7 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
                 return -ERANGE;
             }
         }
+        hv_irqlog_msi(d->addr, d->data);
         hv.msi_count++;
         hv.msi_last_addr = d->addr;
         hv.msi_last_data = d->data;

@@ -274,6 +274,12 @@ int hv_vcpu_init(void);
 void hv_vcpu_lock(unsigned cpu);
 void hv_vcpu_unlock(unsigned cpu);
 
+/* irqlog.c (irqlog.h); hv.lock held */
+void hv_irqlog_lines_changed(void);
+void hv_irqlog_msi(uint64_t addr, uint32_t data);
+/* vcpu.c: a GSI's level from everything the DM drives; hv.lock held */
+int hv_gsi_level_locked(unsigned gsi);
+
 /* control-inject.c: the injection commands; -ENOSYS if arg[0] is not
  * one of them. */
 int hv_inject_command(FILE *out, unsigned cpu, char **arg, int argc);

@@ -830,6 +830,11 @@ static int irq_level_locked(unsigned gsi)
     return 0;
 }
 
+int hv_gsi_level_locked(unsigned gsi)
+{
+    return irq_level_locked(gsi);
+}
+
 int xensim_irq_level(unsigned gsi)
 {
     int level;

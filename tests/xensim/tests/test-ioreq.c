@@ -517,6 +517,26 @@ static void test_xen_exact(void)
           "invalidate of every vCPU: vCPU 1 sends its own (%d)",
           dm.invalidates - inv);
 
+    /* 11: IRQ pulses are not lost: an ordered log of edges and MSIs */
+    {
+        unsigned long long next;
+        char want[256];
+
+        r = ctl("irqlog");
+        next = strtoull(r + 3, NULL, 0);
+        xendevicemodel_set_isa_irq_level(dm.dmod, DOMID, 7, 1);
+        xendevicemodel_set_isa_irq_level(dm.dmod, DOMID, 7, 0);
+        xendevicemodel_inject_msi(dm.dmod, DOMID, 0xfee01000, 0x4042);
+        xendevicemodel_set_isa_irq_level(dm.dmod, DOMID, 7, 0);
+        r = ctl("irqlog %llu", next);
+        snprintf(want, sizeof(want), "%llu gsi 7 1\n%llu gsi 7 0\n"
+                 "%llu msi 0xfee01000 0x4042\n", next, next + 1, next + 2);
+        check(!strcmp(harness_ctl_extra, want) &&
+              strtoull(r + 3, NULL, 0) == next + 3,
+              "irqlog: a pulse on GSI 7 and an MSI, in order, once each "
+              "(%s)", harness_ctl_extra);
+    }
+
     /* 9: the highest server id first; 6: a notify nobody is bound to is
      * dropped */
     xce2 = xenevtchn_open(NULL, 0);

@@ -165,6 +165,9 @@ _, r2 = p.cmd("irq_intercept_in ioapic")
 _, r3 = p.cmd("irq_intercept_out /machine/i8259")
 tap(r == "OK" and r2 == "OK" and r3.startswith("FAIL"),
     "irq_intercept: once, same path again OK, another FAIL")
+_, r = p.cmd("irq_intercept_out ioapic")
+tap(r.startswith("FAIL"), "irq_intercept_out refused, even on the "
+    "intercepted controller (%s)" % r)
 _, r = p.cmd("clock_step 1000000")
 _, r2 = p.cmd("clock_step 1000000")
 try:
