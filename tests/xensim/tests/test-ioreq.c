@@ -113,7 +113,7 @@ static void handle(ioreq_t *r)
         }
         for (i = 0; i < r->count; i++) {
             uint64_t gpa = r->data + (r->df ? -1 : 1) * (int64_t)i * r->size;
-            uint32_t v = *reg;
+            uint64_t v = *reg;      /* room for a hostile size of 8 */
 
             if (r->dir == IOREQ_READ) {
                 guest_rw(gpa, &v, r->size, true);
