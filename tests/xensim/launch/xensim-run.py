@@ -9,6 +9,8 @@ device-model/<domid>/state = "running", talks QMP to it as libxl does
 (new connection per operation, ids from 0x786c7100, \\r\\n framing), can
 drive a short guest workload through the hypervisor's control socket, and
 tears down with SIGHUP as `xl destroy` does.  See README-launch.md.
+Its xenstore, QMP and control-socket clients are the shared ones of
+py/xensim.py (installed next to it as build/xensim/py/xensim.py).
 
 Invariants: every wait is bounded; every process it starts is stopped
 (unless --keep); the exit status is 0 only if every check passed,
@@ -19,12 +21,10 @@ import argparse
 import json
 import os
 import re
-import select
 import shlex
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -32,10 +32,7 @@ import time
 
 EXIT_NOT_BUILT = 77
 
-LIBXL_QMP_ID_BASE = 0x786c7100     # "xlq\0", libxl_qmp.c
 DM_START_TIMEOUT = 60              # LIBXL_DEVICE_MODEL_START_TIMEOUT
-QMP_CMD_TIMEOUT = 10               # LIBXL_QMP_CMD_TIMEOUT
-QMP_MAX_MSG = 1 << 20              # libxl's receive limit
 SIGHUP_EXIT_TIMEOUT = 20
 HELPER_START_TIMEOUT = 20
 
@@ -46,6 +43,12 @@ AHCI_ICH9_ID = 0x29228086
 AHCI_ABAR = 0xf1000000             # in the MMIO hole, as hvmloader would
 
 HERE = os.path.dirname(os.path.realpath(__file__))
+# Installed as build/xensim/run next to build/xensim/py/; in the source
+# tree as launch/xensim-run.py next to ../py/.
+sys.path.insert(0, os.path.join(HERE, "py"))
+sys.path.insert(1, os.path.join(HERE, "..", "py"))
+from xensim import (Control, Failure, LIBXL_QMP_ID_BASE,  # noqa: E402
+                    Qmp, XenStore, lib_env, pci_scan)
 
 # Which Xen libraries the device model runs on ($XENSIM_LIBS, --libs):
 # "real" (the default) = Debian's own libxen* over the devxen shim
@@ -54,293 +57,9 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 SHIM = os.path.join(HERE, "shim", "libxensim-devxen.so")
 
 
-def lib_env(env, mode):
-    """Point env at the Xen libraries of mode ("sim" or "real")."""
-    def prepend(var, value):
-        env[var] = value + (":" + env[var] if env.get(var) else "")
-    if mode == "real":
-        prepend("LD_PRELOAD", SHIM)
-    else:
-        prepend("LD_LIBRARY_PATH", os.path.join(HERE, "lib"))
-    env["XENSIM_LIBS"] = mode
-    return env
-
-
-class Failure(Exception):
-    """A check failed; the message says which."""
-
-
 def log(msg):
     """Progress goes to stderr; stdout carries the summary or --keep env."""
     print("xensim-run: " + msg, file=sys.stderr, flush=True)
-
-
-# ---- xenstore (xs_wire) client ------------------------------------------
-
-XS_DIRECTORY, XS_READ, XS_WATCH, XS_UNWATCH = 1, 2, 4, 5
-XS_WRITE, XS_MKDIR, XS_RM, XS_SET_PERMS = 11, 12, 13, 14
-XS_WATCH_EVENT, XS_ERROR = 15, 16
-XS_HDR = struct.Struct("=IIII")
-
-
-class XenStore:
-    """A minimal blocking xs_wire client, as libxl's libxenstore talks."""
-
-    def __init__(self, path, timeout=10):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.events = []
-        self.req_id = 0
-
-    def close(self):
-        self.sock.close()
-
-    def _recv_exact(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise Failure("xenstored closed the connection")
-            buf += chunk
-        return buf
-
-    def _recv_msg(self):
-        mtype, req_id, _tx, length = XS_HDR.unpack(
-            self._recv_exact(XS_HDR.size))
-        if length > 4096:
-            raise Failure("xenstored sent an oversized frame")
-        return mtype, req_id, self._recv_exact(length)
-
-    def request(self, mtype, *args, value=None):
-        payload = b"".join(a.encode() + b"\0" for a in args)
-        if value is not None:
-            payload += value.encode()
-        self.req_id += 1
-        self.sock.sendall(XS_HDR.pack(mtype, self.req_id, 0, len(payload))
-                          + payload)
-        while True:
-            rtype, req_id, data = self._recv_msg()
-            if rtype == XS_WATCH_EVENT:
-                self.events.append(data.split(b"\0")[:2])
-                continue
-            if rtype == XS_ERROR:
-                raise OSError(data.rstrip(b"\0").decode())
-            if rtype != mtype or req_id != self.req_id:
-                raise Failure("xenstored answered type %d to type %d"
-                              % (rtype, mtype))
-            return data
-
-    def write(self, path, value):
-        self.request(XS_WRITE, path, value=value)
-
-    def read(self, path):
-        try:
-            return self.request(XS_READ, path).decode(errors="replace")
-        except OSError:
-            return None
-
-    def mkdir(self, path):
-        self.request(XS_MKDIR, path)
-
-    def rm(self, path):
-        try:
-            self.request(XS_RM, path)
-        except OSError:
-            pass
-
-    def directory(self, path):
-        try:
-            data = self.request(XS_DIRECTORY, path)
-        except OSError:
-            return []
-        return [x.decode() for x in data.split(b"\0") if x]
-
-    def set_perms(self, path, *perms):
-        self.request(XS_SET_PERMS, path, *perms)
-
-    def watch(self, path, token):
-        self.request(XS_WATCH, path, token)
-
-    def unwatch(self, path, token):
-        self.request(XS_UNWATCH, path, token)
-
-    def wait_event(self, timeout):
-        """The next watch event (path, token), or None after timeout."""
-        if not self.events:
-            ready, _, _ = select.select([self.sock], [], [], timeout)
-            if not ready:
-                return None
-            while True:
-                rtype, _req, data = self._recv_msg()
-                if rtype == XS_WATCH_EVENT:
-                    self.events.append(data.split(b"\0")[:2])
-                    break
-        path, token = self.events.pop(0)
-        return path.decode(), token.decode()
-
-
-# ---- QMP client, libxl style --------------------------------------------
-
-class QmpConnection:
-    """One libxl QMP connection: greeting, capabilities, commands."""
-
-    def __init__(self, path, transcript):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(QMP_CMD_TIMEOUT)
-        self.sock.connect(path)
-        self.buf = b""
-        self.next_id = LIBXL_QMP_ID_BASE
-        self.transcript = transcript
-        self.greeting = None
-
-    def close(self):
-        self.sock.close()
-
-    def _recv_line(self):
-        while b"\r\n" not in self.buf:
-            if len(self.buf) > QMP_MAX_MSG:
-                raise Failure("QMP message over 1 MiB")
-            bare = self.buf.find(b"\n")
-            if bare >= 0:
-                raise Failure("QMP message not terminated by \\r\\n: %r"
-                              % self.buf[:bare][:80])
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                raise Failure("no QMP answer within %d s" % QMP_CMD_TIMEOUT)
-            if not chunk:
-                raise Failure("QEMU closed the QMP connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        if b"\n" in line:
-            raise Failure("QMP message not terminated by \\r\\n: %r"
-                          % line[:80])
-        self.transcript.append("<- " + line.decode(errors="replace"))
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            raise Failure("QMP sent invalid JSON: %r" % line[:80])
-        if not isinstance(msg, dict):
-            raise Failure("QMP message is not an object")
-        return msg
-
-    def _recv_message(self):
-        """Next non-event message, classified as libxl does."""
-        while True:
-            msg = self._recv_line()
-            for key in ("QMP", "return", "error", "event"):
-                if key in msg:
-                    break
-            else:
-                raise Failure("QMP message of no known type: %s" % msg)
-            if key != "event":
-                return key, msg
-
-    def handshake(self):
-        kind, msg = self._recv_message()
-        if kind != "QMP":
-            raise Failure("expected the QMP greeting, got %s" % kind)
-        try:
-            ver = msg["QMP"]["version"]["qemu"]
-            self.greeting = (int(ver["major"]), int(ver["minor"]),
-                             int(ver["micro"]))
-        except (KeyError, TypeError, ValueError):
-            raise Failure("greeting lacks QMP.version.qemu")
-        self.execute("qmp_capabilities")
-
-    def execute(self, command, arguments=None):
-        cmd_id = self.next_id
-        self.next_id += 1
-        req = {"execute": command, "id": cmd_id}
-        if arguments is not None:
-            req["arguments"] = arguments
-        line = json.dumps(req, separators=(",", ":"))
-        self.transcript.append("-> " + line)
-        self.sock.sendall(line.encode() + b"\r\n")
-        kind, msg = self._recv_message()
-        if "id" not in msg:
-            raise Failure("reply to %s has no id" % command)
-        if msg["id"] != cmd_id:
-            raise Failure("reply id %r, expected %#x" % (msg["id"], cmd_id))
-        if kind == "error":
-            err = msg["error"]
-            if not isinstance(err, dict) or "class" not in err \
-                    or "desc" not in err:
-                raise Failure("error reply without class/desc")
-            raise Failure("%s failed: %s: %s"
-                          % (command, err["class"], err["desc"]))
-        if kind != "return":
-            raise Failure("unexpected %s in reply to %s" % (kind, command))
-        return msg["return"]
-
-
-# ---- hypervisor control socket ------------------------------------------
-
-class Control:
-    """Line client of xensim-hv's control socket."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(path)
-        self.buf = b""
-
-    def close(self):
-        self.sock.close()
-
-    def _line(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise Failure("hv control socket closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode(errors="replace").rstrip("\r")
-
-    def command(self, line):
-        """Send one command; return (status line, preceding lines)."""
-        self.sock.sendall(line.encode() + b"\n")
-        body = []
-        while True:
-            reply = self._line()
-            if reply == "ok" or reply.startswith("ok ") \
-                    or reply.startswith("err"):
-                return reply, body
-            body.append(reply)
-
-    def ok(self, line):
-        reply, _ = self.command(line)
-        if reply.startswith("err"):
-            raise Failure("%s: %s" % (line, reply))
-
-    def value(self, line):
-        reply, _ = self.command(line)
-        if not reply.startswith("ok "):
-            raise Failure("%s: %s" % (line, reply))
-        return int(reply.split()[1], 0)
-
-
-def pci_scan(ctl):
-    """Scan PCI bus 0 through CF8/CFC; list of (dev, fn, id, class)."""
-    found = []
-    for dev in range(32):
-        for fn in range(8):
-            addr = 0x80000000 | (dev << 11) | (fn << 8)
-            ctl.ok("outl 0xcf8 %#x" % addr)
-            ids = ctl.value("inl 0xcfc")
-            if ids & 0xffff == 0xffff:
-                if fn == 0:
-                    break
-                continue
-            ctl.ok("outl 0xcf8 %#x" % (addr | 0x08))
-            cls = ctl.value("inl 0xcfc") >> 8
-            ctl.ok("outl 0xcf8 %#x" % (addr | 0x0c))
-            hdr_type = (ctl.value("inl 0xcfc") >> 16) & 0xff
-            found.append((dev, fn, ids, cls))
-            if fn == 0 and not hdr_type & 0x80:
-                break
-    return found
 
 
 # ---- the launcher --------------------------------------------------------
@@ -457,7 +176,7 @@ class Launch:
         return proc
 
     def env(self):
-        env = lib_env(dict(os.environ), self.opts.libs)
+        env = lib_env(dict(os.environ), self.opts.libs, HERE)
         env["XENSIM_SOCKET"] = self.paths["hv"]
         env["XENSTORED_PATH"] = self.paths["xenstored"]
         env["XENSTORED_RUNDIR"] = self.dir
@@ -556,8 +275,7 @@ class Launch:
         """libxl's first connection after the spawn, plus unpause."""
         transcript = []
         try:
-            conn = QmpConnection(self.paths["qmp"], transcript)
-            conn.handshake()
+            conn = Qmp(self.paths["qmp"], transcript)
             self.result["qemu_version"] = "%d.%d.%d" % conn.greeting
             self.note(True, "QMP greeting (QEMU %s) and qmp_capabilities "
                       "(id %#x)" % (self.result["qemu_version"],
@@ -590,8 +308,7 @@ class Launch:
                                                           node))
             conn.close()
             # libxl_domain_unpause: a new connection, then "cont".
-            conn = QmpConnection(self.paths["qmp"], transcript)
-            conn.handshake()
+            conn = Qmp(self.paths["qmp"], transcript)
             conn.execute("cont")
             conn.close()
             self.note(True, "unpause: cont on a running VM succeeds")
@@ -861,9 +578,8 @@ def qmp_command(path, command, arguments):
     transcript = []
     try:
         args = json.loads(arguments) if arguments else None
-        qmp = QmpConnection(path, transcript)
+        qmp = Qmp(path, transcript)
         try:
-            qmp.handshake()
             ret = qmp.execute(command, args)
         finally:
             qmp.close()

@@ -34,7 +34,17 @@ import subprocess
 import sys
 import tempfile
 
-from q35guest import Guest, scan_bus0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "py"))
+import xensim  # noqa: E402
+from xensim import scan_bus0  # noqa: E402
+
+
+def Guest(sim, qemu, args, memory=256, domid=21, **kw):
+    """A Q35 test's device model: libxl's argv for 2 vCPUs and std VGA."""
+    return xensim.Guest(sim, qemu, args, memory=memory, domid=domid,
+                        vcpus=2, vga="std", **kw)
+
 
 n = 0
 failed = 0

@@ -47,7 +47,10 @@ import sys
 import tempfile
 import time
 
-from q35guest import Guest, scan_bus0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "py"))
+import xensim  # noqa: E402
+from xensim import scan_bus0  # noqa: E402
 
 PORTS = 6
 SLOTS = 32
@@ -444,8 +447,8 @@ def main():
                      "cache=writeback" % (path, p),
                      "-device", "ide-hd,bus=ide.%d,unit=0,drive=ahcidisk-%d"
                      % (p, p)]
-        g = Guest(opts.sim, opts.qemu, args, memory=512, domid=35,
-                  vga="std")
+        g = xensim.Guest(opts.sim, opts.qemu, args, memory=512, domid=35,
+                         vcpus=2, vga="std")
         try:
             if not g.ok:
                 print(g.launch_log[-3000:])

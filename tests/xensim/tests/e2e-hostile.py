@@ -16,13 +16,13 @@ usage: e2e-hostile.py BUILD_XENSIM_DIR NAME=QEMU [NAME=QEMU...]
 A NAME starting with "stock" is Debian's 7.2: its failures are recorded
 as "ok ... # SKIP known stock 7.2 failure: <case>".  TAP on stdout.
 """
-import json
 import os
-import shlex
-import socket
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "py"))
+from xensim import Failure, Guest, Tap, alive, qmp_status  # noqa: E402
 
 ONES = {1: 0xff, 2: 0xffff, 4: 0xffffffff}
 ALL = 0xffffffffffffffff
@@ -85,90 +85,14 @@ CASES = [
      "rawbuf 0 1 %#x" % buf_entry(0x42, 2, 0xa0000, 0), None),
 ]
 
-n = 0
-
-
-def tap(ok, what, skip=None):
-    global n
-    n += 1
-    if skip and not ok:
-        print("ok %d - %s # SKIP %s" % (n, what, skip), flush=True)
-    else:
-        print("%sok %d - %s" % ("" if ok else "not ", n, what), flush=True)
-
-
-class Control:
-    def __init__(self, path, timeout=30):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.settimeout(timeout)
-        self.s.connect(path)
-        self.f = self.s.makefile("rw")
-
-    def cmd(self, line):
-        self.f.write(line + "\n")
-        self.f.flush()
-        extra = []
-        while True:
-            reply = self.f.readline()
-            if not reply:
-                return "err EOF", extra
-            reply = reply.strip()
-            if reply.startswith("ok") or reply.startswith("err"):
-                return reply, extra
-            extra.append(reply)
-
-
-def qmp_status(path, timeout=10):
-    """query-status over a fresh QMP connection, or the failure."""
-    try:
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(timeout)
-        s.connect(path)
-        f = s.makefile("rw", newline="\r\n")
-        json.loads(f.readline())
-        for cmd in ("qmp_capabilities", "query-status"):
-            f.write(json.dumps({"execute": cmd}) + "\r\n")
-            f.flush()
-            while True:
-                msg = json.loads(f.readline())
-                if "return" in msg or "error" in msg:
-                    break
-        s.close()
-        return msg.get("return", {}).get("status", "error %s" % msg)
-    except (OSError, ValueError) as e:
-        return "no answer (%s)" % e
-
-
-def start(sim, qemu):
-    p = subprocess.run([sim + "/run", "--keep", "--", qemu,
-                        "-d", "guest_errors"],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=120)
-    if p.returncode:
-        return None, p.stderr
-    env = {}
-    for tok in shlex.split(p.stdout):
-        k, _, v = tok.partition("=")
-        env[k] = v
-    return env, ""
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def run_case(sim, qemu, case):
     """Returns (ok, detail)."""
     name, line, want = case
-    env, err = start(sim, qemu)
-    if not env:
-        return False, "did not start: " + err.strip().splitlines()[-1]
+    g = Guest(sim, qemu, ["-d", "guest_errors"], qmp=False)
+    if not g.ok:
+        return False, "did not start: " + g.launch_log.strip().splitlines()[-1]
     try:
-        ctl = Control(env["XENSIM_CONTROL"])
+        ctl = g.ctl
         problems = []
         reply, _ = ctl.cmd(line)
         if not reply.startswith("ok"):
@@ -178,52 +102,43 @@ def run_case(sim, qemu, case):
             if got != want:
                 problems.append("read %#x, not %#x" % (got, want))
         time.sleep(0.2)
-        if not alive(int(env["XENSIM_QEMU_PID"])):
+        if not alive(g.pid):
             problems.append("QEMU died")
         else:
-            st = qmp_status(env["XENSIM_QMP"])
+            st = qmp_status(g.env["XENSIM_QMP"])
             if st != "running":
                 problems.append("query-status: " + st)
             reply, _ = ctl.cmd("inw 0x10")
             if reply != "ok 0x49d2":
                 problems.append("then inw 0x10: " + reply)
-        reply, lines = ctl.cmd("counters")
-        bugs = [l for l in lines if l.startswith("dm_bugs ")]
-        if bugs and bugs[0] != "dm_bugs 0":
-            problems.append(bugs[0])
+        bugs = ctl.counter("dm_bugs")
+        if bugs:
+            problems.append("dm_bugs %d" % bugs)
         if problems:
-            try:
-                tail = open(env["XENSIM_QEMU_LOG"]).read().strip()
-                tail = tail.splitlines()[-1][:120] if tail else ""
-            except OSError:
-                tail = ""
+            tail = g.log().strip()
             if tail:
-                problems.append("log: " + tail)
+                problems.append("log: " + tail.splitlines()[-1][:120])
         return not problems, "; ".join(problems)
-    except OSError as e:
+    except (OSError, Failure) as e:
         return False, "control socket: %s" % e
     finally:
-        subprocess.run(shlex.split(env["XENSIM_STOP"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=120)
+        g.stop()
 
 
 def main():
     sim = sys.argv[1]
     binaries = [a.split("=", 1) for a in sys.argv[2:]]
     print("1..%d" % (len(CASES) * len(binaries)))
-    failed = 0
+    t = Tap()
     for label, qemu in binaries:
         stock = label.startswith("stock")
         for case in CASES:
             ok, detail = run_case(sim, qemu, case)
             what = "%s: %s" % (label, case[0])
-            if not ok:
-                print("# %s: %s" % (what, detail))
-            tap(ok, what, skip=("known stock 7.2 failure: %s" % case[0])
-                if stock else None)
-            failed += not ok and not stock
-    return 1 if failed else 0
+            t.check(ok, what, "%s: %s" % (what, detail),
+                    skip=("known stock 7.2 failure: %s" % case[0])
+                    if stock else None)
+    return 1 if t.failed else 0
 
 
 if __name__ == "__main__":

@@ -14,99 +14,17 @@ One device model per binary (build/xensim/run --keep, std VGA):
 usage: e2e-lifecycle.py BUILD_XENSIM_DIR NAME=QEMU [NAME=QEMU...]
 A NAME starting with "stock" records failures as SKIP.  TAP on stdout.
 """
-import json
 import os
-import shlex
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 
-n = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "py"))
+from xensim import Failure, Guest, Tap, xs_read  # noqa: E402
+
 BAR = 0xf0000000
 GPA = 0x200000
-
-
-class Control:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.settimeout(60)
-        self.s.connect(path)
-        self.f = self.s.makefile("rw")
-
-    def cmd(self, line):
-        self.f.write(line + "\n")
-        self.f.flush()
-        extra = []
-        while True:
-            r = self.f.readline().strip()
-            if r.startswith("ok") or r.startswith("err") or not r:
-                return r, extra
-            extra.append(r)
-
-    def value(self, line):
-        r, _ = self.cmd(line)
-        return int(r.split()[1], 0)
-
-    def counter(self, name):
-        _, lines = self.cmd("counters")
-        for l in lines:
-            k, _, v = l.partition(" ")
-            if k == name:
-                return int(v, 0)
-        return None
-
-
-class Qmp:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.settimeout(30)
-        self.s.connect(path)
-        self.f = self.s.makefile("rw", newline="\r\n")
-        json.loads(self.f.readline())
-        self.run("qmp_capabilities")
-
-    def run(self, cmd, **args):
-        msg = {"execute": cmd}
-        if args:
-            msg["arguments"] = args
-        self.f.write(json.dumps(msg) + "\r\n")
-        self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if "return" in r or "error" in r:
-                return r
-
-
-def xs_read(sock_path, path):
-    """One XS_READ (xs_wire.h type 2) on the xenstored socket, or None."""
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(sock_path)
-        body = path.encode() + b"\0"
-        s.sendall(struct.pack("<IIII", 2, 1, 0, len(body)) + body)
-        hdr = s.recv(16, socket.MSG_WAITALL)
-        kind, _, _, length = struct.unpack("<IIII", hdr)
-        data = s.recv(length, socket.MSG_WAITALL) if length else b""
-        return data.decode().rstrip("\0") if kind == 2 else None
-    except OSError:
-        return None
-    finally:
-        s.close()
-
-
-def tap(ok, what, stock, detail):
-    global n
-    n += 1
-    if not ok:
-        print("# " + detail)
-    if not ok and stock:
-        print("ok %d - %s # SKIP known stock 7.2 failure: %s" % (n, what,
-                                                                 what))
-        return 0
-    print("%sok %d - %s" % ("" if ok else "not ", n, what), flush=True)
-    return 0 if ok else 1
 
 
 def vga_dev(c):
@@ -156,9 +74,9 @@ def dirty_log(c, q):
         return c.counter("dm_ops") - before
 
     off = dm_ops_for_dma()
-    r = q.run("xen-set-global-dirty-log", enable=True)
+    r = q.command("xen-set-global-dirty-log", {"enable": True})
     on = dm_ops_for_dma()
-    q.run("xen-set-global-dirty-log", enable=False)
+    q.command("xen-set-global-dirty-log", {"enable": False})
     off2 = dm_ops_for_dma()
     ok = "return" in r and off == 0 and on >= 1 and off2 == 0
     return ok, "dm_ops per DMA: off %d, on %d, off again %d (%s)" % (
@@ -167,65 +85,60 @@ def dirty_log(c, q):
 
 def save_state(q, tmp):
     results = []
-    q.run("stop")
+    q.command("stop")
     for live in (False, True):
         path = os.path.join(tmp, "dm-state-%d" % live)
-        r = q.run("xen-save-devices-state", filename=path, live=live)
+        r = q.command("xen-save-devices-state",
+                      {"filename": path, "live": live})
         try:
             head = open(path, "rb").read(8)
         except OSError:
             head = b""
         results.append(("return" in r, head[:4] == b"QEVM", r))
-    cont = q.run("cont")
-    status = q.run("query-status").get("return", {}).get("status")
+    q.command("cont")
+    status = q.command("query-status").get("return", {}).get("status")
     ok = all(a and b for a, b, _ in results) and status == "running"
     return ok, "saves %s, then %s" % (results, status)
 
 
-def run(sim, label, qemu):
+def run(t, sim, label, qemu):
     stock = label.startswith("stock")
-    failed = 0
-    p = subprocess.run([sim + "/run", "--keep", "--vga", "std", "--domid",
-                        "3", "--", qemu], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=120)
-    if p.returncode:
-        return tap(False, "%s: starts" % label, stock, p.stderr[-300:])
-    env = dict(t.partition("=")[::2] for t in shlex.split(p.stdout))
+    g = Guest(sim, qemu, vga="std", domid=3)
+    if not g.ok:
+        t.check(False, "%s: starts" % label, g.launch_log[-300:], stock)
+        return
     tmp = tempfile.mkdtemp(prefix="xensim-life.")
     try:
-        c = Control(env["XENSIM_CONTROL"])
-        q = Qmp(env["XENSIM_QMP"])
+        c, q = g.ctl, g.qmp
         for what, fn in (
                 ("VRAM relocated onto its BAR, physmap recorded in xenstore "
                  "and removed with the BAR", lambda: physmap(
-                     c, env["XENSTORED_PATH"], 3)),
+                     c, g.env["XENSTORED_PATH"], 3)),
                 ("xen-set-global-dirty-log: DMA reported to Xen only while "
                  "on", lambda: dirty_log(c, q)),
                 ("stop, xen-save-devices-state live false and true, cont",
                  lambda: save_state(q, tmp))):
             try:
                 ok, detail = fn()
-            except (OSError, ValueError, KeyError, IndexError) as e:
+            except (OSError, ValueError, KeyError, IndexError,
+                    Failure) as e:
                 ok, detail = False, repr(e)
-            failed += tap(ok, "%s: %s" % (label, what), stock, detail)
-        failed += tap(c.counter("dm_bugs") == 0, "%s: no device-model bug"
-                      % label, stock, "dm_bugs %s" % c.counter("dm_bugs"))
+            t.check(ok, "%s: %s" % (label, what), detail, stock)
+        t.check(c.counter("dm_bugs") == 0, "%s: no device-model bug"
+                % label, "dm_bugs %s" % c.counter("dm_bugs"), stock)
     finally:
-        subprocess.run(shlex.split(env["XENSIM_STOP"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=120)
+        g.stop()
         subprocess.run(["rm", "-rf", tmp])
-    return failed
 
 
 def main():
     sim = sys.argv[1]
-    failed = 0
+    t = Tap()
     for arg in sys.argv[2:]:
         label, qemu = arg.split("=", 1)
-        failed += run(sim, label, qemu)
-    print("1..%d" % n)
-    return 1 if failed else 0
+        run(t, sim, label, qemu)
+    t.plan()
+    return 1 if t.failed else 0
 
 
 if __name__ == "__main__":

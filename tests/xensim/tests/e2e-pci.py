@@ -9,12 +9,15 @@ TAP on stdout.  usage: e2e-pci.py BUILD_XENSIM_DIR QEMU [QEMU...]
 import os
 import shutil
 import signal
-import struct
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "py"))
+from xensim import (Control, Tap, lib_env, libs_mode,  # noqa: E402
+                    scan_bus0, xs_read)
 
 DOMID = 7
 # xenfv's bus 0 as QEMU 7.2 builds it from libxl's argv: the machine
@@ -28,54 +31,8 @@ EXPECTED = {
     (3, 0): 0x11111234,     # VGA
 }
 
-n = 0
-
-
-def tap(ok, what):
-    global n
-    n += 1
-    print("%sok %d - %s" % ("" if ok else "not ", n, what), flush=True)
-    return ok
-
-
-class Control:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.connect(path)
-        self.f = self.s.makefile("rw")
-
-    def cmd(self, line):
-        self.f.write(line + "\n")
-        self.f.flush()
-        extra = []
-        while True:
-            reply = self.f.readline()
-            if not reply:
-                return "err EOF", extra
-            reply = reply.strip()
-            if reply.startswith("ok") or reply.startswith("err"):
-                return reply, extra
-            extra.append(reply)
-
-    def value(self, line):
-        reply, _ = self.cmd(line)
-        parts = reply.split()
-        if parts[0] != "ok" or len(parts) < 2:
-            raise RuntimeError("%s: %s" % (line, reply))
-        return int(parts[1], 0)
-
-
-def lib_env(env, build):
-    """The Xen libraries QEMU runs on, as build/xensim/run --libs picks
-    them from $XENSIM_LIBS: Debian's own over the devxen shim (default)
-    or, with "sim", xensim's replacements."""
-    if os.environ.get("XENSIM_LIBS") != "sim":
-        shim = build + "/shim/libxensim-devxen.so"
-        env["LD_PRELOAD"] = shim + (":" + env["LD_PRELOAD"]
-                                    if env.get("LD_PRELOAD") else "")
-    else:
-        env["LD_LIBRARY_PATH"] = build + "/lib"
-    return env
+T = Tap()
+tap = T.check
 
 
 def libs_in_use(pid, build):
@@ -100,33 +57,6 @@ def libs_in_use(pid, build):
     if shim or len(ours) < 5:
         return desc, "mapped: " + " ".join(xen)
     return desc, None
-
-
-def xs_read(path, sock_path):
-    """One XS_READ over the xenstored socket (xs_wire.h: type 2)."""
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(sock_path)
-        body = path.encode() + b"\0"
-        s.sendall(struct.pack("<IIII", 2, 1, 0, len(body)) + body)
-        hdr = b""
-        while len(hdr) < 16:
-            chunk = s.recv(16 - len(hdr))
-            if not chunk:
-                return None
-            hdr += chunk
-        kind, _, _, length = struct.unpack("<IIII", hdr)
-        data = b""
-        while len(data) < length:
-            chunk = s.recv(length - len(data))
-            if not chunk:
-                return None
-            data += chunk
-        return data.decode(errors="replace") if kind == 2 else None
-    except OSError:
-        return None
-    finally:
-        s.close()
 
 
 def wait_path(path, proc, timeout=10):
@@ -177,7 +107,7 @@ def run_one(build, qemu, legacy=False, hardened=False):
             Control(ctl_sock).cmd("fault no-resource 1")
         env = dict(os.environ, XENSIM_SOCKET=hv_sock,
                    XENSTORED_PATH=xs_sock, XEN_DOMAIN_ID=str(DOMID))
-        lib_env(env, build)
+        lib_env(env, libs_mode(), build)
         argv = [qemu, "-xen-domid", str(DOMID), "-no-shutdown",
                 "-nodefaults", "-no-user-config", "-name", "e2e",
                 "-vnc", "none", "-display", "none",
@@ -193,7 +123,7 @@ def run_one(build, qemu, legacy=False, hardened=False):
         end = time.time() + 30
         running = False
         while time.time() < end and q.poll() is None:
-            if xs_read(state_path, xs_sock) == "running":
+            if xs_read(xs_sock, state_path) == "running":
                 running = True
                 break
             time.sleep(0.05)
@@ -205,19 +135,7 @@ def run_one(build, qemu, legacy=False, hardened=False):
         libs, why = libs_in_use(q.pid, build)
         tap(why is None, "%s: runs on %s" % (name, libs)
             + ("" if why is None else " (%s)" % why))
-        found = {}
-        for dev in range(32):
-            for fn in range(8):
-                ctl.cmd("outl 0xcf8 %#x" % (0x80000000 | dev << 11 | fn << 8))
-                ids = ctl.value("inl 0xcfc")
-                if ids != 0xffffffff:
-                    found[(dev, fn)] = ids
-                if fn == 0:
-                    if ids == 0xffffffff:
-                        break
-                    ctl.cmd("outl 0xcf8 %#x" % (0x8000000c | dev << 11))
-                    if not ctl.value("inl 0xcfc") & 0x00800000:
-                        break   # not multi-function
+        found = scan_bus0(ctl)
         tap(found == EXPECTED, "%s: PCI IDs of every device on bus 0 via "
             "CF8/CFC: %s" % (name, ", ".join(
                 "%02x.%x=%04x:%04x" % (d, f, v & 0xffff, v >> 16)
@@ -232,9 +150,7 @@ def run_one(build, qemu, legacy=False, hardened=False):
         tap(reply == "ok " + ("%02x" % rtc) * 4, "%s: rep insb lands in guest "
             "RAM through QEMU's mapcache (%s)" % (name, reply))
         def unmaps():
-            _, lines = ctl.cmd("counters")
-            return [int(l.split()[1]) for l in lines
-                    if l.startswith("fmem_unmaps ")][0]
+            return ctl.counter("fmem_unmaps")
         before = unmaps()
         reply, _ = ctl.cmd("invalidate")
         # A device model may munmap after an RCU grace period: wait.
@@ -265,9 +181,9 @@ def run_one(build, qemu, legacy=False, hardened=False):
             ctl.cmd("outb 0x70 0x0a")
             tap(q.poll() is None and ctl.value("inb 0x71") == rtc, what)
         else:
-            tap(True, "# SKIP known: " + what + ": QEMU 7.2's mapcache "
-                "returns NULL for an unpopulated gfn and the write "
-                "segfaults (fixed by our series)")
+            T.skip(what, "known: QEMU 7.2's mapcache returns NULL for an "
+                   "unpopulated gfn and the write segfaults (fixed by our "
+                   "series)")
         # One foreign map fails (as privcmd can, e.g. ENOMEM): only that
         # access may fail; the device model must carry on.
         what = ("%s: a failed foreign map fails one access, the device "
@@ -280,8 +196,8 @@ def run_one(build, qemu, legacy=False, hardened=False):
             tap(q.poll() is None and reply == "ok " + ("%02x" % rtc) * 4,
                 what)
         else:
-            tap(True, "# SKIP known: " + what + ": QEMU 7.2 exits when "
-                "xenforeignmemory_map2 fails (fixed by our series)")
+            T.skip(what, "known: QEMU 7.2 exits when xenforeignmemory_map2 "
+                   "fails (fixed by our series)")
         # One page of a bucket fails in err[]: the rest of the bucket
         # works, the bad page fails cleanly, and maps again once good.
         what = ("%s: a page failing in err[] fails only accesses to it"
@@ -298,8 +214,8 @@ def run_one(build, qemu, legacy=False, hardened=False):
             tap(q.poll() is None and ok_rest and
                 reply == "ok " + ("%02x" % rtc) * 4, what)
         else:
-            tap(True, "# SKIP known: " + what + ": QEMU 7.2 segfaults on "
-                "an access to the failed page (fixed by our series)")
+            T.skip(what, "known: QEMU 7.2 segfaults on an access to the "
+                   "failed page (fixed by our series)")
         tap(q.poll() is None, "%s: still running" % name)
         # ACPI S5 through PIIX4 PM (00:01.3): PMBA 0xb000, PMIOSE, then
         # SLP_EN in PM1a_CNT; QEMU asks Xen to power the domain off.
@@ -333,13 +249,13 @@ def main():
     build = sys.argv[1]
     for qemu in sys.argv[2:]:
         if not os.access(qemu, os.X_OK):
-            tap(True, "# SKIP %s not built" % qemu)
+            T.skip(qemu, "not built")
             continue
         # Our series hardens the mapcache; Debian's 7.2 is the baseline.
         hardened = not qemu.endswith("xen-qemu-system-i386")
         run_one(build, qemu, hardened=hardened)
         run_one(build, qemu, legacy=True, hardened=hardened)
-    print("1..%d" % n)
+    T.plan()
 
 
 if __name__ == "__main__":
