@@ -269,6 +269,14 @@ void hv_hypercall_print_enosys(FILE *f);
 
 /* vcpu.c */
 int hv_vcpu_init(void);
+/* The ioreq_t bitfield byte (state:4, data_is_ptr, dir, df) of a slot. */
+volatile uint8_t *hv_slot_flags(ioreq_t *slot);
+/* A CLOCK_REALTIME deadline us from now, for hv.cond waits. */
+struct timespec;
+void hv_deadline_us(struct timespec *ts, long us);
+/* guestmem.c: guest RAM at gpa (-EFAULT if a page is not RAM); hv.lock
+ * held */
+int hv_ram_rw_locked(uint64_t gpa, void *buf, size_t len, bool is_write);
 /* A vCPU's access lock: one access in flight per vCPU; taken before
  * hv.lock, never while holding it. */
 void hv_vcpu_lock(unsigned cpu);
@@ -277,7 +285,7 @@ void hv_vcpu_unlock(unsigned cpu);
 /* irqlog.c (irqlog.h); hv.lock held */
 void hv_irqlog_lines_changed(void);
 void hv_irqlog_msi(uint64_t addr, uint32_t data);
-/* vcpu.c: a GSI's level from everything the DM drives; hv.lock held */
+/* irq.c: a GSI's level from everything the DM drives; hv.lock held */
 int hv_gsi_level_locked(unsigned gsi);
 
 /* control-inject.c: the injection commands; -ENOSYS if arg[0] is not

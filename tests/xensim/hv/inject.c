@@ -50,11 +50,8 @@ const char *xensim_slot_field_name(XenSimSlotField f)
     return f < XENSIM_SLOT_NR_FIELDS ? field_names[f] : "?";
 }
 
-/* The byte holding state, data_is_ptr, dir, df and _pad1. */
-static volatile uint8_t *flags_byte(ioreq_t *r)
-{
-    return (volatile uint8_t *)r + offsetof(ioreq_t, _pad0) + 2;
-}
+/* The byte holding state, data_is_ptr, dir, df and _pad1 (vcpu.c). */
+#define flags_byte hv_slot_flags
 
 static void set_field(ioreq_t *r, XenSimSlotField f, uint64_t v)
 {
@@ -149,17 +146,6 @@ int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out)
     return ret;
 }
 
-static void deadline_in(struct timespec *ts, long us)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += us / 1000000;
-    ts->tv_nsec += (us % 1000000) * 1000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 static bool passed(const struct timespec *t)
 {
     struct timespec now;
@@ -210,7 +196,7 @@ static int inject_locked(const XenSimInjection *inj, uint64_t *data)
     if (!inj->no_notify) {
         hv_guest_send(s->vcpu_port[inj->cpu]);
     }
-    deadline_in(&deadline, (long)ms * 1000);
+    hv_deadline_us(&deadline, (long)ms * 1000);
     for (;;) {
         struct timespec step;
 
@@ -245,7 +231,7 @@ static int inject_locked(const XenSimInjection *inj, uint64_t *data)
         if (raced) {
             step = deadline;
         } else {
-            deadline_in(&step, 50);
+            hv_deadline_us(&step, 50);
         }
         pthread_cond_timedwait(&hv.cond, &hv.lock, &step);
     }

@@ -1,5 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * xensim-hv vCPUs: the guest side of the ioreq protocol (see vcpu.h).
+ * xensim-hv vCPUs: the guest side of the ioreq protocol (see vcpu.h):
+ * the slot protocol, routing an access to its ioreq server, Xen's rep
+ * chunks and the pending invalidation.  Guest RAM is guestmem.c, the
+ * buffered ring bufring.c, interrupt lines irq.c.
  *
  * A synchronous access writes the request into the vCPU's slot of the
  * selected server with state NONE -> READY, raises the vCPU's event
@@ -76,12 +80,12 @@ void hv_vcpu_unlock(unsigned cpu)
     pthread_mutex_unlock(&vcpu_lock[cpu]);
 }
 
-static int ram_rw(uint64_t gpa, void *buf, size_t len, bool is_write);
-
-static volatile uint8_t *flags_byte(ioreq_t *slot)
+volatile uint8_t *hv_slot_flags(ioreq_t *slot)
 {
     return (volatile uint8_t *)slot + IOREQ_FLAGS_BYTE;
 }
+
+#define flags_byte hv_slot_flags
 
 static uint8_t slot_state(ioreq_t *slot)
 {
@@ -143,11 +147,11 @@ static void count_type(uint8_t type)
     }
 }
 
-static void deadline_in(struct timespec *ts, int ms)
+void hv_deadline_us(struct timespec *ts, long us)
 {
     clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000;
+    ts->tv_sec += us / 1000000;
+    ts->tv_nsec += (us % 1000000) * 1000;
     if (ts->tv_nsec >= 1000000000) {
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000;
@@ -210,7 +214,7 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
     count_type(a->type);
     hv_guest_send(port);
 
-    deadline_in(&deadline, hv.timeout_ms);
+    hv_deadline_us(&deadline, (long)hv.timeout_ms * 1000);
     for (;;) {
         bool notified;
 
@@ -343,7 +347,7 @@ static void unclaimed_rep_read(const HvAccess *a)
         uint64_t gpa = a->df ? a->data - (uint64_t)i * a->size :
                                a->data + (uint64_t)i * a->size;
 
-        ram_rw(gpa, &ff, a->size, true);
+        hv_ram_rw_locked(gpa, &ff, a->size, true);
     }
 }
 
@@ -529,53 +533,6 @@ int xensim_mmio_rep(unsigned cpu, uint64_t addr, unsigned size,
     return do_rep(cpu, &a);
 }
 
-static int ram_rw(uint64_t gpa, void *buf, size_t len, bool is_write)
-{
-    char *p = buf;
-
-    while (len) {
-        uint64_t gfn = gpa >> XENSIM_PAGE_SHIFT;
-        size_t in_page = XENSIM_PAGE_SIZE - (gpa & (XENSIM_PAGE_SIZE - 1));
-        size_t chunk = len < in_page ? len : in_page;
-        char *host = hv_gfn_ptr(gfn);
-
-        if (!host) {
-            return -EFAULT;
-        }
-        host += gpa & (XENSIM_PAGE_SIZE - 1);
-        if (!is_write) {
-            memcpy(p, host, chunk);
-        } else if (hv_mem_type(gfn) != HVMMEM_ram_ro) {
-            memcpy(host, p, chunk);
-            hv_mark_dirty(gfn);
-        }
-        gpa += chunk;
-        p += chunk;
-        len -= chunk;
-    }
-    return 0;
-}
-
-int xensim_ram_read(uint64_t gpa, void *buf, size_t len)
-{
-    int ret;
-
-    pthread_mutex_lock(&hv.lock);
-    ret = ram_rw(gpa, buf, len, false);
-    pthread_mutex_unlock(&hv.lock);
-    return ret;
-}
-
-int xensim_ram_write(uint64_t gpa, const void *buf, size_t len)
-{
-    int ret;
-
-    pthread_mutex_lock(&hv.lock);
-    ret = ram_rw(gpa, (void *)buf, len, true);
-    pthread_mutex_unlock(&hv.lock);
-    return ret;
-}
-
 int xensim_mmio(unsigned cpu, uint64_t addr, unsigned size, bool is_write,
                 uint64_t *val)
 {
@@ -597,7 +554,7 @@ int xensim_mmio(unsigned cpu, uint64_t addr, unsigned size, bool is_write,
     if (hv_gfn_ptr(addr >> XENSIM_PAGE_SHIFT) &&
         hv_gfn_ptr((addr + size - 1) >> XENSIM_PAGE_SHIFT)) {
         /* RAM: no device model involved (little-endian guest). */
-        ret = ram_rw(addr, &v, size, is_write);
+        ret = hv_ram_rw_locked(addr, &v, size, is_write);
         a.data = v;
     } else {
         ret = access_locked(cpu, &a);
@@ -608,275 +565,6 @@ int xensim_mmio(unsigned cpu, uint64_t addr, unsigned size, bool is_write,
         *val = a.data;
     }
     return ret;
-}
-
-/* Largest naturally aligned access of at most 8 bytes at gpa in len. */
-static unsigned piece_size(uint64_t gpa, size_t len)
-{
-    unsigned size = 8;
-
-    while (size > len || (gpa & (size - 1))) {
-        size /= 2;
-    }
-    return size;
-}
-
-int xensim_mem_rw(unsigned cpu, uint64_t gpa, void *buf, size_t len,
-                  bool is_write)
-{
-    char *p = buf;
-
-    while (len) {
-        size_t in_page = XENSIM_PAGE_SIZE - (gpa & (XENSIM_PAGE_SIZE - 1));
-        size_t chunk = len < in_page ? len : in_page;
-        bool ram;
-        int ret;
-
-        pthread_mutex_lock(&hv.lock);
-        ram = hv_gfn_ptr(gpa >> XENSIM_PAGE_SHIFT) != NULL;
-        if (ram) {
-            ret = ram_rw(gpa, p, chunk, is_write);
-        }
-        pthread_mutex_unlock(&hv.lock);
-        if (!ram) {
-            unsigned size = piece_size(gpa, chunk);
-            uint64_t v = 0;
-
-            chunk = size;
-            if (is_write) {
-                memcpy(&v, p, size);
-            }
-            ret = xensim_mmio(cpu, gpa, size, is_write, &v);
-            if (!is_write) {
-                memcpy(p, &v, size);
-            }
-        }
-        if (ret < 0) {
-            return ret;
-        }
-        gpa += chunk;
-        p += chunk;
-        len -= chunk;
-    }
-    return 0;
-}
-
-/* Put one request on s's buffered ring; false if it does not fit. */
-static bool buffered_put(HvIoreqServer *s, uint8_t type, uint64_t addr,
-                         unsigned size, uint64_t val)
-{
-    buffered_iopage_t *pg = s->buf;
-    uint64_t *ptrs = (uint64_t *)&pg->read_pointer;
-    unsigned slots = size == 8 ? 2 : 1;
-    uint32_t rp = __atomic_load_n(&pg->read_pointer, __ATOMIC_ACQUIRE);
-    uint32_t wp = pg->write_pointer;
-    buf_ioreq_t bp = {
-        .type = type,
-        .dir = IOREQ_WRITE,
-        .size = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3,
-        .addr = addr,
-        .data = val,
-    };
-    uint64_t old, new;
-
-    if (wp - rp > IOREQ_BUFFER_SLOT_NUM) {
-        hv_bug("buffered ring of ioreq server %u: read_pointer %u is "
-               "ahead of write_pointer %u", s->id, rp, wp);
-        return false;
-    }
-    if (wp - rp >= IOREQ_BUFFER_SLOT_NUM - (slots - 1)) {
-        return false;
-    }
-    pg->buf_ioreq[wp % IOREQ_BUFFER_SLOT_NUM] = bp;
-    if (slots == 2) {
-        bp.data = val >> 32;
-        pg->buf_ioreq[(wp + 1) % IOREQ_BUFFER_SLOT_NUM] = bp;
-    }
-    __atomic_store_n(&pg->write_pointer, wp + slots, __ATOMIC_RELEASE);
-
-    /* BUFIOREQ_ATOMIC: keep both pointers small, in one 64-bit swap. */
-    old = __atomic_load_n(ptrs, __ATOMIC_ACQUIRE);
-    do {
-        uint32_t r = old, w = old >> 32;
-        uint32_t n = r / IOREQ_BUFFER_SLOT_NUM;
-
-        if (!n || s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_ATOMIC) {
-            break;
-        }
-        r -= n * IOREQ_BUFFER_SLOT_NUM;
-        w -= n * IOREQ_BUFFER_SLOT_NUM;
-        new = ((uint64_t)w << 32) | r;
-    } while (!__atomic_compare_exchange_n(ptrs, &old, new, false,
-                                          __ATOMIC_ACQ_REL,
-                                          __ATOMIC_ACQUIRE));
-    hv.cnt[HV_CNT_ioreq_buffered]++;
-    hv_guest_send(s->buf_port);
-    return true;
-}
-
-int xensim_mmio_buffered_write(uint64_t addr, unsigned size, uint64_t val)
-{
-    HvIoreqServer *s;
-    bool done = false;
-
-    if (size != 1 && size != 2 && size != 4 && size != 8) {
-        return -EINVAL;
-    }
-    pthread_mutex_lock(&hv.lock);
-    s = hv_server_select(IOREQ_TYPE_COPY, addr, size);
-    if (!s) {
-        hv.cnt[HV_CNT_ioreq_unclaimed]++;
-        done = true;
-    } else if (s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF &&
-               addr <= 0xfffff) {
-        done = buffered_put(s, IOREQ_TYPE_COPY, addr, size, val);
-    }
-    pthread_mutex_unlock(&hv.lock);
-    if (done) {
-        return 0;
-    }
-    return xensim_mmio(0, addr, size, true, &val);
-}
-
-/*
- * Hostile-hypervisor probe: put @n raw 8-byte entries at the write
- * pointer of server @id's ring, move the write pointer by @advance (which
- * may disagree with @n) and notify, with none of Xen's checks.
- */
-int xensim_raw_bufioreq(uint16_t id, const uint64_t *slots, unsigned n,
-                        uint32_t advance)
-{
-    HvIoreqServer *s;
-    buffered_iopage_t *pg;
-    uint32_t wp;
-    unsigned i;
-    int ret = 0;
-
-    pthread_mutex_lock(&hv.lock);
-    s = hv_server_find(id);
-    if (!s || !s->enabled || !s->buf) {
-        ret = -ENOENT;
-    } else {
-        pg = s->buf;
-        wp = pg->write_pointer;
-        for (i = 0; i < n; i++) {
-            memcpy(&pg->buf_ioreq[(wp + i) % IOREQ_BUFFER_SLOT_NUM],
-                   &slots[i], sizeof(slots[i]));
-        }
-        __atomic_store_n(&pg->write_pointer, wp + advance, __ATOMIC_RELEASE);
-        hv.cnt[HV_CNT_ioreq_buffered]++;
-        hv_guest_send(s->buf_port);
-    }
-    pthread_mutex_unlock(&hv.lock);
-    return ret;
-}
-
-int xensim_timeoffset(int64_t offset)
-{
-    unsigned i;
-    int ret = 0;
-
-    pthread_mutex_lock(&hv.lock);
-    for (i = 0; i < HV_MAX_SERVERS; i++) {
-        HvIoreqServer *s = &hv.server[i];
-
-        if (!s->used || !s->enabled ||
-            s->bufioreq_handling == HVM_IOREQSRV_BUFIOREQ_OFF) {
-            continue;
-        }
-        if (buffered_put(s, IOREQ_TYPE_TIMEOFFSET, 0, 8, offset)) {
-            hv.cnt[HV_CNT_ioreq_timeoffset]++;
-        } else {
-            ret = -EBUSY;   /* ring full: Xen drops it too */
-        }
-    }
-    pthread_mutex_unlock(&hv.lock);
-    return ret;
-}
-
-static int pci_gsi(unsigned dev, unsigned intx)
-{
-    return ((dev << 2) + (dev >> 3) + intx) % 32 + 16;
-}
-
-/* Level of gsi from everything the device model drives.  hv.lock held. */
-static int irq_level_locked(unsigned gsi)
-{
-    unsigned dev, intx;
-
-    if (gsi >= HV_NR_GSIS) {
-        return 0;
-    }
-    if (hv.gsi_level[gsi]) {
-        return 1;
-    }
-    if (gsi < 16 && hv.isa_level[gsi]) {
-        return 1;
-    }
-    for (dev = 0; dev < 32; dev++) {
-        for (intx = 0; intx < 4; intx++) {
-            if (!hv.intx_level[dev][intx]) {
-                continue;
-            }
-            if (gsi >= 16 && pci_gsi(dev, intx) == (int)gsi) {
-                return 1;
-            }
-            if (gsi > 0 && gsi < 16 &&
-                hv.link_route[(dev + intx) & 3] == gsi) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-int hv_gsi_level_locked(unsigned gsi)
-{
-    return irq_level_locked(gsi);
-}
-
-int xensim_irq_level(unsigned gsi)
-{
-    int level;
-
-    pthread_mutex_lock(&hv.lock);
-    level = irq_level_locked(gsi);
-    pthread_mutex_unlock(&hv.lock);
-    return level;
-}
-
-int xensim_wait_irq(unsigned gsi, int level, int timeout_ms)
-{
-    struct timespec deadline;
-    int ret = 0;
-
-    deadline_in(&deadline, timeout_ms);
-    pthread_mutex_lock(&hv.lock);
-    while (irq_level_locked(gsi) != !!level) {
-        if (pthread_cond_timedwait(&hv.cond, &hv.lock, &deadline) ==
-            ETIMEDOUT) {
-            ret = irq_level_locked(gsi) == !!level ? 0 : -ETIMEDOUT;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&hv.lock);
-    return ret;
-}
-
-uint64_t xensim_msi_count(uint64_t *last_addr, uint32_t *last_data)
-{
-    uint64_t n;
-
-    pthread_mutex_lock(&hv.lock);
-    n = hv.msi_count;
-    if (last_addr) {
-        *last_addr = hv.msi_last_addr;
-    }
-    if (last_data) {
-        *last_data = hv.msi_last_data;
-    }
-    pthread_mutex_unlock(&hv.lock);
-    return n;
 }
 
 int xensim_raw_ioreq(unsigned cpu, uint16_t id, ioreq_t *req)
