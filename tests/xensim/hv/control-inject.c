@@ -215,6 +215,7 @@ static int cmd_slotset(FILE *out, unsigned cpu, char **arg, int argc)
 static int cmd_slotget(FILE *out, unsigned cpu, char **arg, int argc)
 {
     uint64_t id;
+    uint64_t notified = 0;
     ioreq_t r;
     int ret;
 
@@ -223,12 +224,15 @@ static int cmd_slotget(FILE *out, unsigned cpu, char **arg, int argc)
     }
     ret = xensim_slot_get(id, cpu, &r);
     if (ret == 0) {
+        ret = xensim_slot_notifies(id, cpu, &notified);
+    }
+    if (ret == 0) {
         fprintf(out, "ok addr=%#llx data=%#llx count=%u size=%u "
                 "vp_eport=%u pad=%#x state=%u ptr=%u dir=%u df=%u pad1=%u "
-                "type=%u\n", (unsigned long long)r.addr,
+                "type=%u notified=%llu\n", (unsigned long long)r.addr,
                 (unsigned long long)r.data, r.count, r.size, r.vp_eport,
                 r._pad0, r.state, r.data_is_ptr, r.dir, r.df, r._pad1,
-                r.type);
+                r.type, (unsigned long long)notified);
     }
     return ret;
 }

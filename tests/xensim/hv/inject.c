@@ -146,6 +146,24 @@ int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out)
     return ret;
 }
 
+int xensim_slot_notifies(uint16_t id, unsigned cpu, uint64_t *count)
+{
+    HvIoreqServer *s;
+    int ret = -ENOENT;
+
+    if (cpu >= hv.nr_vcpus) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&hv.lock);
+    s = server_locked(id);
+    if (s) {
+        *count = hv.gport[s->vcpu_port[cpu]].notified;
+        ret = 0;
+    }
+    pthread_mutex_unlock(&hv.lock);
+    return ret;
+}
+
 static bool passed(const struct timespec *t)
 {
     struct timespec now;

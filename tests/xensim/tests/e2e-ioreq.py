@@ -16,81 +16,47 @@ One device model per binary, started like libxl does (build/xensim/run
   - map cache invalidations from one vCPU while another does rep ins
     into guest RAM;
   - 4 vCPUs at once, each with its own MMIO and PIO traffic;
+  - a request in each of the 4 vCPUs' slots at once, each answered in
+    its own slot and notified on its own vCPU's port;
 and at the end no device-model bug reported by the hv.
 
 usage: e2e-ioreq.py BUILD_XENSIM_DIR NAME=QEMU [NAME=QEMU...]
-A NAME starting with "stock" records failures as SKIP.  TAP on stdout.
+A NAME starting with "stock" records failures as SKIP.  A NAME
+"mutant-M" runs QEMU as mutant M of tests/mutant-dm.c (XENSIM_MUTANT=M,
+built as build/xensim/tests/libxensim-mutant-dm.so) and passes only if
+the checks guarding against that bug fail on it.  TAP on stdout.
 """
-import shlex
-import socket
-import subprocess
+import os
 import sys
 import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "py"))
+from xensim import Control, Failure, Guest, Tap  # noqa: E402
 
 GPA = 0x200000
 VGA = 0xa0000
-n = 0
 PIO, COPY, PCI_CONFIG = 0, 1, 2
 READ, PTR, DF = 1, 2, 4
 
 
-class Control:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.settimeout(60)
-        self.s.connect(path)
-        self.f = self.s.makefile("rw")
-
-    def cmd(self, line):
-        self.f.write(line + "\n")
-        self.f.flush()
-        extra = []
-        while True:
-            r = self.f.readline()
-            if not r:
-                return "err EOF", extra
-            r = r.strip()
-            if r.startswith("ok") or r.startswith("err"):
-                return r, extra
-            extra.append(r)
-
-    def ok(self, line):
-        r, _ = self.cmd(line)
-        if not r.startswith("ok"):
-            raise RuntimeError("%s: %s" % (line, r))
-        return r
-
-    def value(self, line):
-        return int(self.ok(line).split()[1], 0)
-
-    def mem(self, addr, length):
-        return bytes.fromhex(self.ok("memread %#x %d" % (addr, length))[3:])
-
-
 class Run:
-    def __init__(self, label):
+    """One binary's checks; a label starting with "stock" is Debian's
+    7.2, whose failures are known SKIPs."""
+
+    def __init__(self, tap, label):
+        self.t = tap
         self.label = label
         self.stock = label.startswith("stock")
-        self.failed = 0
 
     def tap(self, ok, what, detail=""):
-        global n
-        n += 1
-        what = "%s: %s" % (self.label, what)
-        if not ok and detail:
-            print("# " + detail)
-        if not ok and self.stock:
-            print("ok %d - %s # SKIP known stock 7.2 failure: %s"
-                  % (n, what, what), flush=True)
-        else:
-            print("%sok %d - %s" % ("" if ok else "not ", n, what),
-                  flush=True)
-            self.failed += not ok
+        self.t.check(ok, "%s: %s" % (self.label, what), detail, self.stock)
 
     def check(self, what, fn):
         try:
             ok, detail = fn()
-        except (RuntimeError, OSError, ValueError) as e:
+        except (Failure, OSError, ValueError) as e:
             ok, detail = False, str(e)
         self.tap(ok, what, detail)
 
@@ -230,7 +196,7 @@ def invalidate_under_rep(c, ctl_path):
             r.ok("cpu 1")
             for i in range(150):
                 r.ok("insb 0x71 %#x 4096" % (GPA + 0x10000 * (i % 8)))
-        except (RuntimeError, OSError) as e:
+        except (Failure, OSError) as e:
             errors.append(str(e))
 
     t = threading.Thread(target=reps)
@@ -262,7 +228,7 @@ def four_vcpus(c, ctl_path):
                     errors.append("cpu %d mmio %d" % (cpu, i))
                 if w.value("inw 0x10") != 0x49d2:
                     errors.append("cpu %d pio %d" % (cpu, i))
-        except (RuntimeError, OSError) as e:
+        except (Failure, OSError) as e:
             errors.append("cpu %d: %s" % (cpu, e))
 
     ts = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
@@ -273,18 +239,97 @@ def four_vcpus(c, ctl_path):
     return not errors, "; ".join(errors[:4])
 
 
-def run(sim, label, qemu):
-    r = Run(label)
-    p = subprocess.run([sim + "/run", "--keep", "--vga", "std", "--vcpus",
-                        "4", "--", qemu], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=120)
-    if p.returncode:
-        r.tap(False, "starts on xensim", p.stderr[-300:])
-        return r.failed
-    env = dict(t.partition("=")[::2] for t in shlex.split(p.stdout))
+def slot(c, cpu):
+    """slotget of QEMU's server on cpu: {field: int}."""
+    c.cpu(cpu)
+    words, _ = c.do("slotget 0")
+    return {k: int(v, 0) for k, _, v in (w.partition("=") for w in words)}
+
+
+def own_ports(c, nr=4):
+    """A PCI_CONFIG read of a different function in each vCPU's slot, all
+    in flight at once (written, then every port raised, last vCPU
+    first); each must be answered in its own slot and notified on its own
+    vCPU's port, as Xen's wait_for_io() waits for (one port per vCPU)."""
+    found = bus0(c)
+    devs = sorted(found)[:nr]
+    before = {}
+    for cpu, dev in enumerate(devs):
+        before[cpu] = slot(c, cpu)["notified"]
+        for field, val in (("addr", (dev << 3) << 32), ("data", 0),
+                           ("size", 4), ("count", 1), ("type", PCI_CONFIG),
+                           ("ptr", 0), ("df", 0), ("dir", 1),
+                           ("state", 1)):         # STATE_IOREQ_READY
+            c.ok("slotset 0 %s %#x" % (field, val))
+    for cpu in reversed(range(len(devs))):
+        c.cpu(cpu)
+        c.ok("notify 0")
+    got = {}
+    deadline = time.monotonic() + 10
+    while len(got) < len(devs) and time.monotonic() < deadline:
+        for cpu in range(len(devs)):
+            sl = slot(c, cpu)
+            if cpu not in got and sl["state"] == 3:   # IORESP_READY
+                got[cpu] = sl
+        time.sleep(0.02)
+    time.sleep(0.2)     # a notify on a wrong port would be counted now
+    result = []
+    for cpu, dev in enumerate(devs):
+        sl = slot(c, cpu)
+        c.ok("slotset 0 state 0")               # as the vCPU takes it
+        result.append((cpu, dev, cpu in got, sl["data"] & 0xffffffff ==
+                       found[dev], sl["notified"] - before[cpu]))
+    c.cpu(0)
+    ok = len(devs) == nr and all(a and d and k == 1
+                                 for _, _, a, d, k in result)
+    return ok, "; ".join("vCPU %d dev %d: answered %s, data ok %s, %d "
+                         "notifies on its port" % r for r in result)
+
+
+MUTANTS = {
+    # XENSIM_MUTANT: the checks that must fail on it
+    "vcpu0-notify": ("each vCPU answered on its own port", "4 vCPUs at once"),
+}
+
+
+def run_mutant(t, sim, label, qemu):
+    """Self-test: a QEMU turned into a known-buggy device model by
+    tests/mutant-dm.c must fail the checks that guard against the bug."""
+    mutant = label.split("-", 1)[1]
+    env = dict(os.environ, XENSIM_MUTANT=mutant, LD_PRELOAD=os.path.join(
+        sim, "tests", "libxensim-mutant-dm.so"))
+    g = Guest(sim, qemu, vga="std", vcpus=4, qmp=False, env=env)
+    if not g.ok:
+        t.check(False, "%s: starts on xensim" % label, g.launch_log[-300:])
+        return
     try:
-        c = Control(env["XENSIM_CONTROL"])
-        ctl = env["XENSIM_CONTROL"]
+        checks = {"each vCPU answered on its own port": own_ports,
+                  "4 vCPUs at once": lambda c: four_vcpus(
+                      c, g.env["XENSIM_CONTROL"])}
+        for what in MUTANTS[mutant]:
+            try:
+                ok, detail = checks[what](g.ctl)
+            except (Failure, OSError, ValueError) as e:
+                ok, detail = False, str(e)
+            t.check(not ok, "%s: \"%s\" fails on a device model that "
+                    "answers every vCPU on vCPU 0's port" % (label, what),
+                    "it passed: %s" % detail)
+            print("# %s: %s: %s" % (label, what, detail))
+    finally:
+        g.stop()
+
+
+def run(t, sim, label, qemu):
+    if label.startswith("mutant-"):
+        return run_mutant(t, sim, label, qemu)
+    r = Run(t, label)
+    g = Guest(sim, qemu, vga="std", vcpus=4, qmp=False)
+    if not g.ok:
+        r.tap(False, "starts on xensim", g.launch_log[-300:])
+        return
+    try:
+        c = g.ctl
+        ctl = g.env["XENSIM_CONTROL"]
         r.check("PIO 1, 2, 4 bytes (platform magic, CMOS RAM, CF8/CFC)",
                 lambda: pio(c))
         r.check("rep outsb/insb with and without df through the map cache",
@@ -300,27 +345,25 @@ def run(sim, label, qemu):
         r.check("map cache invalidations while another vCPU does rep ins",
                 lambda: invalidate_under_rep(c, ctl))
         r.check("4 vCPUs at once", lambda: four_vcpus(c, ctl))
-        _, lines = c.cmd("counters")
-        bugs = [l for l in lines if l.startswith("dm_bugs ")]
-        timeouts = [l for l in lines if l.startswith("ioreq_timeouts ")]
-        r.tap(bugs == ["dm_bugs 0"] and timeouts == ["ioreq_timeouts 0"],
-              "no device-model bug, no ioreq timeout", "%s %s"
-              % (bugs, timeouts))
+        r.check("each vCPU answered on its own port (4 requests in flight "
+                "at once)", lambda: own_ports(c))
+        cnt = c.counters()
+        bugs, timeouts = cnt.get("dm_bugs"), cnt.get("ioreq_timeouts")
+        r.tap(bugs == 0 and timeouts == 0,
+              "no device-model bug, no ioreq timeout",
+              "dm_bugs %s ioreq_timeouts %s" % (bugs, timeouts))
     finally:
-        subprocess.run(shlex.split(env["XENSIM_STOP"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=120)
-    return r.failed
+        g.stop()
 
 
 def main():
     sim = sys.argv[1]
-    failed = 0
+    t = Tap()
     for arg in sys.argv[2:]:
         label, qemu = arg.split("=", 1)
-        failed += run(sim, label, qemu)
-    print("1..%d" % n)
-    return 1 if failed else 0
+        run(t, sim, label, qemu)
+    t.plan()
+    return 1 if t.failed else 0
 
 
 if __name__ == "__main__":
