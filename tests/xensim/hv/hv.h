@@ -58,6 +58,8 @@
     X(isa_irq_changes) X(pci_intx_changes) X(link_routes) X(msis) \
     X(evtchn_binds) X(unsupported_calls) X(dm_bugs) X(shutdowns) \
     X(pages_revoked) X(revoked_checks) \
+    /* xendev.c (accesses Xen's own devices took) */ \
+    X(xen_internal_io) \
     /* hypercall.c (the devxen shim's hypercalls) */ \
     X(hypercalls) X(hypercalls_enosys)
 
@@ -285,6 +287,10 @@ void hv_vcpu_unlock(unsigned cpu);
 /* irqlog.c (irqlog.h); hv.lock held */
 void hv_irqlog_lines_changed(void);
 void hv_irqlog_msi(uint64_t addr, uint32_t data);
+/* xendev.c: Xen 4.17's internal devices take the access (true: done,
+ * *val has a read's result) before any ioreq server; hv.lock held */
+bool hv_xendev_access_locked(unsigned cpu, uint8_t type, uint64_t addr,
+                             unsigned size, bool is_write, uint64_t *val);
 /* irq.c: a GSI's level from everything the DM drives; hv.lock held */
 int hv_gsi_level_locked(unsigned gsi);
 

@@ -125,6 +125,10 @@ int main(int argc, char **argv)
     /* What libxl sets up for a qemu-xen HVM guest. */
     hv.hvm_param[HVM_PARAM_IOREQ_SERVER_PFN] = HV_IOREQ_GFN_POOL;
     hv.hvm_param[HVM_PARAM_NR_IOREQ_SERVER_PAGES] = HV_IOREQ_GFN_PAGES;
+    /* And what hvmloader leaves (ACPI on, libxl's default): Xen's ACPI
+     * PM1a event block and PM timer at 0xb000/0xb008, where QEMU's
+     * PIIX4 has them too (xendev.c). */
+    hv.hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] = 1;
     if (hv_mem_init(hv.memory_mib) < 0) {
         fprintf(stderr, "xensim-hv: cannot allocate %llu MiB of guest "
                 "memory: %m\n", (unsigned long long)hv.memory_mib);

@@ -351,6 +351,39 @@ static void unclaimed_rep_read(const HvAccess *a)
     }
 }
 
+/*
+ * One of Xen's internal devices takes a whole (hvm_process_io_intercept()
+ * walks a rep item by item between the device and guest RAM); false if
+ * a is not theirs.  hv.lock held.
+ */
+static bool xen_internal(unsigned cpu, HvAccess *a)
+{
+    uint32_t i, n = a->data_is_ptr ? a->count : 1;
+
+    for (i = 0; i < n; i++) {
+        uint64_t step = (uint64_t)i * a->size;
+        uint64_t gpa = a->df ? a->data - step : a->data + step;
+        uint64_t addr = a->type != IOREQ_TYPE_COPY ? a->addr :
+                        a->df ? a->addr - step : a->addr + step;
+        uint64_t v = a->data_is_ptr ? 0 : a->data;
+
+        if (a->data_is_ptr && a->is_write &&
+            hv_ram_rw_locked(gpa, &v, a->size, false) < 0) {
+            v = ~0ull;
+        }
+        if (!hv_xendev_access_locked(cpu, a->type, addr, a->size,
+                                     a->is_write, &v)) {
+            return i > 0;           /* theirs from the first item on */
+        }
+        if (!a->is_write && a->data_is_ptr) {
+            hv_ram_rw_locked(gpa, &v, a->size, true);
+        } else if (!a->is_write) {
+            a->data = v & ones(a->size);
+        }
+    }
+    return true;
+}
+
 /* Route a to its server (or complete it unclaimed).  hv.lock held. */
 static int access_locked(unsigned cpu, HvAccess *a)
 {
@@ -363,6 +396,9 @@ static int access_locked(unsigned cpu, HvAccess *a)
     ret = flush_invalidate(cpu);
     if (ret < 0) {
         return ret;
+    }
+    if (xen_internal(cpu, a)) {
+        return 0;
     }
     if (a->type == IOREQ_TYPE_PIO && (a->addr & ~3ull) == 0xcfc &&
         (hv.pci_cf8 & PCI_CF8_ENABLED)) {

@@ -40,10 +40,12 @@ import xensim  # noqa: E402
 from xensim import scan_bus0  # noqa: E402
 
 
-def Guest(sim, qemu, args, memory=256, domid=21, **kw):
-    """A Q35 test's device model: libxl's argv for 2 vCPUs and std VGA."""
+def Guest(sim, qemu, args, memory=256, domid=21, vcpus=2, vga="std",
+          **kw):
+    """A Q35 test's device model: libxl's argv, by default for 2 vCPUs
+    and std VGA."""
     return xensim.Guest(sim, qemu, args, memory=memory, domid=domid,
-                        vcpus=2, vga="std", **kw)
+                        vcpus=vcpus, vga=vga, **kw)
 
 
 n = 0

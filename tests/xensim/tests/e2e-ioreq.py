@@ -18,6 +18,8 @@ One device model per binary, started like libxl does (build/xensim/run
   - 4 vCPUs at once, each with its own MMIO and PIO traffic;
   - a request in each of the 4 vCPUs' slots at once, each answered in
     its own slot and notified on its own vCPU's port;
+  - Xen's internal devices answered by the hv without an ioreq, CMOS
+    RAM, PM1a_CNT and 0xe9 reads still sent to QEMU;
 and at the end no device-model bug reported by the hv.
 
 usage: e2e-ioreq.py BUILD_XENSIM_DIR NAME=QEMU [NAME=QEMU...]
@@ -286,6 +288,66 @@ def own_ports(c, nr=4):
                          "notifies on its port" % r for r in result)
 
 
+# Accesses Xen 4.17 takes itself (xen/arch/x86/hvm: vpic, emul-i8254,
+# rtc, pmtimer at hvmloader's 0xb000, vioapic, vlapic, hpet, the 0xe9
+# console) and the neighbours it passes on to the device model.
+XEN_OWN = ["inb 0x20", "inb 0x21", "inb 0xa0", "inb 0xa1", "inb 0x4d0",
+           "inb 0x4d1", "outb 0x43 0", "inb 0x40", "inb 0x40", "inb 0x61",
+           "outb 0x70 0", "inb 0x71", "outb 0x70 0x0a", "inb 0x71",
+           "inw 0xb000", "inw 0xb002", "inl 0xb008", "outb 0xe9 0x41",
+           "writel 0xfec00000 1", "readl 0xfec00010", "readl 0xfee00030",
+           "readl 0xfed00000"]
+DM_OWN = ["outb 0x70 0x40", "inb 0x71", "inw 0xb004", "inb 0xe9",
+          "inl 0xb00c"]
+
+
+def xen_internal(c):
+    """Xen's own devices answer without an ioreq; the DM's neighbours
+    still get one each; the models read what Xen's do."""
+    def ioreqs():
+        """(sent to an ioreq server or, unclaimed, Xen's null handler;
+        taken by Xen's own devices)"""
+        cnt = c.counters()
+        return (cnt["ioreq_pio"] + cnt["ioreq_copy"] +
+                cnt["ioreq_unclaimed"], cnt.get("xen_internal_io"))
+
+    detail = []
+    for line in XEN_OWN:
+        before = ioreqs()
+        c.ok(line)
+        after = ioreqs()
+        if after[0] != before[0] or after[1] == before[1]:
+            detail.append("%s: %d ioreqs, Xen's devices %s -> %s" % (
+                line, after[0] - before[0], before[1], after[1]))
+    for line in DM_OWN:
+        before = ioreqs()
+        c.ok(line)
+        if ioreqs()[0] != before[0] + 1:
+            detail.append("%s: not forwarded" % line)
+    c.ok("outb 0x70 0x0b")
+    reg_b = c.value("inb 0x71")
+    c.ok("outb 0x70 0x00")
+    sec = c.value("inb 0x71")
+    t0 = c.value("inl 0xb008")
+    time.sleep(0.2)
+    ticks = (c.value("inl 0xb008") - t0) & 0xffffffff
+    c.ok("writel 0xfec00000 1")
+    ver = c.value("readl 0xfec00010")
+    c.cpu(1)
+    lapic_id = c.value("readl 0xfee00020")
+    c.cpu(0)
+    hpet = c.value("readl 0xfed00000")
+    if not (reg_b & 0x02 and sec & 0xf < 10 and sec >> 4 < 6):
+        detail.append("RTC reg B %#x seconds %#x" % (reg_b, sec))
+    if not 0.2 * 3579545 * 0.9 < ticks < 3579545 * 5:
+        detail.append("PM timer %d ticks in 0.2 s" % ticks)
+    if ver != 0x2f0011 or lapic_id != 1 << 24 or hpet & 0xffff0000 != \
+            0x80860000:
+        detail.append("IOAPIC version %#x, vCPU 1's APIC ID %#x, HPET "
+                      "capabilities %#x" % (ver, lapic_id, hpet))
+    return not detail, "; ".join(detail)
+
+
 MUTANTS = {
     # XENSIM_MUTANT: the checks that must fail on it
     "vcpu0-notify": ("each vCPU answered on its own port", "4 vCPUs at once"),
@@ -347,6 +409,9 @@ def run(t, sim, label, qemu):
         r.check("4 vCPUs at once", lambda: four_vcpus(c, ctl))
         r.check("each vCPU answered on its own port (4 requests in flight "
                 "at once)", lambda: own_ports(c))
+        r.check("Xen's internal devices (PIC, PIT, RTC clock, ACPI PM, "
+                "IOAPIC, LAPIC, HPET, port 0xe9) answer without an ioreq, "
+                "their neighbours reach QEMU", lambda: xen_internal(c))
         cnt = c.counters()
         bugs, timeouts = cnt.get("dm_bugs"), cnt.get("ioreq_timeouts")
         r.tap(bugs == 0 and timeouts == 0,

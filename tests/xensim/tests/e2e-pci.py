@@ -140,10 +140,12 @@ def run_one(build, qemu, legacy=False, hardened=False):
             "CF8/CFC: %s" % (name, ", ".join(
                 "%02x.%x=%04x:%04x" % (d, f, v & 0xffff, v >> 16)
                 for (d, f), v in sorted(found.items()))))
-        # rep insb from the RTC: QEMU writes guest RAM through its
-        # mapcache (foreign maps); the invalidation then drops the buckets
-        # with plain munmap, which the library tracks.
-        ctl.cmd("outb 0x70 0x0a")
+        # rep insb from CMOS RAM (QEMU's RTC: Xen keeps only the clock
+        # registers 0x00-0x0d): QEMU writes guest RAM through its mapcache
+        # (foreign maps); the invalidation then drops the buckets with
+        # plain munmap, which the library tracks.
+        ctl.cmd("outb 0x70 0x40")
+        ctl.cmd("outb 0x71 0x5c")
         rtc = ctl.value("inb 0x71")
         ctl.cmd("insb 0x71 0x200000 4")
         reply, _ = ctl.cmd("memread 0x200000 4")
@@ -176,9 +178,9 @@ def run_one(build, qemu, legacy=False, hardened=False):
             # invalidation, the raw one is what a hostile or racing
             # source could still deliver.
             ctl.cmd("balloon 0x200 1")
-            ctl.cmd("outb 0x70 0x0a")
+            ctl.cmd("outb 0x70 0x40")
             ctl.cmd("rawioreq 0 0 0x71 0x200000 1 4 3")
-            ctl.cmd("outb 0x70 0x0a")
+            ctl.cmd("outb 0x70 0x40")
             tap(q.poll() is None and ctl.value("inb 0x71") == rtc, what)
         else:
             T.skip(what, "known: QEMU 7.2's mapcache returns NULL for an "
