@@ -43,6 +43,7 @@ trap 'rm -rf "$scratch"' EXIT
 fake=$scratch/fake
 mkdir -p "$fake/lib"
 cp "$out/run" "$out/xenstored" "$fake/"
+cp -r "$out/py" "$fake/"        # the launcher's driver module
 cp "$tests/fake-hv.py" "$fake/xensim-hv"
 : > "$fake/lib/libxenctrl.so.4.17"
 # XENSIM_LIBS=real preloads the devxen shim into the stand-in too (it
