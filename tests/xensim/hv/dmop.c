@@ -144,10 +144,83 @@ static int modified_memory(struct xen_dm_op_modified_memory *m,
 }
 
 /*
+ * The ioreq server HVMMEM_ioreq_server pages belong to (Xen's
+ * p2m->ioreq.server, set by map_mem_type_to_ioreq_server); -1 none.
+ * A destroyed server no longer counts, as Xen unmaps it on destroy.
+ */
+static int ioreq_mem_server = -1;
+
+static bool ioreq_mem_mapped(void)
+{
+    if (ioreq_mem_server >= 0 && !hv_server_find(ioreq_mem_server)) {
+        ioreq_mem_server = -1;
+    }
+    return ioreq_mem_server >= 0;
+}
+
+/* Pages of type HVMMEM_ioreq_server (Xen's p2m->ioreq.entry_count). */
+static bool ioreq_mem_pages(void)
+{
+    unsigned i;
+
+    for (i = 0; i < hv.memtype_len; i++) {
+        if (hv.memtype[i].type == HVMMEM_ioreq_server) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * As Xen 4.17's map_mem_type_to_ioreq_server (dm.c, ioreq.c,
+ * p2m_set_ioreq_server()): a non-zero opaque is a continuation; only
+ * HVMMEM_ioreq_server and the WRITE flag; flags 0 unmaps the server
+ * that has the type (else EINVAL) and turns its pages back to ram_rw;
+ * mapping while a server, or pages of the type, remain is EBUSY.
+ */
+static int map_mem_type(struct xen_dm_op_map_mem_type_to_ioreq_server *d)
+{
+    unsigned i;
+
+    if (d->opaque) {
+        return 0;
+    }
+    if (d->type != HVMMEM_ioreq_server ||
+        (d->flags & ~XEN_DMOP_IOREQ_MEM_ACCESS_WRITE)) {
+        return -EINVAL;
+    }
+    if (!hv_server_find(d->id)) {
+        return -ENOENT;
+    }
+    if (!d->flags) {
+        if (!ioreq_mem_mapped() || ioreq_mem_server != d->id) {
+            return -EINVAL;
+        }
+        ioreq_mem_server = -1;
+        /* p2m_finish_type_change(): the pages become ram_rw again */
+        for (i = 0; i < hv.memtype_len;) {
+            if (hv.memtype[i].type == HVMMEM_ioreq_server) {
+                hv.memtype[i] = hv.memtype[--hv.memtype_len];
+            } else {
+                i++;
+            }
+        }
+        return 0;
+    }
+    if (ioreq_mem_mapped() || ioreq_mem_pages()) {
+        return -EBUSY;
+    }
+    ioreq_mem_server = d->id;
+    return 0;
+}
+
+/*
  * As Xen 4.17's set_mem_type(): a non-empty, non-wrapping range up to
  * the highest gfn; ram_rw, ram_ro, mmio_dm or ioreq_server (not
  * HVMMEM_unused); every page must be RAM, except that a hole may become
- * mmio_dm (allow_p2m_type_change()).
+ * mmio_dm; ioreq_server only with a server mapped to the type, and only
+ * from ram_rw; from ioreq_server only back to ram_rw
+ * (allow_p2m_type_change()).
  */
 static int set_mem_type(struct xen_dm_op_set_mem_type *m)
 {
@@ -155,6 +228,22 @@ static int set_mem_type(struct xen_dm_op_set_mem_type *m)
 
     if (m->pad || !m->nr || last < m->first_pfn || last > max_gpfn()) {
         return -EINVAL;
+    }
+    if (m->mem_type == HVMMEM_ioreq_server && !ioreq_mem_mapped()) {
+        return -EINVAL;
+    }
+    for (gfn = m->first_pfn; gfn <= last; gfn++) {
+        uint16_t old = hv_mem_type(gfn);
+
+        if (hv_p2m_lookup(gfn) < 0) {
+            continue;           /* holes: checked below */
+        }
+        if ((m->mem_type == HVMMEM_ioreq_server &&
+             old != HVMMEM_ram_rw) ||
+            (old == HVMMEM_ioreq_server && m->mem_type != HVMMEM_ram_rw &&
+             m->mem_type != HVMMEM_ioreq_server)) {
+            return -EINVAL;
+        }
     }
     switch (m->mem_type) {
     case HVMMEM_ram_rw:
@@ -349,12 +438,7 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
         struct xen_dm_op_map_mem_type_to_ioreq_server *d =
             &op->u.map_mem_type_to_ioreq_server;
 
-        if (d->opaque || d->type != HVMMEM_ioreq_server ||
-            (d->flags & ~(XEN_DMOP_IOREQ_MEM_ACCESS_READ |
-                          XEN_DMOP_IOREQ_MEM_ACCESS_WRITE))) {
-            return -EINVAL;
-        }
-        return hv_server_find(d->id) ? 0 : -ENOENT;
+        return map_mem_type(d);
     }
     case XEN_DMOP_remote_shutdown:
         hv.shutdown_reason = op->u.remote_shutdown.reason;

@@ -412,6 +412,44 @@ static void test_dm_op_errors(void)
           "is not looked at, 0");
     check(xendevicemodel_inject_msi(dm.dmod, DOMID, 0xfee00000, 0) == -1 &&
           errno == ERANGE, "inject_msi of vector 0 without a pirq: ERANGE");
+
+    /* HVMMEM_ioreq_server (dm.c set_mem_type(), p2m_set_ioreq_server()) */
+    check(xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ioreq_server,
+                                      0x10, 1) == -1 && errno == EINVAL,
+          "set_mem_type ioreq_server with no server mapped to it: EINVAL");
+    check(xendevicemodel_map_mem_type_to_ioreq_server(
+              dm.dmod, DOMID, dm.id, HVMMEM_ioreq_server,
+              XEN_DMOP_IOREQ_MEM_ACCESS_READ) == -1 && errno == EINVAL,
+          "map_mem_type with the READ flag: EINVAL (only WRITE)");
+    check(xendevicemodel_map_mem_type_to_ioreq_server(
+              dm.dmod, DOMID, dm.id, HVMMEM_ioreq_server, 0) == -1 &&
+          errno == EINVAL, "unmapping a server that does not have the "
+          "type: EINVAL");
+    check(xendevicemodel_map_mem_type_to_ioreq_server(
+              dm.dmod, DOMID, dm.id, HVMMEM_ioreq_server,
+              XEN_DMOP_IOREQ_MEM_ACCESS_WRITE) == 0,
+          "map_mem_type WRITE: 0");
+    check(xendevicemodel_map_mem_type_to_ioreq_server(
+              dm.dmod, DOMID, dm.id, HVMMEM_ioreq_server,
+              XEN_DMOP_IOREQ_MEM_ACCESS_WRITE) == -1 && errno == EBUSY,
+          "map_mem_type while a server has the type: EBUSY");
+    check(xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ram_ro, 0x11,
+                                      1) == 0 &&
+          xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ioreq_server,
+                                      0x11, 1) == -1 && errno == EINVAL,
+          "set_mem_type ioreq_server from ram_ro: EINVAL");
+    check(xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ioreq_server,
+                                      0x10, 1) == 0,
+          "set_mem_type ioreq_server from ram_rw, server mapped: 0");
+    check(xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ram_ro, 0x10,
+                                      1) == -1 && errno == EINVAL,
+          "set_mem_type ioreq_server -> ram_ro: EINVAL (only ram_rw)");
+    check(xendevicemodel_map_mem_type_to_ioreq_server(
+              dm.dmod, DOMID, dm.id, HVMMEM_ioreq_server, 0) == 0 &&
+          xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ram_ro, 0x10,
+                                      1) == 0,
+          "unmapping the server turns its pages back to ram_rw");
+    xendevicemodel_set_mem_type(dm.dmod, DOMID, HVMMEM_ram_rw, 0x10, 2);
 }
 
 static void test_misbehaviour(void)
