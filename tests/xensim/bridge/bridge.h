@@ -46,6 +46,12 @@ int hvctl_send(HvCtl *c, const char *fmt, ...)
  */
 int hvctl_reply(HvCtl *c, const char **rest);
 
+/* hvctl_reply() for a command that prints lines before its final one
+ * (counters, irqlog): line() gets each of them. */
+int hvctl_reply_body(HvCtl *c, const char **rest,
+                     void (*line)(void *opaque, const char *line),
+                     void *opaque);
+
 /* hvctl_send() + hvctl_reply(). */
 int hvctl_cmd(HvCtl *c, const char **rest, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -82,6 +88,8 @@ struct Bridge {
     uint32_t cf8;               /* CF8 as libqtest last wrote it */
     char *intercept;            /* QOM path of the intercepted controller */
     uint8_t irq[BRIDGE_NR_GSI]; /* levels last reported to libqtest */
+    uint64_t irqlog_next;       /* the hv's interrupt log, read up to */
+    bool irqlog_synced;         /* levels reported since the intercept */
     bool trace;                 /* log commands and replies on stderr */
 };
 

@@ -118,7 +118,8 @@ static int wait_readable(HvCtl *c)
     return broken(c, "interrupted (device model or bridge stopping)");
 }
 
-int hvctl_reply(HvCtl *c, const char **rest)
+/* Take the next line into c->line.  0 or -1 (c->err set). */
+static int next_line(HvCtl *c)
 {
     char *nl;
     size_t n;
@@ -166,18 +167,51 @@ int hvctl_reply(HvCtl *c, const char **rest)
     c->line[n] = 0;
     memmove(c->buf, nl + 1, c->len - n - 1);
     c->len -= n + 1;
+    return 0;
+}
 
-    if (!strncmp(c->line, "ok", 2) && (!c->line[2] || c->line[2] == ' ')) {
+static bool is_final(const char *line)
+{
+    return (!strncmp(line, "ok", 2) && (!line[2] || line[2] == ' ')) ||
+           !strncmp(line, "err ", 4);
+}
+
+/* The final line in c->line: 0 for ok (*rest after it), -1 for err. */
+static int final_reply(HvCtl *c, const char **rest)
+{
+    if (!strncmp(c->line, "ok", 2)) {
         *rest = c->line[2] ? c->line + 3 : c->line + 2;
         return 0;
     }
-    if (!strncmp(c->line, "err ", 4)) {
-        snprintf(c->err, sizeof(c->err), "xensim: %s", c->line + 4);
-    } else {
-        /* Not an answer we know: we can no longer trust the pairing. */
-        broken(c, "xensim-hv sent an unexpected line");
-    }
+    snprintf(c->err, sizeof(c->err), "xensim: %s", c->line + 4);
     return -1;
+}
+
+int hvctl_reply(HvCtl *c, const char **rest)
+{
+    if (next_line(c) < 0) {
+        return -1;
+    }
+    if (!is_final(c->line)) {
+        /* Not an answer we know: we can no longer trust the pairing. */
+        return broken(c, "xensim-hv sent an unexpected line");
+    }
+    return final_reply(c, rest);
+}
+
+int hvctl_reply_body(HvCtl *c, const char **rest,
+                     void (*line)(void *opaque, const char *line),
+                     void *opaque)
+{
+    for (;;) {
+        if (next_line(c) < 0) {
+            return -1;
+        }
+        if (is_final(c->line)) {
+            return final_reply(c, rest);
+        }
+        line(opaque, c->line);
+    }
 }
 
 int hvctl_cmd(HvCtl *c, const char **rest, const char *fmt, ...)

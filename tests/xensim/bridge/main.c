@@ -22,8 +22,11 @@
  *  - libqtest never blocks on a QEMU that died early: the bridge closes
  *    the qtest socket and, if QEMU never reached the QMP socket, connects
  *    to it and hangs up, so the test fails at once.
- *  - Without -qtest, and for libqtest's guest-less "-machine none" QMP
- *    probes, the real QEMU is exec'd unchanged (e.g. -version).
+ *  - QEMU never runs without Xen: a libqtest run (-qtest unix:PATH),
+ *    libqtest's guest-less "-machine none" QMP probes included, runs on
+ *    -accel xen under the simulator; any other -qtest is refused with an
+ *    error.  Only an invocation without -qtest (-version, -machine help:
+ *    no guest) is exec'd unchanged.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -73,7 +76,7 @@ static struct {
     int sigfd;
     int64_t t0;
     bool keep;
-    bool machine_none;
+    const char *qtest_other;    /* a -qtest that is not unix:PATH */
     bool start_paused;          /* -S: no ioreq server until "cont" */
     Child xenstored, hv, qemu;
     Bridge b;
@@ -517,6 +520,7 @@ static char **rewrite_args(int argc, char **argv, unsigned long *mem,
         }
         if (v && !strcmp(a, "-qtest")) {
             g.qtest_path = strncmp(v, "unix:", 5) ? NULL : v + 5;
+            g.qtest_other = g.qtest_path ? NULL : v;
             i++;
             continue;
         }
@@ -538,10 +542,6 @@ static char **rewrite_args(int argc, char **argv, unsigned long *mem,
             *vcpus = parse_smp(v);
         } else if (!strcmp(a, "-S")) {
             g.start_paused = true;
-        } else if (v && (!strcmp(a, "-machine") || !strcmp(a, "-M"))) {
-            g.machine_none = !strcmp(v, "none") ||
-                             !strncmp(v, "none,", 5) ||
-                             strstr(v, "type=none") != NULL;
         } else if (v && !strcmp(a, "-chardev") && !g.qmp_path) {
             g.qmp_path = chardev_path(v);
         }
@@ -709,14 +709,14 @@ int main(int argc, char **argv)
     if (!qargv) {
         return 1;
     }
-    if (!g.qtest_path || g.machine_none) {
-        /*
-         * Not a libqtest run, or a guest-less "-machine none" probe that
-         * libqtest uses only for QMP queries (machines, device types).
-         * There is no guest for Xen to hold, and QEMU 7.2's xen
-         * accelerator exits without a Xen machine ("xenstore connection
-         * not initialized"), so this binary answers as itself.
-         */
+    if (g.qtest_other) {
+        msg("-qtest %s: only -qtest unix:PATH (libqtest's) can be served "
+            "under Xen; refusing to run QEMU on the qtest accelerator",
+            g.qtest_other);
+        return 1;
+    }
+    if (!g.qtest_path) {
+        /* No qtest, no guest: -version, -machine help, ... */
         argv[0] = (char *)real_qemu();
         execv(argv[0], argv);
         msg("exec %s: %s", argv[0], strerror(errno));

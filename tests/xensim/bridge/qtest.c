@@ -12,8 +12,9 @@
  *    does not have fall back to naturally aligned MMIO accesses, which is
  *    how a CPU's copy would reach the device model.
  *  - Once an interrupt controller is intercepted, every reply is preceded
- *    by "IRQ raise/lower N" for each GSI whose level changed since the last
- *    report; levels start at 0, as in libqtest.
+ *    by "IRQ raise/lower N" for each edge of a GSI since the last report,
+ *    in order, from the hv's interrupt log (hv/irqlog.h), so a pulse
+ *    between two commands is seen; levels start at 0, as in libqtest.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -86,15 +87,59 @@ void bridge_fail(Bridge *b, const char *why)
     reply(b, "FAIL %s\n", why);
 }
 
-/* Report interrupt lines that changed since the last report. */
-static void report_irqs(Bridge *b)
+/* One line of the hv's irqlog: "SEQ gsi N LEVEL" (or "SEQ msi ..."). */
+static void irqlog_line(void *opaque, const char *line)
+{
+    Bridge *b = opaque;
+    unsigned long long seq;
+    unsigned gsi, level;
+
+    if (sscanf(line, "%llu gsi %u %u", &seq, &gsi, &level) != 3 ||
+        gsi >= BRIDGE_NR_GSI) {
+        return;
+    }
+    if (!!level != b->irq[gsi]) {
+        b->irq[gsi] = !!level;
+        reply(b, "IRQ %s %u\n", level ? "raise" : "lower", gsi);
+    }
+}
+
+static void ignore_line(void *opaque, const char *line)
+{
+}
+
+/*
+ * Read the hv's interrupt log from b->irqlog_next on, reporting each edge
+ * (report: false only moves irqlog_next to the end).  The log is in the
+ * order the device model drove the lines, so a pulse between two
+ * commands is reported as a raise and a lower, as QEMU's qtest does.
+ */
+static void read_irqlog(Bridge *b, bool report)
+{
+    for (;;) {
+        uint64_t next;
+        const char *rest;
+        int r;
+
+        if (hvctl_send(&b->ctl, "irqlog %" PRIu64, b->irqlog_next) < 0) {
+            return;
+        }
+        r = hvctl_reply_body(&b->ctl, &rest,
+                             report ? irqlog_line : ignore_line, b);
+        if (r < 0 || sscanf(rest, "%" SCNu64, &next) != 1 ||
+            next == b->irqlog_next) {
+            return;
+        }
+        b->irqlog_next = next;
+    }
+}
+
+/* The current levels, reported against libqtest's initial 0 (lines
+ * already asserted when the intercept starts). */
+static void report_levels(Bridge *b)
 {
     unsigned i;
 
-    if (!b->intercept || !b->ready) {
-        return;
-    }
-    /* One batch: send all queries, then collect the answers. */
     for (i = 0; i < BRIDGE_NR_GSI; i++) {
         if (hvctl_send(&b->ctl, "irq %u", i) < 0) {
             return;
@@ -113,6 +158,24 @@ static void report_irqs(Bridge *b)
             reply(b, "IRQ %s %u\n", level ? "raise" : "lower", i);
         }
     }
+}
+
+/*
+ * Report interrupt lines that changed since the last report: the first
+ * time the levels, then every edge from the log.
+ */
+static void report_irqs(Bridge *b)
+{
+    if (!b->intercept || !b->ready) {
+        return;
+    }
+    if (!b->irqlog_synced) {
+        read_irqlog(b, false);
+        report_levels(b);
+        b->irqlog_synced = true;
+        return;
+    }
+    read_irqlog(b, true);
 }
 
 /* ---- argument parsing ----------------------------------------------- */
@@ -708,6 +771,7 @@ static void cmd_intercept(Cmd *c)
         return;
     }
     memset(c->b->irq, 0, sizeof(c->b->irq));
+    c->b->irqlog_synced = false;
     reply(c->b, "OK\n");
 }
 
