@@ -222,10 +222,7 @@ static int cmd_slotget(FILE *out, unsigned cpu, char **arg, int argc)
     if (argc != 2 || !num(arg[1], &id)) {
         return -EINVAL;
     }
-    ret = xensim_slot_get(id, cpu, &r);
-    if (ret == 0) {
-        ret = xensim_slot_notifies(id, cpu, &notified);
-    }
+    ret = xensim_slot_get(id, cpu, &r, &notified);
     if (ret == 0) {
         fprintf(out, "ok addr=%#llx data=%#llx count=%u size=%u "
                 "vp_eport=%u pad=%#x state=%u ptr=%u dir=%u df=%u pad1=%u "

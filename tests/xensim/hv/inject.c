@@ -128,7 +128,8 @@ int xensim_slot_set(uint16_t id, unsigned cpu, XenSimSlotField f,
     return ret;
 }
 
-int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out)
+int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out,
+                    uint64_t *notified)
 {
     HvIoreqServer *s;
     int ret = -ENOENT;
@@ -140,24 +141,9 @@ int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out)
     s = server_locked(id);
     if (s) {
         *out = s->shared->vcpu_ioreq[cpu];
-        ret = 0;
-    }
-    pthread_mutex_unlock(&hv.lock);
-    return ret;
-}
-
-int xensim_slot_notifies(uint16_t id, unsigned cpu, uint64_t *count)
-{
-    HvIoreqServer *s;
-    int ret = -ENOENT;
-
-    if (cpu >= hv.nr_vcpus) {
-        return -EINVAL;
-    }
-    pthread_mutex_lock(&hv.lock);
-    s = server_locked(id);
-    if (s) {
-        *count = hv.gport[s->vcpu_port[cpu]].notified;
+        if (notified) {
+            *notified = hv.gport[s->vcpu_port[cpu]].notified;
+        }
         ret = 0;
     }
     pthread_mutex_unlock(&hv.lock);

@@ -48,10 +48,11 @@ const char *xensim_slot_field_name(XenSimSlotField f);
 /* Write/read one field of cpu's slot in server id (enabled or not). */
 int xensim_slot_set(uint16_t id, unsigned cpu, XenSimSlotField f,
                     uint64_t val);
-int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out);
-/* Notifies the device model has sent so far on cpu's ioreq port of
- * server id (which port answered whom: one port per vCPU). */
-int xensim_slot_notifies(uint16_t id, unsigned cpu, uint64_t *count);
+/* slot_get also gives, if notified is not NULL, the notifies the device
+ * model has sent so far on cpu's ioreq port of server id (which port
+ * answered whom: one port per vCPU). */
+int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out,
+                    uint64_t *notified);
 
 /* One hostile request. */
 typedef struct XenSimInjection {
