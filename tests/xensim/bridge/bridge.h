@@ -19,46 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- control socket client (hvctl.c) ---------------------------------- */
-
-typedef struct HvCtl {
-    int fd;
-    int intr_fd;        /* readable = abandon the current wait (signals) */
-    char *buf;          /* bytes received and not yet consumed */
-    size_t len;
-    size_t cap;
-    char *line;         /* the last reply line, NUL-terminated */
-    bool broken;        /* a reply was lost: the stream is out of step */
-    char err[160];      /* why the last command failed */
-} HvCtl;
-
-int hvctl_connect(HvCtl *c, const char *path, int intr_fd);
-void hvctl_close(HvCtl *c);
-
-/* Queue one command line (no newline) without waiting for its reply. */
-int hvctl_send(HvCtl *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/*
- * Read the reply to the oldest unanswered command.  Returns 0 for "ok"
- * with *rest pointing at what follows "ok" (valid until the next call),
- * -1 otherwise with c->err describing the failure.
- */
-int hvctl_reply(HvCtl *c, const char **rest);
-
-/* hvctl_reply() for a command that prints lines before its final one
- * (counters, irqlog): line() gets each of them. */
-int hvctl_reply_body(HvCtl *c, const char **rest,
-                     void (*line)(void *opaque, const char *line),
-                     void *opaque);
-
-/* hvctl_send() + hvctl_reply(). */
-int hvctl_cmd(HvCtl *c, const char **rest, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* A command whose reply is "ok VALUE"; parses VALUE. */
-int hvctl_value(HvCtl *c, uint64_t *val, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "../common/ctlclient.h"
 
 /* ---- qtest protocol (qtest.c) ----------------------------------------- */
 
@@ -82,7 +43,7 @@ typedef struct BridgeOps {
 struct Bridge {
     int qfd;                    /* libqtest's qtest socket */
     bool qfd_dead;              /* write failed: libqtest went away */
-    HvCtl ctl;
+    CtlClient ctl;
     const BridgeOps *ops;
     bool ready;
     uint32_t cf8;               /* CF8 as libqtest last wrote it */

@@ -268,7 +268,7 @@ static void __attribute__((noreturn)) finish(void)
         close(g.b.qfd);
         g.b.qfd = -1;
     }
-    hvctl_close(&g.b.ctl);
+    ctlc_close(&g.b.ctl);
     if (g.qemu.pid > 0) {
         stop_child(&g.qemu, QEMU_STOP_MS);
     }
@@ -350,7 +350,7 @@ static bool op_wait_ready(Bridge *b)
         return true;
     }
     for (;;) {
-        if (hvctl_value(&b->ctl, &v, "ready") < 0) {
+        if (ctlc_value(&b->ctl, &v, "ready") < 0) {
             return false;
         }
         if (v) {
@@ -761,7 +761,7 @@ int main(int argc, char **argv)
     if (!spawn(&g.qemu, qargv, NULL, xs_env)) {
         finish();
     }
-    if (hvctl_connect(&g.b.ctl, g.ctl_path, g.sigfd) < 0) {
+    if (ctlc_connect(&g.b.ctl, g.ctl_path, g.sigfd, 60000) < 0) {
         msg("control socket %s: %s", g.ctl_path, strerror(errno));
         finish();
     }

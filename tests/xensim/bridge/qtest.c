@@ -121,11 +121,11 @@ static void read_irqlog(Bridge *b, bool report)
         const char *rest;
         int r;
 
-        if (hvctl_send(&b->ctl, "irqlog %" PRIu64, b->irqlog_next) < 0) {
+        if (ctlc_send(&b->ctl, "irqlog %" PRIu64, b->irqlog_next) < 0) {
             return;
         }
-        r = hvctl_reply_body(&b->ctl, &rest,
-                             report ? irqlog_line : ignore_line, b);
+        r = ctlc_reply_body(&b->ctl, &rest,
+                            report ? irqlog_line : ignore_line, b);
         if (r < 0 || sscanf(rest, "%" SCNu64, &next) != 1 ||
             next == b->irqlog_next) {
             return;
@@ -141,7 +141,7 @@ static void report_levels(Bridge *b)
     unsigned i;
 
     for (i = 0; i < BRIDGE_NR_GSI; i++) {
-        if (hvctl_send(&b->ctl, "irq %u", i) < 0) {
+        if (ctlc_send(&b->ctl, "irq %u", i) < 0) {
             return;
         }
     }
@@ -149,7 +149,7 @@ static void report_levels(Bridge *b)
         const char *rest;
         uint8_t level;
 
-        if (hvctl_reply(&b->ctl, &rest) < 0) {
+        if (ctlc_reply(&b->ctl, &rest) < 0) {
             return;
         }
         level = !strcmp(rest, "1");
@@ -298,7 +298,7 @@ static int mmio_read(Bridge *b, uint64_t addr, uint8_t *buf, uint64_t len)
         unsigned s = access_size(addr, len), i;
         uint64_t v;
 
-        if (hvctl_value(&b->ctl, &v, "read%c 0x%" PRIx64, sfx[s], addr) < 0) {
+        if (ctlc_value(&b->ctl, &v, "read%c 0x%" PRIx64, sfx[s], addr) < 0) {
             return -1;
         }
         for (i = 0; i < s; i++) {
@@ -323,8 +323,8 @@ static int mmio_write(Bridge *b, uint64_t addr, const uint8_t *buf,
         for (i = 0; i < s; i++) {
             v |= (uint64_t)buf[i] << (8 * i);
         }
-        if (hvctl_cmd(&b->ctl, &rest, "write%c 0x%" PRIx64 " 0x%" PRIx64,
-                      sfx[s], addr, v) < 0) {
+        if (ctlc_cmd(&b->ctl, &rest, "write%c 0x%" PRIx64 " 0x%" PRIx64,
+                     sfx[s], addr, v) < 0) {
             return -1;
         }
         addr += s;
@@ -344,8 +344,8 @@ static int ram_read(Bridge *b, uint64_t addr, uint8_t *buf, uint64_t len)
     const char *hex;
     uint64_t i;
 
-    if (hvctl_cmd(&b->ctl, &hex, "memread 0x%" PRIx64 " %" PRIu64,
-                  addr, len) < 0) {
+    if (ctlc_cmd(&b->ctl, &hex, "memread 0x%" PRIx64 " %" PRIu64,
+                 addr, len) < 0) {
         return -1;
     }
     if (strlen(hex) != 2 * len) {
@@ -383,7 +383,7 @@ static int ram_write(Bridge *b, uint64_t addr, const uint8_t *buf,
         hex[2 * i + 1] = digits[buf[i] & 15];
     }
     hex[2 * len] = 0;
-    ret = hvctl_cmd(&b->ctl, &rest, "memwrite 0x%" PRIx64 " %s", addr, hex);
+    ret = ctlc_cmd(&b->ctl, &rest, "memwrite 0x%" PRIx64 " %s", addr, hex);
     free(hex);
     return ret;
 }
@@ -493,8 +493,8 @@ static void cmd_access(Cmd *c, bool write, uint64_t where, uint64_t val,
     const char *rest;
 
     if (write) {
-        if (hvctl_cmd(&c->b->ctl, &rest, "%s 0x%" PRIx64 " 0x%" PRIx64,
-                      c->w[0], where, val) < 0) {
+        if (ctlc_cmd(&c->b->ctl, &rest, "%s 0x%" PRIx64 " 0x%" PRIx64,
+                     c->w[0], where, val) < 0) {
             FAIL_ACCESS(c);
             return;
         }
@@ -502,7 +502,7 @@ static void cmd_access(Cmd *c, bool write, uint64_t where, uint64_t val,
         reply(c->b, "OK\n");
         return;
     }
-    if (hvctl_value(&c->b->ctl, &val, "%s 0x%" PRIx64, c->w[0], where) < 0) {
+    if (ctlc_value(&c->b->ctl, &val, "%s 0x%" PRIx64, c->w[0], where) < 0) {
         FAIL_ACCESS(c);
         return;
     }

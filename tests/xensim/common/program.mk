@@ -11,3 +11,6 @@ CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 \
 COMMON_DIR := $(abspath $(SRC)/../common)
 SOCKIO_SRC := $(COMMON_DIR)/sockio.c
 SOCKIO_HDR := $(COMMON_DIR)/sockio.h
+# the control-socket client (ctlclient.h), on top of sockio
+CTLC_SRC := $(COMMON_DIR)/ctlclient.c $(SOCKIO_SRC)
+CTLC_HDR := $(COMMON_DIR)/ctlclient.h $(SOCKIO_HDR)

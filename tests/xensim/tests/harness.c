@@ -14,12 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/ctlclient.h"
 #include "harness.h"
 
 static int tests_run, tests_failed;
 static pid_t hv_pid;
 static char dir[PATH_MAX], log_path[PATH_MAX + 16];
-static FILE *ctl_in, *ctl_out;
+static CtlClient ctl_client;
 char harness_ctl_extra[65536];
 char harness_control_path[PATH_MAX + 16];
 
@@ -65,21 +66,10 @@ static void hv_path(char *buf, size_t len)
 
 static void ctl_connect(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        printf("Bail out! socket path too long: %s\n", path);
+    if (ctlc_connect(&ctl_client, path, -1, 60000) < 0) {
+        printf("Bail out! %s\n", ctl_client.err);
         exit(1);
     }
-    strcpy(sa.sun_path, path);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        printf("Bail out! cannot connect to %s: %s\n", path,
-               strerror(errno));
-        exit(1);
-    }
-    ctl_in = fdopen(fd, "r");
-    ctl_out = fdopen(dup(fd), "w");
 }
 
 void harness_start(const char *domid, const char *memory_mib,
@@ -119,27 +109,37 @@ void harness_start(const char *domid, const char *memory_mib,
     ctl_connect(control);
 }
 
+static void extra_line(void *opaque, const char *line)
+{
+    strncat(harness_ctl_extra, line,
+            sizeof(harness_ctl_extra) - strlen(harness_ctl_extra) - 2);
+    strcat(harness_ctl_extra, "\n");
+}
+
 const char *ctl(const char *fmt, ...)
 {
     static char line[65536];
+    char *cmd;
+    const char *rest;
     va_list ap;
+    int n;
 
     harness_ctl_extra[0] = 0;
     va_start(ap, fmt);
-    vfprintf(ctl_out, fmt, ap);
+    n = vasprintf(&cmd, fmt, ap);
     va_end(ap);
-    fputc('\n', ctl_out);
-    fflush(ctl_out);
-    while (fgets(line, sizeof(line), ctl_in)) {
-        line[strcspn(line, "\n")] = 0;
-        if (!strncmp(line, "ok", 2) || !strncmp(line, "err", 3)) {
-            return line;
-        }
-        strncat(harness_ctl_extra, line,
-                sizeof(harness_ctl_extra) - strlen(harness_ctl_extra) - 2);
-        strcat(harness_ctl_extra, "\n");
+    if (n < 0) {
+        return "err ENOMEM";
     }
-    return "err EOF";
+    n = ctlc_send(&ctl_client, "%s", cmd);
+    free(cmd);
+    if (n < 0 || (ctlc_reply_body(&ctl_client, &rest, extra_line, NULL) < 0
+                  && ctl_client.broken)) {
+        return "err EOF";
+    }
+    /* "ok ..." or "err ...", kept until the next call */
+    snprintf(line, sizeof(line), "%s", ctl_client.line);
+    return line;
 }
 
 long long counter(const char *name)

@@ -1,9 +1,11 @@
 /*
- * ahci-workload: control-socket and QMP clients (see hvctl.h).
+ * ahci-workload: the guest's view through xensim-hv's control socket
+ * (the shared client, ../common/ctlclient.h, under guest-level helpers:
+ * config space, RAM through a foreign mapping or memread/memwrite,
+ * counters) and a QMP client (see hvctl.h).
  *
- * Invariants: a reply is read line by line into a growing buffer that is
- * capped (a memread of one piece is the largest legitimate answer); each
- * read has a deadline; a connection that lost a reply is broken for good.
+ * Invariants: each reply line has a deadline; a connection that lost a
+ * reply, or got one it cannot parse, is broken for good.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -23,7 +25,6 @@
 #include "hvctl.h"
 
 #define PIECE       (64 * 1024)         /* bytes per memread/memwrite */
-#define MAX_REPLY   (4 * PIECE)         /* hex of a piece, with margin */
 
 static int fail(Hv *hv, bool broken, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -50,11 +51,8 @@ static int64_t now_ms(void)
 int hv_open(Hv *hv, const char *path, int timeout_ms)
 {
     memset(hv, 0, sizeof(*hv));
-    hv->timeout_ms = timeout_ms;
-    hv->fd = sockio_connect(path);
-    if (hv->fd < 0) {
-        return fail(hv, true, "control socket %s: %s", path,
-                    strerror(errno));
+    if (ctlc_connect(&hv->ctl, path, -1, timeout_ms) < 0) {
+        return fail(hv, true, "%s", hv->ctl.err);
     }
     return 0;
 }
@@ -62,106 +60,30 @@ int hv_open(Hv *hv, const char *path, int timeout_ms)
 void hv_close(Hv *hv)
 {
     hv_unmap_ram(hv);
-    if (hv->fd >= 0) {
-        close(hv->fd);
-    }
-    hv->fd = -1;
-    free(hv->buf);
-    hv->buf = NULL;
+    ctlc_close(&hv->ctl);
 }
 
-/* Next line (without "\n") into *line, valid until the next call. */
-static int read_line(Hv *hv, char **line)
-{
-    int64_t deadline = now_ms() + hv->timeout_ms;
-    char *nl;
-
-    for (;;) {
-        nl = hv->len ? memchr(hv->buf, '\n', hv->len) : NULL;
-        if (nl) {
-            break;
-        }
-        if (hv->len >= MAX_REPLY) {
-            return fail(hv, true, "reply line longer than %d bytes",
-                        MAX_REPLY);
-        }
-        if (hv->cap - hv->len < PIECE) {
-            char *b = realloc(hv->buf, hv->cap + 2 * PIECE);
-
-            if (!b) {
-                return fail(hv, true, "out of memory");
-            }
-            hv->buf = b;
-            hv->cap += 2 * PIECE;
-        }
-        int64_t left = deadline - now_ms();
-        struct pollfd p = { .fd = hv->fd, .events = POLLIN };
-        int r = left > 0 ? poll(&p, 1, left) : 0;
-
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r == 0) {
-            return fail(hv, true, "no reply from xensim-hv within %d ms",
-                        hv->timeout_ms);
-        }
-        ssize_t n = recv(hv->fd, hv->buf + hv->len, hv->cap - hv->len, 0);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return fail(hv, true, "xensim-hv closed the control socket");
-        }
-        hv->len += n;
-    }
-    *nl = 0;
-    *line = hv->buf;
-    return 0;
-}
-
-/* Drop the line read_line() returned. */
-static void consume_line(Hv *hv)
-{
-    size_t n = strlen(hv->buf) + 1;
-
-    memmove(hv->buf, hv->buf + n, hv->len - n);
-    hv->len -= n;
-}
-
-/* Send a line; collect body lines into body (may be NULL) up to the
- * final one, which stays in *final until consume_line(). */
+/* Send cmd (one line, its newline optional); body lines go to body()
+ * (NULL: ignored); the final "ok ..." line is in *final until the next
+ * command. */
 static int transact(Hv *hv, const char *cmd, char **final,
                     void (*body)(void *, const char *), void *opaque)
 {
-    char *line = NULL;
+    int n = strcspn(cmd, "\n");
+    const char *rest;
 
     if (hv->broken) {
-        return fail(hv, true, "control connection broken earlier: %s",
-                    hv->err);
+        char why[sizeof(hv->err)];
+
+        snprintf(why, sizeof(why), "%s", hv->err);
+        return fail(hv, true, "control connection broken earlier: %s", why);
     }
-    if (sockio_send_all(hv->fd, cmd, strlen(cmd)) < 0) {
-        return fail(hv, true, "control socket send: %s", strerror(errno));
+    if (ctlc_send(&hv->ctl, "%.*s", n, cmd) < 0 ||
+        ctlc_reply_body(&hv->ctl, &rest, body, opaque) < 0) {
+        return fail(hv, hv->ctl.broken, "'%.*s': %s", n > 60 ? 60 : n, cmd,
+                    hv->ctl.err);
     }
-    for (;;) {
-        if (read_line(hv, &line) < 0) {
-            return -1;
-        }
-        if (!strncmp(line, "ok", 2) && (line[2] == 0 || line[2] == ' ')) {
-            break;
-        }
-        if (!strncmp(line, "err ", 4)) {
-            fail(hv, false, "'%.*s': %s", (int)strcspn(cmd, "\n"), cmd,
-                 line);
-            consume_line(hv);
-            return -1;
-        }
-        if (body) {
-            body(opaque, line);
-        }
-        consume_line(hv);
-    }
-    *final = line;
+    *final = hv->ctl.line;
     return 0;
 }
 
@@ -186,11 +108,9 @@ int hv_cmd(Hv *hv, uint64_t *val, const char *fmt, ...)
         *val = strtoull(line + 2, &end, 0);
         if (errno || end == line + 2 || (*end && *end != ' ')) {
             fail(hv, true, "'%s': malformed reply '%s'", fmt, line);
-            consume_line(hv);
             return -1;
         }
     }
-    consume_line(hv);
     return 0;
 }
 
@@ -348,7 +268,6 @@ int hv_memread(Hv *hv, uint64_t gpa, void *buf, size_t len)
         if (strlen(line) != 3 + 2 * n || line[2] != ' ') {
             fail(hv, true, "memread %#llx %zu: reply of %zu bytes",
                  (unsigned long long)gpa, n, strlen(line));
-            consume_line(hv);
             return -1;
         }
         for (i = 0; i < n; i++) {
@@ -357,13 +276,11 @@ int hv_memread(Hv *hv, uint64_t gpa, void *buf, size_t len)
 
             if (hi < 0 || lo < 0) {
                 fail(hv, true, "memread: bad hex in reply");
-                consume_line(hv);
-                return -1;
+                    return -1;
             }
             out[i] = hi << 4 | lo;
         }
-        consume_line(hv);
-        out += n;
+            out += n;
         gpa += n;
         len -= n;
     }
@@ -401,8 +318,7 @@ int hv_memwrite(Hv *hv, uint64_t gpa, const void *buf, size_t len)
             free(cmd);
             return -1;
         }
-        consume_line(hv);
-        in += n;
+            in += n;
         gpa += n;
         len -= n;
     }
@@ -452,7 +368,6 @@ int hv_counters(Hv *hv, HvCounters *c)
     if (transact(hv, "counters\n", &line, counter_line, c) < 0) {
         return -1;
     }
-    consume_line(hv);
     return 0;
 }
 
@@ -491,7 +406,6 @@ int hv_ram_below_4g(Hv *hv, uint64_t *end)
     if (transact(hv, "state\n", &line, p2m_line, &r) < 0) {
         return -1;
     }
-    consume_line(hv);
     if (!r.end) {
         return fail(hv, false, "no populated RAM extent covers 1 MiB");
     }

@@ -15,12 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/ctlclient.h"
+
 typedef struct Hv {
-    int fd;
-    char *buf;              /* unread input */
-    size_t len, cap;
-    int timeout_ms;         /* per reply */
-    bool broken;
+    CtlClient ctl;          /* the control socket (common/ctlclient.h) */
+    bool broken;            /* the connection is out of step */
     char err[512];
 
     /* Guest RAM [ram_lo, ram_hi) mapped here, or NULL (see hv_map_ram). */

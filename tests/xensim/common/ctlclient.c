@@ -1,11 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * xensim qtest bridge: client of xensim-hv's line-protocol control socket
- * (commands in ../README.md).
+ * xensim: the C client of xensim-hv's line-protocol control socket
+ * (ctlclient.h; commands in ../README.md), shared by the qtest bridge and
+ * the AHCI workload.
  *
  * Invariants: replies are matched to commands strictly in order; once a
  * reply is lost (timeout, interruption, I/O error) the client is marked
  * broken and every later command fails at once instead of reading some
- * other command's answer.  A reply line longer than HVCTL_MAX_LINE is an
+ * other command's answer.  A reply line longer than CTLC_MAX_LINE is an
  * error, not an allocation.
  */
 #include <errno.h>
@@ -18,22 +20,28 @@
 #include <unistd.h>
 
 #include "../common/sockio.h"
-#include "bridge.h"
+#include "ctlclient.h"
 
 /* memread's largest answer is 2 * 128 KiB of hex plus "ok ". */
-#define HVCTL_MAX_LINE      (300 * 1024)
-/* The hv answers within its vCPU timeout (10 s by default). */
-#define HVCTL_TIMEOUT_MS    60000
+#define CTLC_MAX_LINE       (300 * 1024)
 
-int hvctl_connect(HvCtl *c, const char *path, int intr_fd)
+int ctlc_connect(CtlClient *c, const char *path, int intr_fd,
+                 int timeout_ms)
 {
     memset(c, 0, sizeof(*c));
     c->intr_fd = intr_fd;
+    c->timeout_ms = timeout_ms;
     c->fd = sockio_connect(path);
-    return c->fd < 0 ? -1 : 0;
+    if (c->fd < 0) {
+        snprintf(c->err, sizeof(c->err), "control socket %s: %s", path,
+                 strerror(errno));
+        c->broken = true;
+        return -1;
+    }
+    return 0;
 }
 
-void hvctl_close(HvCtl *c)
+void ctlc_close(CtlClient *c)
 {
     if (c->fd >= 0) {
         close(c->fd);
@@ -46,10 +54,10 @@ void hvctl_close(HvCtl *c)
     c->len = c->cap = 0;
 }
 
-static int broken(HvCtl *c, const char *fmt, ...)
+static int broken(CtlClient *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static int broken(HvCtl *c, const char *fmt, ...)
+static int broken(CtlClient *c, const char *fmt, ...)
 {
     va_list ap;
 
@@ -60,7 +68,7 @@ static int broken(HvCtl *c, const char *fmt, ...)
     return -1;
 }
 
-static int vsend(HvCtl *c, const char *fmt, va_list ap)
+static int vsend(CtlClient *c, const char *fmt, va_list ap)
 {
     char *msg;
     int n;
@@ -82,7 +90,7 @@ static int vsend(HvCtl *c, const char *fmt, va_list ap)
     return 0;
 }
 
-int hvctl_send(HvCtl *c, const char *fmt, ...)
+int ctlc_send(CtlClient *c, const char *fmt, ...)
 {
     va_list ap;
     int ret;
@@ -94,7 +102,7 @@ int hvctl_send(HvCtl *c, const char *fmt, ...)
 }
 
 /* Wait for the control socket; give up on timeout or interruption. */
-static int wait_readable(HvCtl *c)
+static int wait_readable(CtlClient *c)
 {
     struct pollfd p[2] = {
         { .fd = c->fd, .events = POLLIN },
@@ -103,14 +111,14 @@ static int wait_readable(HvCtl *c)
     int r;
 
     do {
-        r = poll(p, c->intr_fd >= 0 ? 2 : 1, HVCTL_TIMEOUT_MS);
+        r = poll(p, c->intr_fd >= 0 ? 2 : 1, c->timeout_ms);
     } while (r < 0 && errno == EINTR);
     if (r < 0) {
         return broken(c, "poll: %s", strerror(errno));
     }
     if (r == 0) {
         return broken(c, "xensim-hv did not answer in %d ms",
-                      HVCTL_TIMEOUT_MS);
+                      c->timeout_ms);
     }
     if (p[0].revents) {
         return 0;
@@ -119,7 +127,7 @@ static int wait_readable(HvCtl *c)
 }
 
 /* Take the next line into c->line.  0 or -1 (c->err set). */
-static int next_line(HvCtl *c)
+static int next_line(CtlClient *c)
 {
     char *nl;
     size_t n;
@@ -131,7 +139,7 @@ static int next_line(HvCtl *c)
     while (!(nl = memchr(c->buf, '\n', c->len))) {
         ssize_t r;
 
-        if (c->len >= HVCTL_MAX_LINE) {
+        if (c->len >= CTLC_MAX_LINE) {
             return broken(c, "xensim-hv reply too long");
         }
         if (c->cap - c->len < 4096) {
@@ -177,7 +185,7 @@ static bool is_final(const char *line)
 }
 
 /* The final line in c->line: 0 for ok (*rest after it), -1 for err. */
-static int final_reply(HvCtl *c, const char **rest)
+static int final_reply(CtlClient *c, const char **rest)
 {
     if (!strncmp(c->line, "ok", 2)) {
         *rest = c->line[2] ? c->line + 3 : c->line + 2;
@@ -187,7 +195,7 @@ static int final_reply(HvCtl *c, const char **rest)
     return -1;
 }
 
-int hvctl_reply(HvCtl *c, const char **rest)
+int ctlc_reply(CtlClient *c, const char **rest)
 {
     if (next_line(c) < 0) {
         return -1;
@@ -199,9 +207,9 @@ int hvctl_reply(HvCtl *c, const char **rest)
     return final_reply(c, rest);
 }
 
-int hvctl_reply_body(HvCtl *c, const char **rest,
-                     void (*line)(void *opaque, const char *line),
-                     void *opaque)
+int ctlc_reply_body(CtlClient *c, const char **rest,
+                    void (*line)(void *opaque, const char *line),
+                    void *opaque)
 {
     for (;;) {
         if (next_line(c) < 0) {
@@ -210,11 +218,13 @@ int hvctl_reply_body(HvCtl *c, const char **rest,
         if (is_final(c->line)) {
             return final_reply(c, rest);
         }
-        line(opaque, c->line);
+        if (line) {
+            line(opaque, c->line);
+        }
     }
 }
 
-int hvctl_cmd(HvCtl *c, const char **rest, const char *fmt, ...)
+int ctlc_cmd(CtlClient *c, const char **rest, const char *fmt, ...)
 {
     va_list ap;
     int ret;
@@ -225,10 +235,10 @@ int hvctl_cmd(HvCtl *c, const char **rest, const char *fmt, ...)
     if (ret < 0) {
         return ret;
     }
-    return hvctl_reply(c, rest);
+    return ctlc_reply(c, rest);
 }
 
-int hvctl_value(HvCtl *c, uint64_t *val, const char *fmt, ...)
+int ctlc_value(CtlClient *c, uint64_t *val, const char *fmt, ...)
 {
     va_list ap;
     const char *rest;
@@ -238,7 +248,7 @@ int hvctl_value(HvCtl *c, uint64_t *val, const char *fmt, ...)
     va_start(ap, fmt);
     ret = vsend(c, fmt, ap);
     va_end(ap);
-    if (ret < 0 || hvctl_reply(c, &rest) < 0) {
+    if (ret < 0 || ctlc_reply(c, &rest) < 0) {
         return -1;
     }
     errno = 0;
