@@ -16,28 +16,14 @@ so that load from elsewhere hits both alike; medians are shown.
 usage: bench-ioreq.py SIM_DIR OURS STOCK [ROUNDS] [N]
 """
 import glob
-import shlex
-import socket
+import os
 import statistics
-import subprocess
 import sys
 
-
-class Control:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.connect(path)
-        self.f = self.s.makefile("rw")
-
-    def value(self, line):
-        self.f.write(line + "\n")
-        self.f.flush()
-        while True:
-            r = self.f.readline().strip()
-            if r.startswith("ok"):
-                return int(r.split()[1], 0)
-            if r.startswith("err") or not r:
-                raise RuntimeError("%s: %s" % (line, r))
+# The simulator's driver module, installed next to SIM_DIR/run.
+sys.path.insert(0, os.path.join(sys.argv[1] if len(sys.argv) > 1 else ".",
+                                "py"))
+from xensim import Guest  # noqa: E402
 
 
 def cpu_ns(pid):
@@ -51,14 +37,10 @@ def cpu_ns(pid):
 
 
 def start(sim, qemu, domid):
-    p = subprocess.run([sim + "/run", "--keep", "--domid", str(domid),
-                        "--vga", "std", "--", qemu],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=120)
-    if p.returncode:
-        sys.exit("cannot start %s: %s" % (qemu, p.stderr))
-    env = dict(t.partition("=")[::2] for t in shlex.split(p.stdout))
-    return env
+    g = Guest(sim, qemu, domid=domid, vga="std", qmp=False)
+    if not g.ok:
+        sys.exit("cannot start %s: %s" % (qemu, g.launch_log))
+    return g
 
 
 def main():
@@ -68,12 +50,11 @@ def main():
     dms = {}
     try:
         for i, (who, qemu) in enumerate((("ours", ours), ("stock", stock))):
-            env = start(sim, qemu, 21 + i)
-            dms[who] = (env, Control(env["XENSIM_CONTROL"]),
-                        int(env["XENSIM_QEMU_PID"]))
+            g = start(sim, qemu, 21 + i)
+            dms[who] = (g, g.ctl, g.pid)
         res = {w: {"pio": [], "mmio": [], "cpu": [], "buf": []} for w in dms}
         for _ in range(rounds):
-            for who, (env, ctl, pid) in dms.items():
+            for who, (_, ctl, pid) in dms.items():
                 c0 = cpu_ns(pid)
                 res[who]["pio"].append(ctl.value("bench-pio 0x10 %d" % n))
                 res[who]["cpu"].append((cpu_ns(pid) - c0) / n)
@@ -105,10 +86,8 @@ def main():
             print("   %-28s %12.0f %12.0f %7.2fx  %s" % (label, o, s, ratio,
                                                        t))
     finally:
-        for env, ctl, pid in dms.values():
-            subprocess.run(shlex.split(env["XENSIM_STOP"]),
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+        for g, _, _ in dms.values():
+            g.stop()
 
 
 if __name__ == "__main__":
