@@ -266,9 +266,9 @@ class Hba:
         return (ct, bytes(fis) + prdt), (DRIVER_BASE + port * PORT_RAM +
                                          slot * 32, hdr)
 
-    def identify(self, port):
+    def identify(self, port, buf=IDENT_BUF):
         (ct, tbl), (h, hdr) = self.build(port, 0, 0xec, 0, 0,
-                                         [(IDENT_BUF, 512)], False)
+                                         [(buf, 512)], False)
         self.c.do("memwrite %#x %s" % (ct, tbl.hex()))
         self.c.do("memwrite %#x %s" % (h, hdr.hex()))
         self.pwr(port, 0x38, 1)
@@ -277,7 +277,7 @@ class Hba:
         self.pwr(port, 0x10, 0xffffffff)
         self.wr(0x08, 1 << port)
         words = struct.unpack("<256H", bytes.fromhex(
-            self.c.do("memread %#x 512" % IDENT_BUF)[0][0]))
+            self.c.do("memread %#x 512" % buf)[0][0]))
         sectors = words[100] | words[101] << 16 | words[102] << 32
         return sectors, bool(words[76] & 0x100), (words[75] & 0x1f) + 1
 
@@ -405,6 +405,113 @@ def ncq_batch(g, hba, disks, rng, stats):
         stats["ios"] += 1
 
 
+HOT = 0xe000000                 # the index of the overlap phase (7/16 of RAM)
+
+
+def issue_wait(g, hba, p, cmds, what, wait=True):
+    """Write cmds [(slot, ata, lba, count, gpa, data)] on port p, issue
+    them together; with wait, until they are all done."""
+    c = g.ctl
+    mask = 0
+    for slot, ata, lba, count, gpa, data in cmds:
+        nbytes = count * SECTOR
+        if data is not None:
+            c.do("memwrite %#x %s" % (gpa, data.hex()))
+        else:
+            c.do("memset %#x %#x 0xa5" % (gpa, nbytes))
+        (ct, tbl), (h, hdr) = hba.build(p, slot, ata, lba, count,
+                                        [(gpa, nbytes)], data is not None)
+        c.do("memwrite %#x %s" % (ct, tbl.hex()))
+        c.do("memwrite %#x %s" % (h, hdr.hex()))
+        mask |= 1 << slot
+    if ata in (0x60, 0x61):
+        hba.pwr(p, 0x34, mask)
+    hba.pwr(p, 0x38, mask)
+    if wait:
+        wait_slots(hba, p, mask, what)
+    return mask
+
+
+def wait_slots(hba, p, mask, what, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if hba.prd(p, 0x10) & 0x7d000000:
+            raise RuntimeError("%s: PxIS %#x PxTFD %#x" % (
+                what, hba.prd(p, 0x10), hba.prd(p, 0x20)))
+        if not (hba.prd(p, 0x34) | hba.prd(p, 0x38)) & mask:
+            hba.pwr(p, 0x10, 0xffffffff)
+            hba.wr(0x08, 1 << p)
+            return
+        time.sleep(0.002)
+    raise RuntimeError("%s: not done in %d s" % (what, timeout))
+
+
+def check_read(g, disk, what, lba, count, gpa, stats):
+    got = bytes.fromhex(g.ctl.do("memread %#x %#x" %
+                                 (gpa, count * SECTOR))[0][0])
+    for i in range(count):
+        if got[i * SECTOR:(i + 1) * SECTOR] != disk.expect(lba + i):
+            error("%s: sector %d read into %#x differs" %
+                  (what, lba + i, gpa + i * SECTOR))
+            break
+    stats["bytes_read"] += count * SECTOR
+    stats["verified"] += count
+    stats["ios"] += 1
+
+
+def phase_overlap(g, hba, disks, stats):
+    """The 2017 bug report's sequence on port 0, index X = HOT:
+    A, a WRITE FPDMA of 512 bytes at X + 0xfff80 (a 2 MiB mapping of X),
+    and B, a READ FPDMA of 4 KiB inside X, in flight together (B held by
+    a 1 read/s throttle that a first read Z primes); once A is done, C,
+    a READ FPDMA inside X, a CPU string write (rep outsb to the POST port)
+    from a buffer inside X, and an IDENTIFY on port 1 into a buffer
+    inside X, while B and C are in flight; then 32 reads inside X at once.
+    The IDENTIFY's PIO data goes through dma_memory_rw(): an unlocked
+    sized lookup of X (so is the rep's buffer on QEMU 7.2; our ioreq core
+    maps it locked).  QEMU 7.2's map cache remaps A's unlocked 2 MiB
+    entry to 1 MiB beside B's: two entries of one key, and B's unmap
+    finds the wrong one."""
+    p, d, x = 0, disks[0], HOT
+    data_a = bytes(random.Random(x).randbytes(SECTOR))
+    g.qmp.run("block_set_io_throttle", device="ahcidisk-0", bps=0, bps_rd=0,
+              bps_wr=0, iops=0, iops_rd=1, iops_wr=0)
+    try:
+        z = (0, 0x60, 0, 1, x - 32 * MIB, None)
+        a = (1, 0x61, 64, 1, x + 0xfff80, data_a)
+        b = (2, 0x60, 1024, 8, x + 0x10000, None)
+        issue_wait(g, hba, p, [z, a, b], "Z, A, B", wait=False)
+        wait_slots(hba, p, 0x3, "Z and A")
+        d.written[64] = data_a
+        stats["bytes_written"] += SECTOR
+        stats["ios"] += 1
+        cc = (3, 0x60, 2048, 8, x + 0x40000, None)
+        issue_wait(g, hba, p, [cc], "C", wait=False)
+        g.ctl.do("outsb 0x80 %#x 16" % (x + 0x80000))
+        sectors = hba.identify(1, x + 0x90000)[0]
+        if sectors != DISK_SECTORS:
+            error("overlap: IDENTIFY on port 1 says %d sectors" % sectors)
+        pending = hba.prd(p, 0x34) | hba.prd(p, 0x38)
+        held = pending & 0xc == 0xc
+        stats["overlap"] = "yes" if held else "no"
+        print("   overlap: A done, B and C %s when the CPU touched index "
+              "%#x" % ("in flight" if held else "NOT in flight", x >> 20),
+              flush=True)
+        wait_slots(hba, p, 0xc, "B and C")
+    finally:
+        g.qmp.run("block_set_io_throttle", device="ahcidisk-0", bps=0,
+                  bps_rd=0, bps_wr=0, iops=0, iops_rd=0, iops_wr=0)
+    for what, cmd in (("Z", z), ("B", b), ("C", cc)):
+        check_read(g, d, "overlap " + what, cmd[2], cmd[3], cmd[4], stats)
+    fin = [(i, 0x60, 4096 + 64 * i, 32, x + 0x1000 + i * 0x7000, None)
+           for i in range(SLOTS)]
+    issue_wait(g, hba, p, fin, "32 reads inside X")
+    for slot, _, lba, count, gpa, _ in fin:
+        check_read(g, d, "overlap read %d" % slot, lba, count, gpa, stats)
+    if not held:
+        error("overlap: B and C were not in flight at the CPU access")
+
+
 def check_images(imgs, disks):
     bad = 0
     for p, path in enumerate(imgs):
@@ -417,6 +524,43 @@ def check_images(imgs, disks):
     return bad
 
 
+def counters(ctl):
+    _, lines = ctl.do("counters")
+    return dict(l.split()[:2] for l in lines if len(l.split()) >= 2)
+
+
+def mapcache(g):
+    """query-xen-mapcache, or {} where the device model has none (7.2)."""
+    try:
+        return g.qmp.run("query-xen-mapcache")
+    except RuntimeError:
+        return {}
+
+
+def report(stats):
+    """The figures make run prints: rates over the I/O phases."""
+    if "io_secs" not in stats:
+        return
+    secs = stats["io_secs"] or 1e-9
+    ios = stats["ios"] or 1
+    line = ("figures: io_secs=%.1f iops=%.0f mbps=%.2f fmem_maps_per_kio=%.1f "
+            "fmem_unmaps_per_kio=%.1f" % (
+                secs, stats["ios"] / secs,
+                (stats["bytes_read"] + stats["bytes_written"]) / secs / 1e6,
+                stats.get("fmem_maps", 0) * 1000.0 / ios,
+                stats.get("fmem_unmaps", 0) * 1000.0 / ios))
+    mc, mc0 = stats.get("mc"), stats.get("mc0")
+    if mc:
+        hits = mc["hits"] - mc0["hits"]
+        misses = mc["misses"] - mc0["misses"]
+        line += (" mc_hits=%d mc_misses=%d mc_hit_rate=%.4f mc_entries=%d "
+                 "mc_locked=%d mc_locked_before=%d mc_doomed=%d mc_doomed_before=%d" % (
+                     hits, misses, hits / max(hits + misses, 1),
+                     mc["entries"], mc["locked"], mc0["locked"],
+                     mc.get("doomed", 0), mc0.get("doomed", 0)))
+    print(line, flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sim")
@@ -427,13 +571,18 @@ def main():
                     help="QMP I/O limit per disk (0: none): without one "
                     "QEMU completes a port's 32 commands before the guest's "
                     "next register read, so no depth could be seen")
+    ap.add_argument("--throttled-batches", type=int, metavar="K",
+                    help="throttle only the first K batches (default: "
+                    "all); the others run at full speed")
+    ap.add_argument("--no-overlap", action="store_true",
+                    help="skip the 2017 bug report's overlap phase")
     ap.add_argument("--zero-disk", type=int, metavar="N",
                     help="zero disk N's image while still expecting its "
                     "pattern: the verifier must report it (a self-test)")
     opts = ap.parse_args()
     rng = random.Random(opts.seed)
     stats = dict(ios=0, bytes_read=0, bytes_written=0, verified=0,
-                 max_inflight=0, max_port_depth=0, irqs=0)
+                 max_inflight=0, max_port_depth=0, irqs=0, overlap="-")
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="q35-workload.") as tmp:
         imgs = [os.path.join(tmp, "disk%d.img" % p) for p in range(PORTS)]
@@ -452,7 +601,10 @@ def main():
         try:
             if not g.ok:
                 print(g.launch_log[-3000:])
-                print("phase start: FAIL (the device model did not start)")
+                why = [l.split("FAILED: ", 1)[1] for l in
+                       g.launch_log.splitlines() if "FAILED: " in l]
+                print("phase start: FAIL (the device model did not start%s)"
+                      % (": " + why[0] if why else ""))
                 return 1
             print("phase start: ok (libxl argv + -machine q35,accel=xen, "
                   "6 AHCI disks)", flush=True)
@@ -481,7 +633,18 @@ def main():
             print("phase init: %s (6 ports up, IDENTIFY: %d sectors, NCQ "
                   "depth 32 each)" % ("ok" if not ERRORS else "FAIL",
                                       DISK_SECTORS), flush=True)
+            c = g.ctl
+            hv0 = counters(c)
+            mc0 = mapcache(g)
+            t_io = time.time()
+            throttled = opts.throttle_iops > 0
             for b in range(opts.batches):
+                if throttled and b == opts.throttled_batches:
+                    for p in range(PORTS):
+                        g.qmp.run("block_set_io_throttle",
+                                  device="ahcidisk-%d" % p, bps=0, bps_rd=0,
+                                  bps_wr=0, iops=0, iops_rd=0, iops_wr=0)
+                    throttled = False
                 ncq_batch(g, hba, disks, rng, stats)
                 print("progress: batch %d/%d ios=%d errors=%d" %
                       (b + 1, opts.batches, stats["ios"], len(ERRORS)),
@@ -489,14 +652,42 @@ def main():
             print("phase ncq: %s (%d I/Os, %d sectors verified, %d "
                   "errors)" % ("ok" if not ERRORS else "FAIL", stats["ios"],
                                stats["verified"], len(ERRORS)), flush=True)
-            c = g.ctl
-            _, lines = c.do("counters")
-            hv = dict(l.split()[:2] for l in lines if len(l.split()) >= 2)
+            if not opts.no_overlap:
+                if throttled:
+                    for p in range(PORTS):
+                        g.qmp.run("block_set_io_throttle",
+                                  device="ahcidisk-%d" % p, bps=0, bps_rd=0,
+                                  bps_wr=0, iops=0, iops_rd=0, iops_wr=0)
+                n_err = len(ERRORS)
+                try:
+                    phase_overlap(g, hba, disks, stats)
+                except Exception:
+                    print("phase overlap: FAIL (the device stopped "
+                          "answering)", flush=True)
+                    raise
+                print("phase overlap: %s (A/B/C of the 2017 report on port "
+                      "0, index %#x; B and C in flight at the CPU access: "
+                      "%s)" % ("ok" if len(ERRORS) == n_err else "FAIL",
+                               HOT >> 20, stats["overlap"]), flush=True)
+            stats["io_secs"] = time.time() - t_io
+            hv = counters(c)
+            for k in ("fmem_maps", "fmem_unmaps"):
+                stats[k] = int(hv.get(k, "0"), 0) - int(hv0.get(k, "0"), 0)
+            mc = mapcache(g)
+            if mc and mc0:
+                stats["mc"] = mc
+                stats["mc0"] = mc0
         except Exception as e:  # pylint: disable=broad-except
             error("%s: %s" % (type(e).__name__, e))
             hv = {}
         finally:
             log = g.log()
+            pid = g.env.get("XENSIM_QEMU_PID")
+            if pid and not os.path.exists("/proc/%s/status" % pid) or \
+                    pid and "State:\tZ" in open("/proc/%s/status" % pid).read():
+                last = [l for l in log.splitlines() if l.strip()][-3:]
+                error("the device model has exited; its log ends: %s" %
+                      " | ".join(last))
             g.stop()
         if g.ok and "disks" in locals():
             bad = check_images(imgs, disks)
@@ -505,15 +696,19 @@ def main():
                                PORTS * DISK_SECTORS, bad), flush=True)
     if "DM BUG" in log or int(hv.get("dm_bugs", "0"), 0):
         error("the hv reported a device model bug")
+    if stats.get("mc") and stats["mc"]["locked"] != stats["mc0"]["locked"]:
+        error("map cache: %d locked entries at the end, %d before the I/O" %
+              (stats["mc"]["locked"], stats["mc0"]["locked"]))
     ok = not ERRORS and stats["ios"] > 0
+    report(stats)
     print("summary: ios=%d bytes_read=%d bytes_written=%d verified=%d "
-          "max_port_depth=%d max_inflight=%d errors=%d irqs=%d "
+          "max_port_depth=%d max_inflight=%d errors=%d irqs=%d overlap=%s "
           "ioreq_timeouts=%s dm_bugs=%s "
           "secs=%.1f result=%s" % (
               stats["ios"], stats["bytes_read"], stats["bytes_written"],
               stats["verified"], stats["max_port_depth"],
               stats["max_inflight"], len(ERRORS),
-              stats["irqs"], hv.get("ioreq_timeouts", "?"),
+              stats["irqs"], stats["overlap"], hv.get("ioreq_timeouts", "?"),
               hv.get("dm_bugs", "?"), time.time() - t0,
               "PASS" if ok else "FAIL"))
     return 0 if ok else 1

@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Build a device model whose map cache is QEMU 7.2's, to show that the
+# Q35 NCQ tests fail on the code they guard against:
+#
+#   mutant-build.sh BUILD mapcache72          7.2's xen-mapcache.c
+#   mutant-build.sh BUILD mapcache72-unfixed  ... with the 2017 fix
+#                                             (7fb394ad8a) undone
+#
+# writes BUILD/mutants/qemu-NAME.  The file comes from the pristine base
+# (tag "base" of $XEN_DM_CACHE/base.git), with only what our tree needs
+# to link it added at its end: the three functions our header adds
+# (failure_is_transient: never; set_max_size: ignored; get_stats:
+# zeros), query-xen-mapcache answering zeros and no-op macros for its trace events, which our trace-events
+# no longer declares.  It is built in BUILD's own tree, under BUILD's
+# lock, and the tree's own file is put back (with a new mtime, so that
+# ninja rebuilds it) and relinked before the lock is released.
+set -euo pipefail
+build=$(cd "${1:?usage: $0 BUILD mapcache72|mapcache72-unfixed}" && pwd)
+name=${2:?}
+cache=${XEN_DM_CACHE:-/var/tmp/xen-dm-cache}
+src=$build/assembled/qemu/hw/i386/xen/xen-mapcache.c
+mkdir -p "$build/mutants"
+work=$(mktemp -d /tmp/mutant-build.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+git --git-dir="$cache/base.git" show base:hw/i386/xen/xen-mapcache.c \
+    > "$work/stock.c"
+case $name in
+mapcache72) cp "$work/stock.c" "$work/mutant.c" ;;
+mapcache72-unfixed)
+    # As check.d/22: the walk stops at the first unlocked entry for
+    # locked requests too, and no free entry is reused.
+    sed -e 's/while (entry && (lock || entry->lock) && entry->vaddr_base/while (entry \&\& entry->lock \&\& entry->vaddr_base/' \
+        -e 's/if (!entry && free_entry) {/if (!entry \&\& free_entry \&\& false) {/' \
+        "$work/stock.c" > "$work/mutant.c"
+    [ "$(diff "$work/stock.c" "$work/mutant.c" | grep -c '^>')" = 2 ] ||
+        { echo "the 2017 fix was not found" >&2; exit 1; }
+    ;;
+*) echo "unknown mutant $name" >&2; exit 2 ;;
+esac
+sed -i 's|^#include "trace.h"|#define trace_xen_map_cache(a) do { } while (0)\
+#define trace_xen_remap_bucket(a) do { } while (0)\
+#define trace_xen_map_cache_return(a) do { } while (0)\
+#include "qapi/qapi-commands-misc.h"|' "$work/mutant.c"
+cat >> "$work/mutant.c" <<'EOF'
+
+/* mutant-build.sh: what our header adds to 7.2's interface */
+bool xen_map_cache_failure_is_transient(void)
+{
+    return false;
+}
+
+void xen_map_cache_set_max_size(uint64_t max_bytes)
+{
+}
+
+void xen_map_cache_get_stats(XenMapCacheStats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+}
+
+/* 7.2 has no counters: all zero */
+XenMapCacheInfo *qmp_query_xen_mapcache(Error **errp)
+{
+    return g_new0(XenMapCacheInfo, 1);
+}
+EOF
+
+exec 9>"$build/.lock"
+flock 9
+cp -p "$src" "$work/ours.c"
+restore() {
+    cp "$work/ours.c" "$src"
+    touch "$src"
+    ninja -C "$build/qemu" qemu-system-x86_64 >/dev/null
+}
+trap 'restore; rm -rf "$work"' EXIT
+cp "$work/mutant.c" "$src"
+ninja -C "$build/qemu" qemu-system-x86_64 > "$work/ninja.log" 2>&1 ||
+    { tail -30 "$work/ninja.log" >&2; exit 1; }
+cp "$build/qemu/qemu-system-x86_64" "$build/mutants/qemu-$name.new"
+mv "$build/mutants/qemu-$name.new" "$build/mutants/qemu-$name"
+echo "$build/mutants/qemu-$name"
