@@ -297,8 +297,8 @@ typedef struct Xfer {
     AHCICommand *cmd;
 } Xfer;
 
-/* Write data (a write) or poison (a read) into the buffer, then issue. */
-static void xfer_issue(Guest *g, Xfer *x, uint32_t seed)
+/* Write data (a write) or poison (a read) into the buffer, commit. */
+static void xfer_prepare(Guest *g, Xfer *x, uint32_t seed)
 {
     g_autofree uint8_t *buf = g_malloc(x->bytes);
     uint32_t i;
@@ -316,7 +316,29 @@ static void xfer_issue(Guest *g, Xfer *x, uint32_t seed)
     /* one PRD for up to 64 KiB, so a buffer across a border is one map */
     ahci_command_adjust(x->cmd, x->lba, x->gpa, x->bytes, 64 * KiB);
     ahci_command_commit(g->ahci, x->cmd, x->port);
+}
+
+static void xfer_issue(Guest *g, Xfer *x, uint32_t seed)
+{
+    xfer_prepare(g, x, seed);
     ahci_command_issue_async(g->ahci, x->cmd);
+}
+
+/*
+ * Issue prepared transfers of one port with one PxSACT and one PxCI
+ * write: the HBA starts (and maps) them all before any can complete.
+ */
+static void xfers_issue_together(Guest *g, Xfer **xs, int n)
+{
+    uint32_t mask = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        g_assert_cmpuint(xs[i]->port, ==, xs[0]->port);
+        mask |= 1u << ahci_command_slot(xs[i]->cmd);
+    }
+    ahci_px_wreg(g->ahci, xs[0]->port, AHCI_PX_SACT, mask);
+    ahci_px_wreg(g->ahci, xs[0]->port, AHCI_PX_CI, mask);
 }
 
 static bool xfer_done(Guest *g, Xfer *x)
@@ -434,10 +456,14 @@ static void run_report(Report which)
     Xfer d = { "D", 0, false, 3072, 0x800, x + 0x60000 };
     int i;
 
-    /* A runs through; B is held at its read until released */
+    /*
+     * A and B start together (both mapped before A can complete); A runs
+     * through, B is held at its read until released
+     */
     hmp_qemu_io(g, "break read_aio B");
-    xfer_issue(g, &a, 1);
-    xfer_issue(g, &b, 0);
+    xfer_prepare(g, &a, 1);
+    xfer_prepare(g, &b, 0);
+    xfers_issue_together(g, (Xfer *[]) { &a, &b }, 2);
     hmp_qemu_io(g, "wait_break B");
     xfer_complete(g, &a);
     g_assert_false(xfer_done(g, &b));

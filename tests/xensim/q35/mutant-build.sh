@@ -7,15 +7,19 @@
 #   mutant-build.sh BUILD mapcache72          7.2's xen-mapcache.c
 #   mutant-build.sh BUILD mapcache72-unfixed  ... with the 2017 fix
 #                                             (7fb394ad8a) undone
+#   mutant-build.sh BUILD invalidate-unmaps-locked
+#                                             ours, but an invalidate
+#                                             unmaps locked entries too
 #
 # writes BUILD/mutants/qemu-NAME.  The file comes from the pristine base
 # (tag "base" of $XEN_DM_CACHE/base.git), with only what our tree needs
-# to link it added at its end: the three functions our header adds
-# (failure_is_transient: never; set_max_size: ignored; get_stats:
-# zeros), query-xen-mapcache answering zeros and no-op macros for its trace events, which our trace-events
-# no longer declares.  It is built in BUILD's own tree, under BUILD's
-# lock, and the tree's own file is put back (with a new mtime, so that
-# ninja rebuilds it) and relinked before the lock is released.
+# to link it: no-op macros for its trace events (our trace-events no
+# longer declares them) and, at its end, the functions our header adds:
+# failure_is_transient (never), set_max_size (ignored), get_stats and
+# query-xen-mapcache (entries, locked entries and bytes of 7.2's
+# buckets; the rest zero).  It is built in BUILD's own tree, under
+# BUILD's lock, and the tree's own file is put back (with a new mtime, so
+# that ninja rebuilds it) and relinked before the lock is released.
 set -euo pipefail
 build=$(cd "${1:?usage: $0 BUILD mapcache72|mapcache72-unfixed}" && pwd)
 name=${2:?}
@@ -38,13 +42,22 @@ mapcache72-unfixed)
     [ "$(diff "$work/stock.c" "$work/mutant.c" | grep -c '^>')" = 2 ] ||
         { echo "the 2017 fix was not found" >&2; exit 1; }
     ;;
+invalidate-unmaps-locked)
+    # ours, but an invalidate unmaps locked entries too (after the
+    # grace period), with DMA still in flight into them
+    perl -0pe 's/(QTAILQ_FOREACH_SAFE\(e, &mc->locked, link, next\) \{\n)        mc_doom\(mc, e\);\n        doomed\+\+;/$1        QTAILQ_REMOVE(&mc->locked, e, link);\n        mc_fwd_remove(mc, e);\n        mc_rev_remove(mc, e);\n        mc_uncount(mc, e);\n        QTAILQ_INSERT_TAIL(&victims, e, link);\n        doomed++;/' \
+        "$build/assembled/qemu/hw/i386/xen/xen-mapcache.c" > "$work/mutant.c"
+    [ "$(diff "$build/assembled/qemu/hw/i386/xen/xen-mapcache.c" \
+          "$work/mutant.c" | grep -c '^>')" = 5 ] ||
+        { echo "xen_invalidate_map_cache() not found" >&2; exit 1; }
+    ;;
 *) echo "unknown mutant $name" >&2; exit 2 ;;
 esac
-sed -i 's|^#include "trace.h"|#define trace_xen_map_cache(a) do { } while (0)\
+case $name in mapcache72*) ;; *) false ;; esac && sed -i 's|^#include "trace.h"|#define trace_xen_map_cache(a) do { } while (0)\
 #define trace_xen_remap_bucket(a) do { } while (0)\
 #define trace_xen_map_cache_return(a) do { } while (0)\
 #include "qapi/qapi-commands-misc.h"|' "$work/mutant.c"
-cat >> "$work/mutant.c" <<'EOF'
+case $name in mapcache72*) ;; *) false ;; esac && cat >> "$work/mutant.c" <<'EOF'
 
 /* mutant-build.sh: what our header adds to 7.2's interface */
 bool xen_map_cache_failure_is_transient(void)
@@ -56,15 +69,41 @@ void xen_map_cache_set_max_size(uint64_t max_bytes)
 {
 }
 
+/* 7.2 keeps no counters; what its buckets hold now */
 void xen_map_cache_get_stats(XenMapCacheStats *stats)
 {
+    MapCacheEntry *e;
+    unsigned long i;
+
     memset(stats, 0, sizeof(*stats));
+    if (!mapcache) {
+        return;
+    }
+    mapcache_lock();
+    for (i = 0; i < mapcache->nr_buckets; i++) {
+        for (e = &mapcache->entry[i]; e; e = e->next) {
+            if (e->vaddr_base) {
+                stats->entries++;
+                stats->locked += e->lock != 0;
+                stats->bytes_mapped += e->size;
+            }
+        }
+    }
+    stats->max_bytes = mapcache->max_mcache_size;
+    mapcache_unlock();
 }
 
-/* 7.2 has no counters: all zero */
 XenMapCacheInfo *qmp_query_xen_mapcache(Error **errp)
 {
-    return g_new0(XenMapCacheInfo, 1);
+    XenMapCacheInfo *info = g_new0(XenMapCacheInfo, 1);
+    XenMapCacheStats s;
+
+    xen_map_cache_get_stats(&s);
+    info->entries = s.entries;
+    info->locked = s.locked;
+    info->bytes_mapped = s.bytes_mapped;
+    info->max_bytes = s.max_bytes;
+    return info;
 }
 EOF
 
