@@ -968,12 +968,14 @@ typedef enum BenchKind {
     BENCH_RAND,         /* 4 KiB, one page */
     BENCH_CROSS,        /* 4 KiB at any even address around the hot index,
                          * half across a 1 MiB border */
+    BENCH_SEQ1M,        /* 1 MiB into one buffer (a page-aligned 1 MiB
+                         * spans two buckets) */
 } BenchKind;
 
 static int bench(const char *name, BenchKind kind, unsigned depth)
 {
-    bool seq = kind == BENCH_SEQ;
-    uint32_t sectors = seq ? 256 : 8;
+    bool seq = kind == BENCH_SEQ || kind == BENCH_SEQ1M;
+    uint32_t sectors = kind == BENCH_SEQ1M ? 2048 : seq ? 256 : 8;
     uint64_t lo = BENCH_LO, hi = BENCH_HI, next = 0;
     uint64_t ios = 0, bytes = 0;
     double busy = 0, t_end = now_s() + opt.bench_secs, cpu0 = dm_cpu_us();
@@ -998,6 +1000,13 @@ static int bench(const char *name, BenchKind kind, unsigned depth)
                 next = (next + sectors) % (disk_bytes / 512 - sectors);
             } else {
                 lba = rnd_range(0, disk_bytes / 512 / 8) * 8;
+            }
+            if (kind == BENCH_SEQ1M) {
+                /* apart by more than the guards, 32 fit in the area */
+                b.piece[b.npieces].gpa = lo + i * (MIB + 8192);
+                b.piece[b.npieces++].len = MIB;
+                add_cmd(&b, ATA_READ_FPDMA, lba, sectors, first);
+                continue;
             }
             for (p = 0; p < sectors / 8; p++) {
                 bool ok = kind == BENCH_CROSS ?
@@ -1053,7 +1062,7 @@ static int bench(const char *name, BenchKind kind, unsigned depth)
 }
 
 /* --bench-set: a comma-separated list of warmup, seq:DEPTH, rand:DEPTH,
- * cross:DEPTH. */
+ * cross:DEPTH, seq1m:DEPTH. */
 static bool run_bench_set(void)
 {
     char *list = strdup(opt.bench_set), *save = NULL, *w;
@@ -1063,19 +1072,30 @@ static bool run_bench_set(void)
          w = strtok_r(NULL, ",", &save)) {
         unsigned depth = 0;
         char kind[8];
+        static const struct {
+            const char *kind, *name;
+            BenchKind k;
+        } kinds[] = {
+            { "seq", "seq-128k", BENCH_SEQ },
+            { "rand", "rand-4k", BENCH_RAND },
+            { "cross", "cross-4k", BENCH_CROSS },
+            { "seq1m", "seq-1m", BENCH_SEQ1M },
+        };
+        unsigned k = (sizeof(kinds) / sizeof(kinds[0]));
 
         if (!strcmp(w, "warmup")) {
             ok = bench_warmup() == 0;
-        } else if (sscanf(w, "%7[a-z]:%u", kind, &depth) == 2 &&
-                   depth >= 1 && depth <= ahci.nslots &&
-                   (!strcmp(kind, "seq") || !strcmp(kind, "rand") ||
-                    !strcmp(kind, "cross"))) {
-            ok = bench(kind[0] == 's' ? "seq-128k" :
-                       kind[0] == 'r' ? "rand-4k" : "cross-4k",
-                       kind[0] == 's' ? BENCH_SEQ :
-                       kind[0] == 'r' ? BENCH_RAND : BENCH_CROSS,
-                       depth) == 0;
-        } else {
+        } else if (sscanf(w, "%7[a-z0-9]:%u", kind, &depth) == 2 &&
+                   depth >= 1 && depth <= ahci.nslots) {
+            for (k = 0; k < (sizeof(kinds) / sizeof(kinds[0])); k++) {
+                if (!strcmp(kind, kinds[k].kind)) {
+                    break;
+                }
+            }
+        }
+        if (k < (sizeof(kinds) / sizeof(kinds[0]))) {
+            ok = bench(kinds[k].name, kinds[k].k, depth) == 0;
+        } else if (strcmp(w, "warmup")) {
             printf("   ERROR --bench-set: '%s'\n", w);
             ok = false;
         }
@@ -1106,7 +1126,8 @@ static void usage(void)
 "  --no-image-check trust the image (to test that mismatches are found)\n"
 "  --bench SECS     timed NCQ read benchmark instead of the phases\n"
 "  --bench-set LIST what --bench runs, in order (warmup,seq:1,seq:32,\n"
-"                   rand:1,rand:32,cross:32)\n");
+"                   rand:1,rand:32,cross:32; also seq1m:DEPTH, 1 MiB\n"
+"                   reads into one buffer each)\n");
 }
 
 static int parse(int argc, char **argv)
