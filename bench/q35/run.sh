@@ -146,7 +146,8 @@ fields = (("iops", "I/Os per second", "%10.0f", 1),
           ("mbps", "MB/s", "%10.2f", 1),
           ("maps_per_io", "foreign maps per 1000 I/Os", "%10.1f", 1000),
           ("unmaps_per_io", "foreign unmaps per 1000 I/Os", "%10.1f", 1000),
-          ("dm_cpu_us_per_io", "QEMU CPU us per I/O", "%10.1f", 1))
+          ("dm_cpu_us_per_io", "QEMU CPU us per I/O", "%10.1f", 1),
+          ("ioreqs_per_io", "ioreqs per I/O", "%10.2f", 1))
 for key in runs:
     for field, label, fmt, scale in fields:
         s, x, q = (med(key, w, field, scale) for w in whos)
