@@ -163,7 +163,7 @@ static uint64_t hv_counter(const char *name)
     return v;
 }
 
-/* ---- the guest ------------------------------------------------------------ */
+/* ---- the guest -------------------------------------------------------- */
 
 typedef struct MapCacheFigures {
     int64_t locked, doomed, failures;
@@ -285,7 +285,7 @@ static void hmp_qemu_io(Guest *g, const char *cmd)
     g_assert_cmpstr(out, ==, "");
 }
 
-/* ---- transfers -------------------------------------------------------------- */
+/* ---- transfers -------------------------------------------------------- */
 
 typedef struct Xfer {
     const char *name;
@@ -360,7 +360,7 @@ static void xfer_complete(Guest *g, Xfer *x)
     is = ahci_px_rreg(g->ahci, x->port, AHCI_PX_IS);
     if (is & AHCI_PX_IS_TFES || ahci_px_rreg(g->ahci, x->port,
                                              AHCI_PX_SERR)) {
-        g_error("%s: port %u PxIS %#x PxTFD %#x", x->name, x->port, is,
+        g_error("%s: port %u PxIS 0x%x PxTFD 0x%x", x->name, x->port, is,
                 ahci_px_rreg(g->ahci, x->port, AHCI_PX_TFD));
     }
     ahci_port_check_nonbusy(g->ahci, x->cmd);
@@ -422,11 +422,16 @@ static void reads_inside(Guest *g, uint64_t x)
 
 /* ---- the bug report's scenarios -------------------------------------- */
 
+/*
+ * REPORT_ABC: A, B; A done; C; B done; C done.
+ * REPORT_ABC_UNLOCKED: the same with an unlocked lookup of X before B
+ * ends.  REPORT_FOUR: A, B; A done; C, D; the unlocked lookup; B done;
+ * unlocked lookups over 32 MiB; an invalidate; C, D done.
+ */
 typedef enum {
-    REPORT_ABC,             /* A, B; A done; C; B done; C done */
-    REPORT_ABC_UNLOCKED,    /* ... an unlocked lookup of X before B ends */
-    REPORT_FOUR,            /* A, B; A done; C, D; unlocked; B done;
-                             * lookups over 32 MiB; invalidate; C, D done */
+    REPORT_ABC,
+    REPORT_ABC_UNLOCKED,
+    REPORT_FOUR,
 } Report;
 
 static void hold(Guest *g, Xfer *x, const char *tag, uint32_t seed)
@@ -454,6 +459,7 @@ static void run_report(Report which)
     Xfer b = { "B", 0, false, 1024, 0x1000, x + 0x10000 };
     Xfer c = { "C", 0, false, 2048, 0x1000, x + 0x40000 };
     Xfer d = { "D", 0, false, 3072, 0x800, x + 0x60000 };
+    Xfer *ab[2];
     int i;
 
     /*
@@ -463,7 +469,9 @@ static void run_report(Report which)
     hmp_qemu_io(g, "break read_aio B");
     xfer_prepare(g, &a, 1);
     xfer_prepare(g, &b, 0);
-    xfers_issue_together(g, (Xfer *[]) { &a, &b }, 2);
+    ab[0] = &a;
+    ab[1] = &b;
+    xfers_issue_together(g, ab, 2);
     hmp_qemu_io(g, "wait_break B");
     xfer_complete(g, &a);
     g_assert_false(xfer_done(g, &b));
