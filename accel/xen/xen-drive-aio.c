@@ -81,11 +81,14 @@ static const QEnumLookup xen_aio_default_lookup = {
 
 /*
  * One accelerator per process: the policy lives here, not in the object.
- * prepared: prepare_backends ran, drives follow @policy from now on.
+ * prepared: prepare_backends ran, drives follow @policy from now on, with
+ * @io_uring as their engine for the reason @why (set once, kept).
  */
 static struct {
     XenAioDefault policy;
     bool prepared;
+    bool io_uring;
+    char *why;
 } xen_drive_aio;
 
 /* What a refusal of io_uring_setup() most likely means on a Xen host. */
@@ -130,6 +133,23 @@ static bool xen_drive_aio_probe(Error **errp)
 #endif
 }
 
+/* Record the engine of drives given no aio=, and why, once. */
+static void xen_drive_aio_chose(bool io_uring, const char *why)
+{
+    xen_drive_aio.io_uring = io_uring;
+    xen_drive_aio.why = g_strdup(why);
+    trace_xen_drive_aio_default(io_uring ? "io_uring" : "threads", why);
+}
+
+bool xen_drive_aio_choice(const char **policy, bool *io_uring,
+                          const char **why)
+{
+    *policy = xen_aio_default_names[xen_drive_aio.policy];
+    *io_uring = xen_drive_aio.io_uring;
+    *why = xen_drive_aio.why;
+    return xen_drive_aio.prepared;
+}
+
 static void xen_drive_aio_prepare_backends(AccelClass *ac, QemuOpts *opts,
                                            Error **errp)
 {
@@ -146,18 +166,18 @@ static void xen_drive_aio_prepare_backends(AccelClass *ac, QemuOpts *opts,
     xen_drive_aio.prepared = true;
 
     if (policy == XEN_AIO_DEFAULT_THREADS) {
-        trace_xen_drive_aio_default("threads", "aio-default=threads");
+        xen_drive_aio_chose(false, "aio-default=threads");
         return;
     }
     if (!xen_drive_aio_probe(&local_err)) {
-        trace_xen_drive_aio_default("threads", error_get_pretty(local_err));
+        xen_drive_aio_chose(false, error_get_pretty(local_err));
         warn_report("xen: drives without aio= use threads: %s",
                     error_get_pretty(local_err));
         error_free(local_err);
         return;
     }
     drive_set_default_aio(BDRV_O_IO_URING);
-    trace_xen_drive_aio_default("io_uring", "host allows it");
+    xen_drive_aio_chose(true, "host allows it");
 }
 
 static int xen_drive_aio_get_default(Object *obj, Error **errp)
