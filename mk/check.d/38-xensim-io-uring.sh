@@ -14,12 +14,27 @@
 #  - an explicit aio= wins both ways (-set drive.ahcidisk-0.aio=...);
 #  - cd-insert as libxl does it (eject, blockdev-change-medium on an empty
 #    ide-cd drive): the new medium is read through io_uring, and reads
-#    back what the image holds.
+#    back what the image holds;
+#  - every case asks query-xen-drive-aio (and once "info xen-drive-aio")
+#    which engine each drive uses and why, and checks it against what
+#    /proc shows;
+#  - xl save / xl restore of the device model as libxl does it (stop,
+#    add-fd, xen-save-devices-state; a new QEMU with -incoming fd:N,
+#    tests/drive-aio/libxl-save-restore.py) on the same xensim-hv, which
+#    keeps guest RAM as Xen's restore would: the restored QEMU loaded the
+#    guest's device state (the AHCI BAR and command list the guest
+#    programmed before the save), its drives are on io_uring, data
+#    written before the save reads back, and the full AHCI workload
+#    passes on it through io_uring.
+#
+# XEN_DRIVE_AIO_QEMU runs the suite on another binary (e.g. Debian's
+# stock one, to see which cases it fails).
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 sim=$BUILD/xensim
-ours=$BUILD/qemu-system-x86_64
+ours=${XEN_DRIVE_AIO_QEMU:-$BUILD/qemu-system-x86_64}
 n=0
+trap 'echo "1..$n"' EXIT
 tap() {
     n=$((n + 1))
     if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
@@ -40,6 +55,7 @@ stop=""
 cleanup() {
     [ -n "$stop" ] && $stop >/dev/null 2>&1
     rm -rf "$scratch"
+    echo "1..$n"
 }
 trap cleanup EXIT
 if ! cc -O2 -Wall -Werror -o "$scratch/deny-io-uring" \
@@ -139,6 +155,29 @@ ios() { sed -n 's/^summary: ios=\([0-9]*\) .*/\1/p' "$scratch/$1.out"; }
 
 warnings() { grep -c 'warning: xen: drives without aio=' "$scratch/$1.log"; }
 
+# qmp CMD [JSON-ARGS]: one QMP command on the running instance.
+qmp() {
+    "$sim/run" --qmp "$(qemu_var XENSIM_QMP)" --execute "$1" \
+        ${2:+--arguments "$2"}
+}
+
+# aio_query NAME: query-xen-drive-aio of the running instance, kept.
+aio_query() { qmp query-xen-drive-aio > "$scratch/$1.aio" 2>&1; }
+
+# aio_is NAME EXPR: a Python expression on that answer, q = the reply,
+# d = its drives by device name.
+aio_is() {
+    python3 -c 'import json, sys
+try:
+    q = json.load(open(sys.argv[1]))
+except ValueError:
+    print("# query: " + open(sys.argv[1]).read().replace("\n", " "))
+    sys.exit(1)
+print("# query: " + json.dumps(q, sort_keys=True))
+d = {x["device"]: x for x in q["drives"]}
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$scratch/$1.aio" "${@:2}"
+}
+
 # --- libxl's argv: io_uring
 if start default "$ours"; then
     pid=$(qemu_var XENSIM_QEMU_PID)
@@ -151,6 +190,19 @@ if start default "$ours"; then
     [ "$rings" = 1 ] && [ "$cq" -ge "$(ios default)" ] &&
         [ "$(ios default)" -gt 0 ]
     tap $? "default: the drive's I/O went through io_uring (completions >= I/Os)"
+    aio_query default
+    aio_is default 'q["aio-default"] == "auto" and
+        q["default-engine"] == "io_uring" and q["reason"] == "host allows it"
+        and d["ahcidisk-0"] == {"device": "ahcidisk-0",
+                                "engine": "io_uring", "from-default": True}'
+    tap $? "default: query-xen-drive-aio: io_uring, host allows it, ahcidisk-0 on it"
+    qmp human-monitor-command '{"command-line":"info xen-drive-aio"}' \
+        > "$scratch/default.hmp" 2>&1
+    sed 's/^/# hmp: /' "$scratch/default.hmp"
+    grep -q '^drives given no aio=: io_uring (aio-default=auto: host allows it)' \
+        "$scratch/default.hmp" &&
+        grep -q '^ahcidisk-0 *io_uring *(aio-default)' "$scratch/default.hmp"
+    tap $? "default: info xen-drive-aio says the same"
     finish default
     grep -q 'xen_drive_aio_default .*use io_uring: host allows it' \
         "$scratch/default.log"
@@ -169,6 +221,13 @@ if start prop "$ours" -accel xen,aio-default=threads; then
     read -r rings cq < <(ring_stats "$pid")
     [ "$rings" = 0 ]
     tap $? "aio-default=threads: no io_uring ring (rings=$rings)"
+    aio_query prop
+    aio_is prop 'q["aio-default"] == "threads" and
+        q["default-engine"] == "threads" and
+        q["reason"] == "aio-default=threads" and
+        d["ahcidisk-0"]["engine"] == "threads" and
+        d["ahcidisk-0"]["from-default"]'
+    tap $? "aio-default=threads: query-xen-drive-aio says threads, and why"
     finish prop
     grep -q 'use threads: aio-default=threads' "$scratch/prop.log" &&
         [ "$(warnings prop)" = 0 ]
@@ -187,11 +246,19 @@ for e in EPERM ENOSYS; do
         read -r rings cq < <(ring_stats "$pid")
         [ "$rings" = 0 ]
         tap $? "seccomp $e: no io_uring ring (rings=$rings)"
+        aio_query "deny-$e"
         finish "deny-$e"
         [ "$(warnings "deny-$e")" = 1 ] &&
             grep 'warning: xen: drives without aio=' "$scratch/deny-$e.log" |
             grep -q 'io_uring_setup refused .*seccomp'
         tap $? "seccomp $e: exactly one warning line, naming the reason"
+        # The reason the monitor gives is the warning's.
+        why=$(sed -n 's/.*warning: xen: drives without aio= use threads: //p' \
+                  "$scratch/deny-$e.log")
+        aio_is "deny-$e" 'q["default-engine"] == "threads" and
+            q["reason"] == sys.argv[3] and "seccomp" in q["reason"] and
+            d["ahcidisk-0"]["engine"] == "threads"' "$why"
+        tap $? "seccomp $e: query-xen-drive-aio: threads, with the warning's reason"
     else
         tap 1 "seccomp $e: launch"
     fi
@@ -206,6 +273,11 @@ if start explicit-threads "$bin"; then
     read -r rings cq < <(ring_stats "$pid")
     [ $rc = 0 ] && [ "$rings" = 1 ] && [ "$cq" = 0 ]
     tap $? "explicit aio=threads: verified, no I/O through io_uring (completions=$cq)"
+    aio_query explicit-threads
+    aio_is explicit-threads 'q["default-engine"] == "io_uring" and
+        d["ahcidisk-0"] == {"device": "ahcidisk-0", "engine": "threads",
+                            "from-default": False}'
+    tap $? "explicit aio=threads: query-xen-drive-aio: threads, the drive's own aio="
     finish explicit-threads
 else
     tap 1 "explicit aio=threads: launch"
@@ -218,6 +290,11 @@ if start explicit-uring "$bin" -accel xen,aio-default=threads; then
     read -r rings cq < <(ring_stats "$pid")
     [ $rc = 0 ] && [ "$rings" = 1 ] && [ "$cq" -ge "$(ios explicit-uring)" ]
     tap $? "explicit aio=io_uring under aio-default=threads: verified, on io_uring"
+    aio_query explicit-uring
+    aio_is explicit-uring 'q["default-engine"] == "threads" and
+        d["ahcidisk-0"] == {"device": "ahcidisk-0", "engine": "io_uring",
+                            "from-default": False}'
+    tap $? "explicit aio=io_uring: query-xen-drive-aio: io_uring, the drive's own aio="
     finish explicit-uring
 else
     tap 1 "explicit aio=io_uring: launch"
@@ -229,8 +306,9 @@ bin=$(wrapper cd -- -drive if=none,readonly=on,id=ide-5632 \
           -device ide-cd,id=ide-5632,drive=ide-5632,bus=ide.1,unit=0)
 if start cd "$bin"; then
     pid=$(qemu_var XENSIM_QEMU_PID)
-    qmp=$(qemu_var XENSIM_QMP)
-    qmp() { "$sim/run" --qmp "$qmp" --execute "$1" ${2:+--arguments "$2"}; }
+    aio_query cd-empty
+    aio_is cd-empty '"engine" not in d["ide-5632"]'
+    tap $? "cd-insert: query-xen-drive-aio: the empty CD drive has no engine"
     read -r rings cq0 < <(ring_stats "$pid")
     qmp eject '{"id":"ide-5632"}' > "$scratch/cd.qmp" 2>&1 &&
         qmp blockdev-change-medium \
@@ -244,6 +322,10 @@ if start cd "$bin"; then
     read -r rings cq1 < <(ring_stats "$pid")
     [ "$rings" = 1 ] && [ "$cq1" -gt "$cq0" ]
     tap $? "cd-insert: the new medium is read through io_uring ($cq0 -> $cq1)"
+    aio_query cd
+    aio_is cd 'd["ide-5632"] == {"device": "ide-5632", "engine": "io_uring",
+                                 "from-default": True}'
+    tap $? "cd-insert: query-xen-drive-aio: the new medium is on io_uring"
     finish cd
     # qemu-io prints on QEMU's stdout, i.e. into its log.
     grep -q 'read 262144/262144 bytes' "$scratch/cd.log" &&
@@ -251,4 +333,95 @@ if start cd "$bin"; then
     tap $? "cd-insert: the new medium reads back what the image holds"
 else
     tap 1 "cd-insert: launch"
+fi
+
+# --- xl save / xl restore of the device model (-incoming fd:N)
+# A second AHCI disk holds data written before the save; the guest
+# workload runs on the first (port 0) before the save and after the
+# restore.
+"$sim/ahci-workload" --mkimage "$scratch/data.img" 64 >/dev/null
+bin=$(wrapper restore -- \
+          -drive "file=$scratch/data.img,if=none,id=ahcidisk-1,format=raw,cache=writeback" \
+          -device ide-hd,bus=ahci0.1,unit=0,drive=ahcidisk-1)
+restore_tool="python3 $TOP/tests/drive-aio/libxl-save-restore.py"
+# guest_readl ADDR: a 32-bit guest MMIO read on vCPU 0 (hv control).
+guest_readl() {
+    python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"readl " + sys.argv[2].encode() + b"\n")
+r = s.makefile().readline().split()
+print("%#x" % int(r[1], 0) if r[:1] == ["ok"] else "err")' \
+        "$(qemu_var XENSIM_CONTROL)" "$1" 2>/dev/null || echo err
+}
+if start restore "$bin"; then
+    run_dir=$(qemu_var XENSIM_RUN_DIR)
+    # The guest programs the HBA (BAR5 at 0xf1000000, port 0's command
+    # list at 2 MiB) and reads through it; read-only, so the image stays
+    # the workload's pattern for the run after the restore.
+    ( set -a; . "$env_file"; set +a
+      timeout 120 "$sim/ahci-workload" --disk "$scratch/disk.img" --seed 7 \
+          --bench 0.3 --bench-set rand:32 ) > "$scratch/restore-before.out" 2>&1
+    rc=$?
+    sed 's/^/# /' "$scratch/restore-before.out"
+    qmp human-monitor-command \
+        '{"command-line":"qemu-io ahcidisk-1 \"write -P 0xa5 0 1M\""}' \
+        > "$scratch/restore.write" 2>&1
+    [ $rc = 0 ] && grep -q '^summary: .*result=PASS' "$scratch/restore-before.out"
+    tap $? "restore: before the save, the guest's verified reads"
+    $restore_tool save "$run_dir" "$scratch/qemu-save" \
+        > "$scratch/save.out" 2>&1
+    rc=$?
+    sed 's/^/# /' "$scratch/save.out"
+    [ $rc = 0 ] && [ -s "$scratch/qemu-save" ]
+    tap $? "restore: stop, add-fd, xen-save-devices-state, SIGHUP (as xl save)"
+    old_log=$(qemu_var XENSIM_QEMU_LOG)
+    cp "$old_log" "$scratch/restore-saved.log" 2>/dev/null
+    : > "$old_log"
+    newpid=$($restore_tool restore "$run_dir" "$scratch/qemu-save" \
+                 2> "$scratch/restore.err")
+    rc=$?
+    sed 's/^/# /' "$scratch/restore.err"
+    [ $rc = 0 ] && [ -n "$newpid" ] &&
+        tr '\0' ' ' < "/proc/$newpid/cmdline" 2>/dev/null |
+        grep -q -- '-incoming fd:[0-9]'
+    tap $? "restore: QEMU with -incoming fd:N reaches running (as xl restore)"
+    # Device state came from the stream: a fresh QEMU has no BAR5 there,
+    # and a port's command list base is 0 after reset.
+    clb="$(guest_readl 0xf1000010) $(guest_readl 0xf1000100)"
+    echo "# restored AHCI: VS PxCLB = $clb"
+    [ "$clb" = "0x10000 0x200000" ]
+    tap $? "restore: the guest's AHCI programming came back from the stream ($clb)"
+    pid=$newpid
+    aio_query restore
+    aio_is restore 'q["default-engine"] == "io_uring" and
+        d["ahcidisk-0"]["engine"] == "io_uring" and
+        d["ahcidisk-1"]["engine"] == "io_uring"'
+    tap $? "restore: query-xen-drive-aio: both drives on io_uring after -incoming"
+    read -r rings cq0 < <(ring_stats "$pid")
+    qmp human-monitor-command \
+        '{"command-line":"qemu-io ahcidisk-1 \"read -P 0xa5 0 1M\""}' \
+        > "$scratch/restore.read" 2>&1
+    read -r rings cq1 < <(ring_stats "$pid")
+    [ "$rings" = 1 ] && [ "$cq1" -gt "$cq0" ]
+    tap $? "restore: data written before the save read through io_uring ($cq0 -> $cq1)"
+    ( set -a; . "$env_file"; set +a; XENSIM_QEMU_PID=$pid
+      timeout 300 "$sim/ahci-workload" --disk "$scratch/disk.img" \
+          --seed 7 ) > "$scratch/restore-after.out" 2>&1
+    rc=$?
+    sed 's/^/# /' "$scratch/restore-after.out"
+    read -r rings cq2 < <(ring_stats "$pid")
+    ios=$(ios restore-after)
+    [ $rc = 0 ] &&
+        grep -q '^summary: .* errors=0 .*result=PASS' "$scratch/restore-after.out" &&
+        grep -q '^phase image: ok' "$scratch/restore-after.out" &&
+        [ "$((cq2 - cq1))" -ge "${ios:-1}" ] && [ "${ios:-0}" -gt 0 ]
+    tap $? "restore: AHCI workload verified after the restore, through io_uring ($((cq2 - cq1)) completions, ${ios:-0} I/Os)"
+    finish restore
+    grep -q 'read 1048576/1048576 bytes' "$scratch/restore.log" &&
+        ! grep -q 'Pattern verification failed' "$scratch/restore.log" &&
+        grep -q 'wrote 1048576/1048576 bytes' "$scratch/restore-saved.log"
+    tap $? "restore: the 1 MiB written before the save reads back intact"
+else
+    tap 1 "restore: launch"
 fi
