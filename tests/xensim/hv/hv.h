@@ -269,6 +269,9 @@ int hv_hypercall(HvClient *c, const XenSimMsg *req, const void *in,
                  XenSimMsg *rsp);
 void hv_hypercall_print_enosys(FILE *f);
 
+/* domain.c: --toolstack starts without a domain (see domain.c) */
+void hv_domain_init(bool toolstack);
+
 /* vcpu.c */
 int hv_vcpu_init(void);
 /* The ioreq_t bitfield byte (state:4, data_is_ptr, dir, df) of a slot. */

@@ -33,7 +33,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "hv.h"
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+
+#include "hypercall.h"
 
 #include <xen/domctl.h>
 #include <xen/event_channel.h>
@@ -59,13 +63,6 @@
 /* Largest second dm_op buffer read in one go (dirty bitmaps, extents). */
 #define DM_OP_MAX_BUF1  (1u << 20)
 
-typedef struct HcCall {
-    HvClient *c;
-    pid_t pid;
-    uint64_t op;
-    uint64_t arg[5];
-} HcCall;
-
 /* --- the caller's memory ------------------------------------------------ */
 
 /* A copy that failed for want of permission, not for a bad pointer. */
@@ -81,7 +78,7 @@ static int copy_failed(const HcCall *h)
     return -EFAULT;
 }
 
-static int from_user(const HcCall *h, void *dst, uint64_t src, size_t len)
+int hc_from_user(const HcCall *h, void *dst, uint64_t src, size_t len)
 {
     struct iovec l = { dst, len }, r = { (void *)(uintptr_t)src, len };
 
@@ -92,8 +89,7 @@ static int from_user(const HcCall *h, void *dst, uint64_t src, size_t len)
            0 : copy_failed(h);
 }
 
-static int to_user(const HcCall *h, uint64_t dst, const void *src,
-                   size_t len)
+int hc_to_user(const HcCall *h, uint64_t dst, const void *src, size_t len)
 {
     struct iovec l = { (void *)src, len }, r = { (void *)(uintptr_t)dst, len };
 
@@ -144,7 +140,7 @@ static const char *hypercall_name(uint64_t op)
 }
 
 /* An unimplemented hypercall or sub-op: count it, say so once. */
-static long not_simulated(const HcCall *h, uint32_t sub)
+long hc_not_simulated(const HcCall *h, uint32_t sub)
 {
     unsigned i;
 
@@ -179,7 +175,7 @@ void hv_hypercall_print_enosys(FILE *f)
 
 static int check_domid(uint64_t domid)
 {
-    return domid == hv.domid ? 0 : -ESRCH;
+    return hv_domain_check(domid);
 }
 
 /* --- dm_op -------------------------------------------------------------- */
@@ -242,7 +238,7 @@ static long do_dm_op(const HcCall *h)
     if (nr_bufs > DM_OP_MAX_BUFS) {
         return -E2BIG;
     }
-    ret = from_user(h, buf, h->arg[2], nr_bufs * sizeof(buf[0]));
+    ret = hc_from_user(h, buf, h->arg[2], nr_bufs * sizeof(buf[0]));
     if (ret < 0) {
         return ret;
     }
@@ -252,7 +248,7 @@ static long do_dm_op(const HcCall *h)
     }
     memset(&op, 0, sizeof(op));
     if (nr_bufs < 1 || buf[0].size < hdr ||
-        from_user(h, &op, (uintptr_t)buf[0].h.p, hdr) < 0) {
+        hc_from_user(h, &op, (uintptr_t)buf[0].h.p, hdr) < 0) {
         return -EFAULT;
     }
     usize = dm_op_size(op.op);
@@ -260,7 +256,7 @@ static long do_dm_op(const HcCall *h)
         return -EOPNOTSUPP;
     }
     if (buf[0].size < hdr + usize ||
-        from_user(h, &op.u, (uintptr_t)buf[0].h.p + hdr, usize) < 0) {
+        hc_from_user(h, &op.u, (uintptr_t)buf[0].h.p + hdr, usize) < 0) {
         return -EFAULT;
     }
     if (nr_bufs > 1) {
@@ -274,7 +270,7 @@ static long do_dm_op(const HcCall *h)
             ret = -ENOMEM;
             goto done;
         }
-        ret = from_user(h, in, (uintptr_t)buf[1].h.p, len1);
+        ret = hc_from_user(h, in, (uintptr_t)buf[1].h.p, len1);
         if (ret < 0) {
             goto done;
         }
@@ -282,11 +278,11 @@ static long do_dm_op(const HcCall *h)
     orig = op;
     ret = hv_dm_op(h->c, &op, sizeof(op), in, len1, out, len1);
     if (ret == 0 && memcmp(&orig.u, &op.u, usize) &&
-        to_user(h, (uintptr_t)buf[0].h.p + hdr, &op.u, usize) < 0) {
+        hc_to_user(h, (uintptr_t)buf[0].h.p + hdr, &op.u, usize) < 0) {
         ret = -EFAULT;
     }
     if (ret == 0 && op.op == XEN_DMOP_track_dirty_vram &&
-        to_user(h, (uintptr_t)buf[1].h.p, out, len1) < 0) {
+        hc_to_user(h, (uintptr_t)buf[1].h.p, out, len1) < 0) {
         ret = -EFAULT;
     }
 done:
@@ -308,7 +304,7 @@ static long populate_physmap(const HcCall *h, uint64_t start_extent)
      * with the extents done so far, never an errno; libxenctrl's
      * populate_physmap_exact turns a short count into EBUSY.
      */
-    if (from_user(h, &r, h->arg[1], sizeof(r)) < 0 ||
+    if (hc_from_user(h, &r, h->arg[1], sizeof(r)) < 0 ||
         r.nr_extents > (UINT32_MAX >> HV_MEMOP_EXTENT_SHIFT) ||
         start_extent >= r.nr_extents || check_domid(r.domid) < 0 ||
         r.extent_order > 18) {
@@ -316,8 +312,9 @@ static long populate_physmap(const HcCall *h, uint64_t start_extent)
     }
     hv.repopulated_pages = 0;
     for (i = start_extent; i < r.nr_extents; i++) {
-        if (from_user(h, &gpfn, (uintptr_t)r.extent_start.p +
+        if (hc_from_user(h, &gpfn, (uintptr_t)r.extent_start.p +
                       i * sizeof(gpfn), sizeof(gpfn)) < 0 ||
+            !hv_domain_may_populate(1ull << r.extent_order) ||
             hv_populate(gpfn, 1ull << r.extent_order) < 0) {
             break;
         }
@@ -335,7 +332,7 @@ static long add_to_physmap(const HcCall *h)
     struct xen_add_to_physmap x;
     long ret;
 
-    ret = from_user(h, &x, h->arg[1], sizeof(x));
+    ret = hc_from_user(h, &x, h->arg[1], sizeof(x));
     if (ret < 0) {
         return ret;
     }
@@ -353,11 +350,11 @@ static long add_to_physmap(const HcCall *h)
             x.idx += x.size;
             x.gpfn += x.size;
             x.size = 0;
-            ret = to_user(h, h->arg[1], &x, sizeof(x));
+            ret = hc_to_user(h, h->arg[1], &x, sizeof(x));
         }
         return ret;
     }
-    return not_simulated(h, XENMEM_add_to_physmap);
+    return hc_not_simulated(h, XENMEM_add_to_physmap);
 }
 
 /* Machine frames of an ioreq server's pages (frame 0: buffered ring,
@@ -398,7 +395,7 @@ static long acquire_resource(const HcCall *h, uint64_t start_extent)
     xen_pfn_t mfn[2];
     long ret;
 
-    ret = from_user(h, &x, h->arg[1], sizeof(x));
+    ret = hc_from_user(h, &x, h->arg[1], sizeof(x));
     if (ret < 0) {
         return ret;
     }
@@ -418,7 +415,7 @@ static long acquire_resource(const HcCall *h, uint64_t start_extent)
         break;
     case XENMEM_resource_grant_table:
     case XENMEM_resource_vmtrace_buf:
-        return not_simulated(h, XENMEM_acquire_resource);
+        return hc_not_simulated(h, XENMEM_acquire_resource);
     default:
         return -EOPNOTSUPP;
     }
@@ -427,7 +424,7 @@ static long acquire_resource(const HcCall *h, uint64_t start_extent)
             return -EINVAL;
         }
         x.nr_frames = max_frames;
-        return to_user(h, h->arg[1] + offsetof(typeof(x), nr_frames),
+        return hc_to_user(h, h->arg[1] + offsetof(typeof(x), nr_frames),
                        &x.nr_frames, sizeof(x.nr_frames));
     }
     if (start_extent >= x.nr_frames || x.nr_frames > max_frames) {
@@ -438,7 +435,7 @@ static long acquire_resource(const HcCall *h, uint64_t start_extent)
     if (ret < 0) {
         return ret;
     }
-    return to_user(h, (uintptr_t)x.frame_list.p + start_extent *
+    return hc_to_user(h, (uintptr_t)x.frame_list.p + start_extent *
                    sizeof(xen_pfn_t), mfn,
                    (x.nr_frames - start_extent) * sizeof(xen_pfn_t));
 }
@@ -456,7 +453,7 @@ static long do_memory_op(const HcCall *h)
     case XENMEM_acquire_resource:
         return acquire_resource(h, start_extent);
     }
-    return not_simulated(h, cmd);
+    return hc_not_simulated(h, cmd);
 }
 
 /* --- hvm_op, sched_op, event_channel_op, xen_version -------------------- */
@@ -467,9 +464,9 @@ static long do_hvm_op(const HcCall *h)
     long ret;
 
     if (h->arg[0] != HVMOP_set_param && h->arg[0] != HVMOP_get_param) {
-        return not_simulated(h, h->arg[0]);
+        return hc_not_simulated(h, h->arg[0]);
     }
-    ret = from_user(h, &p, h->arg[1], sizeof(p));
+    ret = hc_from_user(h, &p, h->arg[1], sizeof(p));
     if (ret < 0) {
         return ret;
     }
@@ -482,7 +479,7 @@ static long do_hvm_op(const HcCall *h)
     }
     if (h->arg[0] == HVMOP_get_param) {
         p.value = hv.hvm_param[p.index];
-        return to_user(h, h->arg[1], &p, sizeof(p));
+        return hc_to_user(h, h->arg[1], &p, sizeof(p));
     }
     hv.hvm_param[p.index] = p.value;
     hv_log("hvm param %u = %#llx", p.index, (unsigned long long)p.value);
@@ -495,9 +492,9 @@ static long do_sched_op(const HcCall *h)
     long ret;
 
     if (h->arg[0] != SCHEDOP_remote_shutdown) {
-        return not_simulated(h, h->arg[0]);
+        return hc_not_simulated(h, h->arg[0]);
     }
-    ret = from_user(h, &r, h->arg[1], sizeof(r));
+    ret = hc_from_user(h, &r, h->arg[1], sizeof(r));
     if (ret < 0) {
         return ret;
     }
@@ -519,9 +516,9 @@ static long do_event_channel_op(const HcCall *h)
     long ret;
 
     if (h->arg[0] != EVTCHNOP_alloc_unbound) {
-        return not_simulated(h, h->arg[0]);
+        return hc_not_simulated(h, h->arg[0]);
     }
-    ret = from_user(h, &a, h->arg[1], sizeof(a));
+    ret = hc_from_user(h, &a, h->arg[1], sizeof(a));
     if (ret < 0) {
         return ret;
     }
@@ -538,7 +535,7 @@ static long do_event_channel_op(const HcCall *h)
         return ret;
     }
     a.port = ret;
-    ret = to_user(h, h->arg[1], &a, sizeof(a));
+    ret = hc_to_user(h, h->arg[1], &a, sizeof(a));
     if (ret < 0) {
         hv_guest_port_free(a.port);
     }
@@ -562,63 +559,32 @@ static long do_xen_version(const HcCall *h)
     case XENVER_version:
         return (HV_XEN_MAJOR << 16) | HV_XEN_MINOR;
     case XENVER_extraversion:
-        return to_user(h, h->arg[1], extra, sizeof(extra));
+        return hc_to_user(h, h->arg[1], extra, sizeof(extra));
     case XENVER_compile_info:
-        return to_user(h, h->arg[1], &ci, sizeof(ci));
+        return hc_to_user(h, h->arg[1], &ci, sizeof(ci));
     case XENVER_capabilities:
-        return to_user(h, h->arg[1], caps, sizeof(caps));
+        return hc_to_user(h, h->arg[1], caps, sizeof(caps));
     case XENVER_changeset:
-        return to_user(h, h->arg[1], cs, sizeof(cs));
+        return hc_to_user(h, h->arg[1], cs, sizeof(cs));
     case XENVER_platform_parameters:
-        return to_user(h, h->arg[1], &pp, sizeof(pp));
+        return hc_to_user(h, h->arg[1], &pp, sizeof(pp));
     case XENVER_pagesize:
         return XENSIM_PAGE_SIZE;
     case XENVER_commandline:
-        return to_user(h, h->arg[1], cmdline, sizeof(cmdline));
+        return hc_to_user(h, h->arg[1], cmdline, sizeof(cmdline));
     }
-    return not_simulated(h, h->arg[0]);
+    return hc_not_simulated(h, h->arg[0]);
 }
 
 /* --- domctl, sysctl ----------------------------------------------------- */
 
-static uint64_t populated_pages(void)
-{
-    uint64_t n = 0;
-    unsigned i;
-
-    for (i = 0; i < hv.p2m_len; i++) {
-        n += hv.p2m[i].nr;
-    }
-    return n;
-}
-
-/* The simulated guest as getdomaininfo() describes a domain. */
-static void guest_info(struct xen_domctl_getdomaininfo *info)
-{
-    memset(info, 0, sizeof(*info));
-    info->domain = hv.domid;
-    /* No vCPU executes: all blocked, none running. */
-    info->flags = XEN_DOMINF_hvm_guest | XEN_DOMINF_hap |
-                  (hv.nr_vcpus ? XEN_DOMINF_blocked : 0);
-    if (hv.shutdown_reason >= 0) {
-        info->flags |= XEN_DOMINF_shutdown |
-                       ((uint32_t)hv.shutdown_reason <<
-                        XEN_DOMINF_shutdownshift);
-    }
-    info->tot_pages = populated_pages();
-    info->max_pages = info->tot_pages;
-    info->nr_online_vcpus = hv.nr_vcpus;
-    info->max_vcpu_id = hv.nr_vcpus ? hv.nr_vcpus - 1 : 0;
-    info->shared_info_frame = 0;
-    info->cpupool = 0;
-}
-
 static long do_domctl(const HcCall *h)
 {
     struct xen_domctl d;
+    bool copyback;
     long ret;
 
-    ret = from_user(h, &d, h->arg[0], sizeof(d));
+    ret = hc_from_user(h, &d, h->arg[0], sizeof(d));
     if (ret < 0) {
         return ret;
     }
@@ -631,14 +597,24 @@ static long do_domctl(const HcCall *h)
         if (d.domain >= DOMID_FIRST_RESERVED) {
             return -EINVAL;
         }
-        if (d.domain > hv.domid) {
+        if (!hv_domain_list(d.domain, &d.u.getdomaininfo, 1)) {
             return -ESRCH;
         }
-        guest_info(&d.u.getdomaininfo);
-        d.domain = hv.domid;
-        return to_user(h, h->arg[0], &d, sizeof(d));
+        d.domain = d.u.getdomaininfo.domain;
+        return hc_to_user(h, h->arg[0], &d, sizeof(d));
     }
-    return not_simulated(h, d.cmd);
+    ret = hv_domain_domctl(h, &d, &copyback);
+    if (ret == 0 && copyback) {
+        ret = hc_to_user(h, h->arg[0], &d, sizeof(d));
+    }
+    return ret;
+}
+
+static long host_cpus(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return cpus < 1 ? 1 : cpus;
 }
 
 /*
@@ -647,13 +623,10 @@ static long do_domctl(const HcCall *h)
  */
 static void physinfo(struct xen_sysctl_physinfo *pi)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = host_cpus();
     struct sysinfo si;
 
     memset(pi, 0, sizeof(*pi));
-    if (cpus < 1) {
-        cpus = 1;
-    }
     pi->threads_per_core = 1;
     pi->cores_per_socket = cpus;
     pi->nr_cpus = cpus;
@@ -670,13 +643,124 @@ static void physinfo(struct xen_sysctl_physinfo *pi)
     pi->max_mfn = pi->total_pages ? pi->total_pages - 1 : 0;
 }
 
+/* cpumask_to_xenctl_bitmap() of "every CPU": the bytes the caller's
+ * bitmap has room for, the rest of it zeroed. */
+static long cpumap_all(const HcCall *h, struct xenctl_bitmap *b)
+{
+    uint8_t bytes[64] = { 0 };
+    long cpus = host_cpus(), i;
+    uint32_t guest_bytes = (b->nr_bits + 7) / 8;
+    uint32_t copy = MIN(guest_bytes, (uint32_t)(cpus + 7) / 8);
+
+    for (i = 0; i < cpus && i < 512; i++) {
+        bytes[i / 8] |= 1u << (i % 8);
+    }
+    if (guest_bytes == 0) {
+        return 0;
+    }
+    copy = MIN(copy, sizeof(bytes));
+    if (hc_to_user(h, (uintptr_t)b->bitmap.p, bytes, copy) < 0) {
+        return -EFAULT;
+    }
+    for (i = copy; i < guest_bytes; i++) {
+        if (hc_to_user(h, (uintptr_t)b->bitmap.p + i, "", 1) < 0) {
+            return -EFAULT;
+        }
+    }
+    return 0;
+}
+
+/* cpupool_do_sysctl(): one pool, 0, with every CPU and credit2. */
+static long cpupool_op(const HcCall *h, struct xen_sysctl *s)
+{
+    struct xen_sysctl_cpupool_op *op = &s->u.cpupool_op;
+    long ret;
+
+    if (op->op != XEN_SYSCTL_CPUPOOL_OP_INFO) {
+        return hc_not_simulated(h, XEN_SYSCTL_cpupool_op);
+    }
+    /* cpupool_get_next_by_id(): the first pool >= the id asked for. */
+    if (op->cpupool_id > 0) {
+        return -ENOENT;
+    }
+    op->cpupool_id = 0;
+    op->sched_id = XEN_SCHEDULER_CREDIT2;
+    op->n_dom = 1 + hv_domain_exists();
+    ret = cpumap_all(h, &op->cpumap);
+    if (ret < 0) {
+        return ret;
+    }
+    return hc_to_user(h, h->arg[0], s, sizeof(*s));
+}
+
+/* One node holding all memory and every CPU, distance 10 to itself. */
+static long numainfo(const HcCall *h, struct xen_sysctl *s)
+{
+    struct xen_sysctl_numainfo *ni = &s->u.numainfo;
+    struct xen_sysctl_physinfo pi;
+    uint32_t i, nodes = 1;
+
+    if (ni->meminfo.p || ni->distance.p) {
+        struct xen_sysctl_meminfo mi;
+        uint32_t dist = 10;
+
+        nodes = MIN(nodes, ni->num_nodes);
+        physinfo(&pi);
+        mi.memsize = pi.total_pages * XENSIM_PAGE_SIZE;
+        mi.memfree = pi.free_pages * XENSIM_PAGE_SIZE;
+        for (i = 0; i < nodes; i++) {
+            if (ni->meminfo.p &&
+                hc_to_user(h, (uintptr_t)ni->meminfo.p + i * sizeof(mi),
+                           &mi, sizeof(mi)) < 0) {
+                return -EFAULT;
+            }
+            if (ni->distance.p &&
+                hc_to_user(h, (uintptr_t)ni->distance.p, &dist,
+                           sizeof(dist)) < 0) {
+                return -EFAULT;
+            }
+        }
+    }
+    if (ni->num_nodes != nodes) {
+        ni->num_nodes = nodes;
+        return hc_to_user(h, h->arg[0], s, sizeof(*s));
+    }
+    return 0;
+}
+
+/* The CPUs as physinfo has them: core i of socket 0, node 0. */
+static long cputopoinfo(const HcCall *h, struct xen_sysctl *s)
+{
+    struct xen_sysctl_cputopoinfo *ti = &s->u.cputopoinfo;
+    uint32_t i, cpus = host_cpus();
+
+    if (ti->cputopo.p) {
+        cpus = MIN(cpus, ti->num_cpus);
+        for (i = 0; i < cpus; i++) {
+            struct xen_sysctl_cputopo t = { .core = i, .socket = 0,
+                                            .node = 0 };
+
+            if (hc_to_user(h, (uintptr_t)ti->cputopo.p + i * sizeof(t),
+                           &t, sizeof(t)) < 0) {
+                return -EFAULT;
+            }
+        }
+    }
+    if (ti->num_cpus != cpus) {
+        ti->num_cpus = cpus;
+        return hc_to_user(h, h->arg[0], s, sizeof(*s));
+    }
+    return 0;
+}
+
 static long do_sysctl(const HcCall *h)
 {
     struct xen_sysctl s;
-    struct xen_domctl_getdomaininfo info;
+    struct xen_domctl_getdomaininfo info[2];
+    unsigned n;
     long ret;
 
-    ret = from_user(h, &s, h->arg[0], sizeof(s));
+    ret = hc_from_user(h, &s, h->arg[0], sizeof(s));
     if (ret < 0) {
         return ret;
     }
@@ -686,25 +770,28 @@ static long do_sysctl(const HcCall *h)
     switch (s.cmd) {
     case XEN_SYSCTL_physinfo:
         physinfo(&s.u.physinfo);
-        return to_user(h, h->arg[0], &s, sizeof(s));
+        return hc_to_user(h, h->arg[0], &s, sizeof(s));
     case XEN_SYSCTL_sched_id:
         s.u.sched_id.sched_id = XEN_SCHEDULER_CREDIT2;     /* 4.17's */
-        return to_user(h, h->arg[0], &s, sizeof(s));
+        return hc_to_user(h, h->arg[0], &s, sizeof(s));
+    case XEN_SYSCTL_cpupool_op:
+        return cpupool_op(h, &s);
+    case XEN_SYSCTL_numainfo:
+        return numainfo(h, &s);
+    case XEN_SYSCTL_cputopoinfo:
+        return cputopoinfo(h, &s);
     case XEN_SYSCTL_getdomaininfolist:
-        s.u.getdomaininfolist.num_domains = 0;
-        if (s.u.getdomaininfolist.first_domain <= hv.domid &&
-            s.u.getdomaininfolist.max_domains > 0) {
-            guest_info(&info);
-            ret = to_user(h, (uintptr_t)s.u.getdomaininfolist.buffer.p,
-                          &info, sizeof(info));
-            if (ret < 0) {
-                return ret;
-            }
-            s.u.getdomaininfolist.num_domains = 1;
+        n = hv_domain_list(s.u.getdomaininfolist.first_domain, info,
+                           MIN(s.u.getdomaininfolist.max_domains, 2));
+        ret = hc_to_user(h, (uintptr_t)s.u.getdomaininfolist.buffer.p,
+                         info, n * sizeof(info[0]));
+        if (ret < 0) {
+            return ret;
         }
-        return to_user(h, h->arg[0], &s, sizeof(s));
+        s.u.getdomaininfolist.num_domains = n;
+        return hc_to_user(h, h->arg[0], &s, sizeof(s));
     }
-    return not_simulated(h, s.cmd);
+    return hc_not_simulated(h, s.cmd);
 }
 
 /* --- entry -------------------------------------------------------------- */
@@ -722,7 +809,7 @@ static long do_multicall(const HcCall *h)
     for (i = 0; i < nr; i++) {
         uint64_t at = h->arg[0] + i * sizeof(e);
 
-        ret = from_user(h, &e, at, sizeof(e));
+        ret = hc_from_user(h, &e, at, sizeof(e));
         if (ret < 0) {
             return ret;
         }
@@ -730,7 +817,7 @@ static long do_multicall(const HcCall *h)
         memcpy(sub.arg, e.args, sizeof(sub.arg));
         e.result = e.op == __HYPERVISOR_multicall ? -EINVAL :
                    hc_dispatch(&sub);
-        ret = to_user(h, at + offsetof(multicall_entry_t, result),
+        ret = hc_to_user(h, at + offsetof(multicall_entry_t, result),
                       &e.result, sizeof(e.result));
         if (ret < 0) {
             return ret;
@@ -762,7 +849,7 @@ static long hc_dispatch(const HcCall *h)
     case __HYPERVISOR_sysctl:
         return do_sysctl(h);
     }
-    return not_simulated(h, 0);
+    return hc_not_simulated(h, 0);
 }
 
 int hv_hypercall(HvClient *c, const XenSimMsg *req, const void *in,

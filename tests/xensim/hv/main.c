@@ -28,7 +28,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: xensim-hv --socket PATH [--control PATH] [--domid N]\n"
             "                 [--memory MiB] [--vcpus N] [--timeout-ms T]\n"
-            "                 [--quiet]\n");
+            "                 [--quiet]\n"
+            "       xensim-hv --socket PATH [--control PATH] --toolstack\n"
+            "                 [--timeout-ms T] [--quiet]\n");
 }
 
 static void on_signal(int sig)
@@ -55,12 +57,14 @@ int main(int argc, char **argv)
         { "vcpus", required_argument, NULL, 'v' },
         { "timeout-ms", required_argument, NULL, 't' },
         { "quiet", no_argument, NULL, 'q' },
+        { "toolstack", no_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *socket_path = NULL, *control_path = NULL;
     pthread_condattr_t ca;
     struct sigaction sa = { .sa_handler = on_signal };
+    bool toolstack = false, sized = false;
     uint64_t v;
     int c;
 
@@ -73,6 +77,7 @@ int main(int argc, char **argv)
             control_path = optarg;
             break;
         case 'd':
+            sized = true;
             if (!parse_u64(optarg, &v) || v == 0 || v >= 0x7ff0) {
                 fprintf(stderr, "xensim-hv: bad --domid %s\n", optarg);
                 return 2;
@@ -80,6 +85,7 @@ int main(int argc, char **argv)
             hv.domid = v;
             break;
         case 'm':
+            sized = true;
             if (!parse_u64(optarg, &v) || v == 0 || v > (1u << 20)) {
                 fprintf(stderr, "xensim-hv: bad --memory %s\n", optarg);
                 return 2;
@@ -87,6 +93,7 @@ int main(int argc, char **argv)
             hv.memory_mib = v;
             break;
         case 'v':
+            sized = true;
             if (!parse_u64(optarg, &v) || v == 0 || v > HV_MAX_VCPUS) {
                 fprintf(stderr, "xensim-hv: bad --vcpus %s (1..%zu)\n",
                         optarg, HV_MAX_VCPUS);
@@ -104,6 +111,9 @@ int main(int argc, char **argv)
         case 'q':
             hv.quiet = true;
             break;
+        case 'T':
+            toolstack = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -112,7 +122,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!socket_path || optind != argc) {
+    if (!socket_path || optind != argc || (toolstack && sized)) {
         usage(stderr);
         return 2;
     }
@@ -122,13 +132,21 @@ int main(int argc, char **argv)
     if (hv_vcpu_init() < 0) {
         return 1;
     }
-    /* What libxl sets up for a qemu-xen HVM guest. */
-    hv.hvm_param[HVM_PARAM_IOREQ_SERVER_PFN] = HV_IOREQ_GFN_POOL;
-    hv.hvm_param[HVM_PARAM_NR_IOREQ_SERVER_PAGES] = HV_IOREQ_GFN_PAGES;
-    /* And what hvmloader leaves (ACPI on, libxl's default): Xen's ACPI
-     * PM1a event block and PM timer at 0xb000/0xb008, where QEMU's
-     * PIIX4 has them too (xendev.c). */
-    hv.hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] = 1;
+    if (!toolstack) {
+        /* What libxl sets up for a qemu-xen HVM guest. */
+        hv.hvm_param[HVM_PARAM_IOREQ_SERVER_PFN] = HV_IOREQ_GFN_POOL;
+        hv.hvm_param[HVM_PARAM_NR_IOREQ_SERVER_PAGES] = HV_IOREQ_GFN_PAGES;
+        /* And what hvmloader leaves (ACPI on, libxl's default): Xen's
+         * ACPI PM1a event block and PM timer at 0xb000/0xb008, where
+         * QEMU's PIIX4 has them too (xendev.c). */
+        hv.hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] = 1;
+    }
+    if (toolstack) {
+        /* No domain until XEN_DOMCTL_createdomain; it starts empty. */
+        hv.memory_mib = 0;
+        hv.domid = 0;
+    }
+    hv_domain_init(toolstack);
     if (hv_mem_init(hv.memory_mib) < 0) {
         fprintf(stderr, "xensim-hv: cannot allocate %llu MiB of guest "
                 "memory: %m\n", (unsigned long long)hv.memory_mib);
@@ -137,8 +155,13 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    hv_log("domain %u: %llu MiB, %u vCPUs; listening on %s", hv.domid,
-           (unsigned long long)hv.memory_mib, hv.nr_vcpus, socket_path);
+    if (toolstack) {
+        hv_log("no domain yet (toolstack mode); listening on %s",
+               socket_path);
+    } else {
+        hv_log("domain %u: %llu MiB, %u vCPUs; listening on %s", hv.domid,
+               (unsigned long long)hv.memory_mib, hv.nr_vcpus, socket_path);
+    }
     if (hv_serve(socket_path, control_path) < 0) {
         return 1;
     }

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xensim-hv domain life: the guest domain as Xen 4.17's domctl sees it
+ * (common/domctl.c, common/domain.c, arch/x86/domctl.c), so a real
+ * toolstack (libxl's xl create/destroy) can create, build, unpause and
+ * destroy it.
+ *
+ * The hv simulates one guest domain at a time.  Started with --domid it
+ * exists from the start, unpaused and populated (what a device-model test
+ * wants); started with --toolstack there is none until
+ * XEN_DOMCTL_createdomain makes one, paused by the system controller and
+ * without memory, exactly as Xen leaves a new domain for the domain
+ * builder.  destroydomain ends it (its ioreq servers, ports and p2m go);
+ * the hv then refuses a second domain (EEXIST would be wrong, the domid
+ * is free; ENOMEM is what Xen answers when it cannot make one).
+ *
+ * Invariants:
+ *  - the domain exists iff dom.exists; every domid check goes through
+ *    hv_domain_check();
+ *  - controller_pause_count >= 0; creation finishes (hv.creation_finished)
+ *    when it first drops to 0, as domain_unpause_by_systemcontroller();
+ *  - with a max_pages limit (toolstack mode), tot_pages never exceeds it
+ *    and a claim is at most one, as page_alloc.c keeps them.
+ *
+ * No vCPU executes guest code here: after unpause, "running" means the
+ * hv's vCPU player (vcpu.c, the control socket's workloads) drives the
+ * device model, as without a toolstack.  All functions run under
+ * hv.lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+
+#include "hypercall.h"
+
+#include <xen/hvm/hvm_info_table.h>
+
+/* Xen's HVM_MAX_VCPUS; the hv's own ioreq-slot limit is lower. */
+#define DOM_HVM_MAX_VCPUS   128
+/* Xen 4.17's opt_max_grant_frames / opt_max_maptrack_frames defaults. */
+#define DOM_MAX_GRANT_FRAMES    64
+#define DOM_MAX_MAPTRACK_FRAMES 1024
+/* X86_EMU_ALL & ~X86_EMU_VPCI, what an HVM domU must ask for. */
+#define DOM_EMU_HVM (XEN_X86_EMU_ALL & ~XEN_X86_EMU_VPCI)
+
+static struct {
+    bool exists;
+    bool toolstack;             /* created by domctl, limits enforced */
+    bool destroyed;             /* the one domain of this run is gone */
+    int controller_pause_count;
+    uint32_t ssidref;
+    xen_domain_handle_t handle;
+    uint32_t cdf;               /* XEN_DOMCTL_CDF_* */
+    uint32_t emulation_flags;
+    uint32_t max_vcpus;
+    bool vcpus_created;         /* XEN_DOMCTL_max_vcpus done */
+    uint64_t max_pages;
+    uint64_t outstanding_pages; /* claim */
+    uint64_t paging_pool;       /* bytes, HAP's pool */
+    struct xen_domctl_tsc_info tsc;
+    uint64_t start_ns;
+} dom;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void hv_domain_init(bool toolstack)
+{
+    memset(&dom, 0, sizeof(dom));
+    dom.toolstack = toolstack;
+    if (!toolstack) {
+        /* --domid: built and running, no limits. */
+        dom.exists = true;
+        dom.cdf = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
+        dom.emulation_flags = DOM_EMU_HVM;
+        dom.max_vcpus = hv.nr_vcpus;
+        dom.vcpus_created = true;
+        dom.max_pages = UINT64_MAX;
+        hv.creation_finished = false;   /* set by the first vCPU access */
+        dom.start_ns = now_ns();
+    } else {
+        hv.nr_vcpus = 0;
+    }
+}
+
+bool hv_domain_exists(void)
+{
+    return dom.exists;
+}
+
+int hv_domain_check(uint64_t domid)
+{
+    return dom.exists && domid == hv.domid ? 0 : -ESRCH;
+}
+
+static uint64_t tot_pages(void)
+{
+    uint64_t n = 0;
+    unsigned i;
+
+    for (i = 0; i < hv.p2m_len; i++) {
+        n += hv.p2m[i].nr;
+    }
+    return n;
+}
+
+bool hv_domain_may_populate(uint64_t pages)
+{
+    uint64_t tot = tot_pages();
+
+    if (!dom.toolstack) {
+        return true;
+    }
+    /* assign_pages(): "Over-allocation" fails the extent. */
+    if (tot + pages > dom.max_pages || tot + pages < tot) {
+        return false;
+    }
+    dom.outstanding_pages = dom.outstanding_pages > pages ?
+                            dom.outstanding_pages - pages : 0;
+    return true;
+}
+
+/* domain_set_outstanding_pages() */
+long hv_domain_claim(uint64_t pages)
+{
+    uint64_t tot = tot_pages();
+
+    if (pages == 0) {
+        dom.outstanding_pages = 0;
+        return 0;
+    }
+    if (dom.outstanding_pages) {
+        return -EINVAL;
+    }
+    if (pages <= tot || pages > dom.max_pages) {
+        return -EINVAL;
+    }
+    dom.outstanding_pages = pages - tot;
+    return 0;
+}
+
+void hv_domain_info(struct xen_domctl_getdomaininfo *info)
+{
+    uint32_t flags = XEN_DOMINF_blocked;
+
+    memset(info, 0, sizeof(*info));
+    info->domain = hv.domid;
+    info->max_vcpu_id = XEN_INVALID_MAX_VCPU_ID;
+    if (dom.vcpus_created && hv.nr_vcpus) {
+        /* No vCPU executes: all online and blocked, none running. */
+        info->max_vcpu_id = hv.nr_vcpus - 1;
+        info->nr_online_vcpus = hv.nr_vcpus;
+    }
+    info->flags = (info->nr_online_vcpus ? flags : 0) |
+                  (dom.controller_pause_count > 0 ? XEN_DOMINF_paused : 0) |
+                  ((dom.cdf & XEN_DOMCTL_CDF_hvm) ?
+                   XEN_DOMINF_hvm_guest : 0) |
+                  ((dom.cdf & XEN_DOMCTL_CDF_hap) ? XEN_DOMINF_hap : 0);
+    if (hv.shutdown_reason >= 0) {
+        info->flags |= XEN_DOMINF_shutdown |
+                       ((uint32_t)hv.shutdown_reason <<
+                        XEN_DOMINF_shutdownshift);
+    }
+    info->ssidref = dom.ssidref;
+    info->tot_pages = tot_pages();
+    info->max_pages = dom.toolstack ? dom.max_pages : info->tot_pages;
+    info->outstanding_pages = dom.outstanding_pages;
+    info->cpu_time = 0;
+    info->shared_info_frame = 0;
+    info->cpupool = 0;
+    info->gpaddr_bits = 52;
+    memcpy(info->handle, dom.handle, sizeof(info->handle));
+    info->arch_config.emulation_flags = dom.emulation_flags;
+}
+
+/*
+ * Dom0 as Xen describes the control domain: PV, running, privileged.
+ * Only in toolstack mode, where libxl and xl list it; with --domid the
+ * hv's domain lists stay as the device-model tests know them.
+ */
+static void dom0_info(struct xen_domctl_getdomaininfo *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->domain = 0;
+    info->flags = XEN_DOMINF_running;
+    info->nr_online_vcpus = 1;
+    info->max_vcpu_id = 0;
+    info->max_pages = UINT32_MAX;
+    info->gpaddr_bits = 52;
+}
+
+unsigned hv_domain_list(uint32_t first, struct xen_domctl_getdomaininfo *out,
+                        unsigned max)
+{
+    unsigned n = 0;
+
+    if (dom.toolstack && first == 0 && n < max) {
+        dom0_info(&out[n++]);
+    }
+    if (dom.exists && first <= hv.domid && n < max) {
+        hv_domain_info(&out[n++]);
+    }
+    return n;
+}
+
+/* sanitise_domain_config(), arch_sanitise_domain_config() and the
+ * HVM-only checks of arch_domain_create() (emulation_flags_ok). */
+static int check_config(const struct xen_domctl_createdomain *c)
+{
+    const uint32_t known = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap |
+                           XEN_DOMCTL_CDF_s3_integrity |
+                           XEN_DOMCTL_CDF_oos_off |
+                           XEN_DOMCTL_CDF_xs_domain | XEN_DOMCTL_CDF_iommu |
+                           XEN_DOMCTL_CDF_nested_virt |
+                           XEN_DOMCTL_CDF_vpmu;
+    bool hvm = c->flags & XEN_DOMCTL_CDF_hvm;
+    bool hap = c->flags & XEN_DOMCTL_CDF_hap;
+
+    if ((c->flags & ~known) ||
+        (c->grant_opts & ~XEN_DOMCTL_GRANT_version_mask) ||
+        c->max_vcpus < 1 || (hap && !hvm)) {
+        return -EINVAL;
+    }
+    /* No IOMMU, no vmtrace, no vPMU on the simulated machine. */
+    if ((c->flags & XEN_DOMCTL_CDF_iommu) || c->iommu_opts ||
+        c->vmtrace_size || (c->flags & XEN_DOMCTL_CDF_vpmu)) {
+        return -EINVAL;
+    }
+    /* Only HVM is simulated (a Xen built without CONFIG_PV). */
+    if (!hvm || c->max_vcpus > DOM_HVM_MAX_VCPUS ||
+        (c->flags & XEN_DOMCTL_CDF_s3_integrity) ||
+        ((c->flags & XEN_DOMCTL_CDF_nested_virt) && !hap) ||
+        (c->arch.misc_flags & ~XEN_X86_MSR_RELAXED)) {
+        return -EINVAL;
+    }
+    if (c->arch.emulation_flags != DOM_EMU_HVM &&
+        c->arch.emulation_flags != XEN_X86_EMU_LAPIC) {
+        return -EOPNOTSUPP;     /* arch_domain_create(): "Bad flags" */
+    }
+    /* grant_table_init() and evtchn_init(). */
+    if (c->max_grant_frames > DOM_MAX_GRANT_FRAMES ||
+        c->max_maptrack_frames > DOM_MAX_MAPTRACK_FRAMES ||
+        c->max_grant_frames == 0) {
+        return -EINVAL;
+    }
+    /* cpupool_add_domain(): only pool 0 exists. */
+    if (c->cpupool_id != 0) {
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static long create_domain(struct xen_domctl *d)
+{
+    struct xen_domctl_createdomain *c = &d->u.createdomain;
+    uint32_t domid = d->domain;
+    long ret;
+
+    if (!dom.toolstack) {
+        return -ENOMEM;         /* the hv already has its one domain */
+    }
+    if (domid > 0 && domid < DOMID_FIRST_RESERVED) {
+        if (dom.exists && domid == hv.domid) {
+            return -EEXIST;
+        }
+    } else {
+        /* The rover: the next free id after the last one, from 1. */
+        domid = hv.domid + 1 >= DOMID_FIRST_RESERVED ? 1 : hv.domid + 1;
+    }
+    if (dom.exists || dom.destroyed) {
+        return -ENOMEM;         /* one domain per run */
+    }
+    ret = check_config(c);
+    if (ret < 0) {
+        return ret;
+    }
+    if (c->max_vcpus > HV_MAX_VCPUS) {
+        fprintf(stderr, "xensim-hv: createdomain: %u vCPUs, the hv "
+                "simulates at most %zu\n", c->max_vcpus, HV_MAX_VCPUS);
+        return -EINVAL;
+    }
+    dom.exists = true;
+    dom.controller_pause_count = 1;
+    dom.ssidref = c->ssidref;
+    memcpy(dom.handle, c->handle, sizeof(dom.handle));
+    dom.cdf = c->flags;
+    dom.emulation_flags = c->arch.emulation_flags;
+    dom.max_vcpus = c->max_vcpus;
+    dom.vcpus_created = false;
+    dom.max_pages = 0;
+    dom.outstanding_pages = 0;
+    dom.start_ns = now_ns();
+    hv.domid = domid;
+    hv.nr_vcpus = c->max_vcpus;
+    hv.shutdown_reason = -1;
+    hv.creation_finished = false;
+    d->domain = domid;
+    hv_log("createdomain: domain %u, %u vCPUs, flags %#x", domid,
+           c->max_vcpus, c->flags);
+    return 0;
+}
+
+/* domain_kill(): what the domain held goes. */
+static long destroy_domain(void)
+{
+    unsigned i;
+
+    for (i = 0; i < HV_MAX_SERVERS; i++) {
+        if (hv.server[i].used) {
+            hv_server_destroy(hv.server[i].id);
+        }
+    }
+    /* The memory is freed (reads as zeroes through a mapping left
+     * behind); no page is watched for stale writes any more. */
+    hv.p2m_len = 0;
+    hv.revoked_len = hv.revoked_armed = hv.revoked_cursor = 0;
+    if (hv.memfd_size) {
+        fallocate(hv.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                  hv.memfd_size);
+    }
+    for (i = 1; i < HV_MAX_PORTS; i++) {
+        if (hv.gport[i].state != HV_PORT_FREE) {
+            hv_guest_port_free(i);
+        }
+    }
+    hv_log("destroydomain: domain %u", hv.domid);
+    dom.exists = false;
+    dom.destroyed = true;
+    hv.events++;
+    pthread_cond_broadcast(&hv.cond);
+    return 0;
+}
+
+static long vcpu_affinity(const HcCall *h, struct xen_domctl *d)
+{
+    struct xen_domctl_vcpuaffinity *a = &d->u.vcpuaffinity;
+
+    /* vcpu_affinity_domctl() */
+    if (a->vcpu >= dom.max_vcpus || !dom.vcpus_created) {
+        return -EINVAL;
+    }
+    if (!(a->flags & (XEN_VCPUAFFINITY_HARD | XEN_VCPUAFFINITY_SOFT))) {
+        return -EINVAL;
+    }
+    /* Every CPU is as good as another: the affinity asked is the one
+     * in effect, left in the caller's bitmaps for set and get alike. */
+    return 0;
+}
+
+long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
+{
+    long ret;
+
+    *copyback = false;
+    if (d->cmd == XEN_DOMCTL_createdomain) {
+        ret = create_domain(d);
+        *copyback = ret == 0;
+        return ret;
+    }
+    ret = hv_domain_check(d->domain);
+    if (ret < 0) {
+        return ret;
+    }
+    switch (d->cmd) {
+    case XEN_DOMCTL_destroydomain:
+        return destroy_domain();
+    case XEN_DOMCTL_pausedomain:
+        if (dom.controller_pause_count + 1 > 255) {
+            return -EOVERFLOW;
+        }
+        dom.controller_pause_count++;
+        return 0;
+    case XEN_DOMCTL_unpausedomain:
+        if (dom.controller_pause_count - 1 < 0) {
+            return -EINVAL;
+        }
+        dom.controller_pause_count--;
+        if (dom.controller_pause_count == 0 && !hv.creation_finished) {
+            hv.creation_finished = true;
+            hv_log("domain %u unpaused: creation finished; the hv's vCPU "
+                   "player runs the guest", hv.domid);
+        }
+        hv.events++;
+        pthread_cond_broadcast(&hv.cond);
+        return 0;
+    case XEN_DOMCTL_max_vcpus:
+        if (d->u.max_vcpus.max != dom.max_vcpus) {
+            return -EINVAL;
+        }
+        dom.vcpus_created = true;
+        return 0;
+    case XEN_DOMCTL_setvcpuaffinity:
+    case XEN_DOMCTL_getvcpuaffinity:
+        return vcpu_affinity(h, d);
+    case XEN_DOMCTL_max_mem:
+        dom.max_pages = d->u.max_mem.max_memkb >> (XENSIM_PAGE_SHIFT - 10);
+        return 0;
+    case XEN_DOMCTL_setdomainhandle:
+        memcpy(dom.handle, d->u.setdomainhandle.handle, sizeof(dom.handle));
+        return 0;
+    case XEN_DOMCTL_settscinfo:
+        /* tsc_set_info(): TSC_MODE_DEFAULT, ALWAYS_EMULATE (1) and
+         * NEVER_EMULATE (2); the incarnation counts up. */
+        if (d->u.tsc_info.tsc_mode > 2) {
+            return -EINVAL;
+        }
+        dom.tsc = d->u.tsc_info;
+        dom.tsc.incarnation++;
+        dom.start_ns = now_ns() - d->u.tsc_info.elapsed_nsec;
+        return 0;
+    case XEN_DOMCTL_setnodeaffinity:
+        /* domain_set_node_affinity(): must meet node 0, the only one;
+         * xenctl_bitmap_to_nodemask() reads at most MAX_NUMNODES bits. */
+        if (d->u.nodeaffinity.nodemap.nr_bits) {
+            uint8_t b0;
+
+            if (hc_from_user(h, &b0,
+                             (uintptr_t)d->u.nodeaffinity.nodemap.bitmap.p,
+                             1) < 0) {
+                return -EFAULT;
+            }
+            if (!(b0 & 1)) {
+                return -EINVAL;
+            }
+            return 0;
+        }
+        return -EINVAL;
+    case XEN_DOMCTL_set_paging_mempool_size:
+        if ((d->u.paging_mempool.size & (XENSIM_PAGE_SIZE - 1)) ||
+            (d->u.paging_mempool.size >> XENSIM_PAGE_SHIFT) > UINT32_MAX) {
+            return -EINVAL;
+        }
+        dom.paging_pool = d->u.paging_mempool.size;
+        return 0;
+    case XEN_DOMCTL_get_paging_mempool_size:
+        d->u.paging_mempool.size = dom.paging_pool;
+        *copyback = true;
+        return 0;
+    case XEN_DOMCTL_gettscinfo:
+        d->u.tsc_info = dom.tsc;
+        d->u.tsc_info.elapsed_nsec = now_ns() - dom.start_ns;
+        *copyback = true;
+        return 0;
+    }
+    return hc_not_simulated(h, d->cmd);
+}

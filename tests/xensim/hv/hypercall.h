@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xensim-hv: what the hypercall files (hypercall.c, domain.c) share: a
+ * call as the devxen shim forwards it, the copies from and to the
+ * caller's memory (EFAULT on a bad pointer), and the ENOSYS account.
+ * Everything here runs under hv.lock.
+ */
+#ifndef XENSIM_HV_HYPERCALL_H
+#define XENSIM_HV_HYPERCALL_H
+
+#include <sys/types.h>
+
+#include "hv.h"
+
+#include <xen/domctl.h>
+
+typedef struct HcCall {
+    HvClient *c;
+    pid_t pid;
+    uint64_t op;
+    uint64_t arg[5];
+} HcCall;
+
+int hc_from_user(const HcCall *h, void *dst, uint64_t src, size_t len);
+int hc_to_user(const HcCall *h, uint64_t dst, const void *src, size_t len);
+/* Count an unimplemented (hypercall, sub-op), say so once: -ENOSYS. */
+long hc_not_simulated(const HcCall *h, uint32_t sub);
+
+/* domain.c: the guest domain's life as Xen's domctl sees it. */
+
+/* Whether domid names the simulated domain (0) or not (-ESRCH). */
+int hv_domain_check(uint64_t domid);
+bool hv_domain_exists(void);
+/* A domctl other than the ones hypercall.c serves; *copyback set when
+ * the xen_domctl is to be copied back on success. */
+long hv_domain_domctl(const HcCall *h, struct xen_domctl *d,
+                      bool *copyback);
+/* getdomaininfo for the domain (which must exist). */
+void hv_domain_info(struct xen_domctl_getdomaininfo *info);
+/* XEN_SYSCTL_getdomaininfolist order: the domains with id >= first
+ * (dom0 too in toolstack mode), at most max; returns how many. */
+unsigned hv_domain_list(uint32_t first, struct xen_domctl_getdomaininfo *out,
+                        unsigned max);
+/* memory_op claim_pages; max pages for populate. */
+long hv_domain_claim(uint64_t pages);
+bool hv_domain_may_populate(uint64_t pages);
+
+#endif /* XENSIM_HV_HYPERCALL_H */
