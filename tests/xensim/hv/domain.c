@@ -58,6 +58,8 @@ static struct {
     uint64_t max_pages;
     uint64_t outstanding_pages; /* claim */
     uint64_t paging_pool;       /* bytes, HAP's pool */
+    uint8_t e820[HV_E820_MAX * 20];
+    uint32_t e820_nr;
     struct xen_domctl_tsc_info tsc;
     uint64_t start_ns;
 } dom;
@@ -142,6 +144,15 @@ long hv_domain_claim(uint64_t pages)
         return -EINVAL;
     }
     dom.outstanding_pages = pages - tot;
+    return 0;
+}
+
+long hv_domain_set_e820(const HcCall *h, uint64_t buf, uint32_t nr)
+{
+    if (hc_from_user(h, dom.e820, buf, nr * 20) < 0) {
+        return -EFAULT;
+    }
+    dom.e820_nr = nr;
     return 0;
 }
 
@@ -296,6 +307,7 @@ static long create_domain(struct xen_domctl *d)
     dom.max_pages = 0;
     dom.outstanding_pages = 0;
     dom.start_ns = now_ns();
+    hv_cpupolicy_domain_reset();
     hv.domid = domid;
     hv.nr_vcpus = c->max_vcpus;
     hv.shutdown_reason = -1;
@@ -442,6 +454,9 @@ long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
         d->u.paging_mempool.size = dom.paging_pool;
         *copyback = true;
         return 0;
+    case XEN_DOMCTL_get_cpu_policy:
+    case XEN_DOMCTL_set_cpu_policy:
+        return hv_cpupolicy_domctl(h, d, copyback);
     case XEN_DOMCTL_gettscinfo:
         d->u.tsc_info = dom.tsc;
         d->u.tsc_info.elapsed_nsec = now_ns() - dom.start_ns;

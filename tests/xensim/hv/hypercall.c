@@ -440,6 +440,42 @@ static long acquire_resource(const HcCall *h, uint64_t start_extent)
                    (x.nr_frames - start_extent) * sizeof(xen_pfn_t));
 }
 
+/* XENMEM_claim_pages: a reservation naming only a count. */
+static long claim_pages(const HcCall *h)
+{
+    struct xen_memory_reservation r;
+    long ret;
+
+    if (hc_from_user(h, &r, h->arg[1], sizeof(r)) < 0) {
+        return -EFAULT;
+    }
+    if (r.extent_start.p || r.extent_order != 0 || r.mem_flags != 0) {
+        return -EINVAL;
+    }
+    ret = check_domid(r.domid);
+    return ret < 0 ? ret : hv_domain_claim(r.nr_extents);
+}
+
+/* XENMEM_set_memory_map: the guest's e820, at most E820MAX entries. */
+static long set_memory_map(const HcCall *h)
+{
+    struct xen_foreign_memory_map m;
+    long ret;
+
+    if (hc_from_user(h, &m, h->arg[1], sizeof(m)) < 0) {
+        return -EFAULT;
+    }
+    if (m.map.nr_entries > HV_E820_MAX) {
+        return -EINVAL;
+    }
+    ret = check_domid(m.domid);
+    if (ret < 0) {
+        return ret;
+    }
+    return hv_domain_set_e820(h, (uintptr_t)m.map.buffer.p,
+                              m.map.nr_entries);
+}
+
 static long do_memory_op(const HcCall *h)
 {
     uint64_t cmd = h->arg[0] & HV_MEMOP_CMD_MASK;
@@ -452,6 +488,10 @@ static long do_memory_op(const HcCall *h)
         return add_to_physmap(h);
     case XENMEM_acquire_resource:
         return acquire_resource(h, start_extent);
+    case XENMEM_claim_pages:
+        return claim_pages(h);
+    case XENMEM_set_memory_map:
+        return set_memory_map(h);
     }
     return hc_not_simulated(h, cmd);
 }
@@ -603,9 +643,10 @@ static long do_domctl(const HcCall *h)
         d.domain = d.u.getdomaininfo.domain;
         return hc_to_user(h, h->arg[0], &d, sizeof(d));
     }
+    /* copyback: on success, or the error fields set_cpu_policy fills. */
     ret = hv_domain_domctl(h, &d, &copyback);
-    if (ret == 0 && copyback) {
-        ret = hc_to_user(h, h->arg[0], &d, sizeof(d));
+    if (copyback && hc_to_user(h, h->arg[0], &d, sizeof(d)) < 0) {
+        ret = -EFAULT;
     }
     return ret;
 }
@@ -776,6 +817,9 @@ static long do_sysctl(const HcCall *h)
         return hc_to_user(h, h->arg[0], &s, sizeof(s));
     case XEN_SYSCTL_cpupool_op:
         return cpupool_op(h, &s);
+    case XEN_SYSCTL_get_cpu_featureset:
+    case XEN_SYSCTL_get_cpu_policy:
+        return hv_cpupolicy_sysctl(h, &s);
     case XEN_SYSCTL_numainfo:
         return numainfo(h, &s);
     case XEN_SYSCTL_cputopoinfo:

@@ -44,5 +44,16 @@ unsigned hv_domain_list(uint32_t first, struct xen_domctl_getdomaininfo *out,
 /* memory_op claim_pages; max pages for populate. */
 long hv_domain_claim(uint64_t pages);
 bool hv_domain_may_populate(uint64_t pages);
+/* XENMEM_set_memory_map's e820 (E820MAX entries of 20 bytes). */
+#define HV_E820_MAX 128
+long hv_domain_set_e820(const HcCall *h, uint64_t buf, uint32_t nr);
+
+/* cpupolicy.c: XEN_SYSCTL_get_cpu_featureset/get_cpu_policy, and
+ * XEN_DOMCTL_get/set_cpu_policy for the domain (reset on create). */
+struct xen_sysctl;
+long hv_cpupolicy_sysctl(const HcCall *h, struct xen_sysctl *s);
+long hv_cpupolicy_domctl(const HcCall *h, struct xen_domctl *d,
+                         bool *copyback);
+void hv_cpupolicy_domain_reset(void);
 
 #endif /* XENSIM_HV_HYPERCALL_H */
