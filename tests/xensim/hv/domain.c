@@ -58,6 +58,8 @@ static struct {
     uint64_t max_pages;
     uint64_t outstanding_pages; /* claim */
     uint64_t paging_pool;       /* bytes, HAP's pool */
+    uint32_t max_grant_frames;
+    int64_t gnttab_off;         /* memfd offset of the frames, or -1 */
     uint8_t e820[HV_E820_MAX * 20];
     uint32_t e820_nr;
     struct xen_domctl_tsc_info tsc;
@@ -84,8 +86,11 @@ void hv_domain_init(bool toolstack)
         dom.max_vcpus = hv.nr_vcpus;
         dom.vcpus_created = true;
         dom.max_pages = UINT64_MAX;
+        dom.max_grant_frames = DOM_MAX_GRANT_FRAMES;
+        dom.gnttab_off = -1;
         hv.creation_finished = false;   /* set by the first vCPU access */
         dom.start_ns = now_ns();
+        hv_hvmctx_reset(hv.nr_vcpus);
     } else {
         hv.nr_vcpus = 0;
     }
@@ -144,6 +149,42 @@ long hv_domain_claim(uint64_t pages)
         return -EINVAL;
     }
     dom.outstanding_pages = pages - tot;
+    return 0;
+}
+
+uint32_t hv_domain_gnttab_max_frames(uint32_t id)
+{
+    switch (id) {
+    case XENMEM_resource_grant_table_id_shared:
+        return dom.max_grant_frames;
+    case XENMEM_resource_grant_table_id_status:
+        /* grant_to_status_frames(): 8-byte entries, 2-byte status. */
+        return (dom.max_grant_frames * (XENSIM_PAGE_SIZE / 8) * 2 +
+                XENSIM_PAGE_SIZE - 1) / XENSIM_PAGE_SIZE;
+    }
+    return 0;
+}
+
+long hv_domain_gnttab_frames(uint32_t id, uint64_t frame, uint32_t nr,
+                             xen_pfn_t *mfn)
+{
+    uint32_t i;
+
+    if (!nr || id != XENMEM_resource_grant_table_id_shared) {
+        return -EINVAL;         /* status frames exist only with v2 */
+    }
+    if (frame + nr > dom.max_grant_frames) {
+        return -EINVAL;
+    }
+    if (dom.gnttab_off < 0) {
+        dom.gnttab_off = hv_mem_alloc(dom.max_grant_frames);
+        if (dom.gnttab_off < 0) {
+            return -ENOMEM;
+        }
+    }
+    for (i = 0; i < nr; i++) {
+        mfn[i] = (dom.gnttab_off >> XENSIM_PAGE_SHIFT) + frame + i;
+    }
     return 0;
 }
 
@@ -306,8 +347,12 @@ static long create_domain(struct xen_domctl *d)
     dom.vcpus_created = false;
     dom.max_pages = 0;
     dom.outstanding_pages = 0;
+    dom.max_grant_frames = c->max_grant_frames < 0 ? DOM_MAX_GRANT_FRAMES
+                                                   : c->max_grant_frames;
+    dom.gnttab_off = -1;
     dom.start_ns = now_ns();
     hv_cpupolicy_domain_reset();
+    hv_hvmctx_reset(c->max_vcpus);
     hv.domid = domid;
     hv.nr_vcpus = c->max_vcpus;
     hv.shutdown_reason = -1;
@@ -454,6 +499,9 @@ long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
         d->u.paging_mempool.size = dom.paging_pool;
         *copyback = true;
         return 0;
+    case XEN_DOMCTL_gethvmcontext:
+    case XEN_DOMCTL_sethvmcontext:
+        return hv_hvmctx_domctl(h, d, copyback);
     case XEN_DOMCTL_get_cpu_policy:
     case XEN_DOMCTL_set_cpu_policy:
         return hv_cpupolicy_domctl(h, d, copyback);

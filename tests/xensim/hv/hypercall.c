@@ -391,8 +391,8 @@ static long ioreq_server_frames(uint16_t id, uint64_t frame, uint32_t nr,
 static long acquire_resource(const HcCall *h, uint64_t start_extent)
 {
     xen_mem_acquire_resource_t x;
-    const uint32_t max_frames = 2;      /* one ring + one slot page */
-    xen_pfn_t mfn[2];
+    uint32_t max_frames = 2;            /* one ring + one slot page */
+    xen_pfn_t mfn[HV_GNTTAB_MAX_FRAMES];
     long ret;
 
     ret = hc_from_user(h, &x, h->arg[1], sizeof(x));
@@ -414,6 +414,8 @@ static long acquire_resource(const HcCall *h, uint64_t start_extent)
         }
         break;
     case XENMEM_resource_grant_table:
+        max_frames = hv_domain_gnttab_max_frames(x.id);
+        break;
     case XENMEM_resource_vmtrace_buf:
         return hc_not_simulated(h, XENMEM_acquire_resource);
     default:
@@ -430,8 +432,13 @@ static long acquire_resource(const HcCall *h, uint64_t start_extent)
     if (start_extent >= x.nr_frames || x.nr_frames > max_frames) {
         return -EINVAL;
     }
-    ret = ioreq_server_frames(x.id, x.frame + start_extent,
-                              x.nr_frames - start_extent, mfn);
+    if (x.type == XENMEM_resource_grant_table) {
+        ret = hv_domain_gnttab_frames(x.id, x.frame + start_extent,
+                                      x.nr_frames - start_extent, mfn);
+    } else {
+        ret = ioreq_server_frames(x.id, x.frame + start_extent,
+                                  x.nr_frames - start_extent, mfn);
+    }
     if (ret < 0) {
         return ret;
     }

@@ -44,6 +44,12 @@ unsigned hv_domain_list(uint32_t first, struct xen_domctl_getdomaininfo *out,
 /* memory_op claim_pages; max pages for populate. */
 long hv_domain_claim(uint64_t pages);
 bool hv_domain_may_populate(uint64_t pages);
+/* The grant table as XENMEM_acquire_resource hands it out
+ * (gnttab_acquire_resource): v1, shared frames only. */
+#define HV_GNTTAB_MAX_FRAMES 64
+uint32_t hv_domain_gnttab_max_frames(uint32_t id);
+long hv_domain_gnttab_frames(uint32_t id, uint64_t frame, uint32_t nr,
+                             xen_pfn_t *mfn);
 /* XENMEM_set_memory_map's e820 (E820MAX entries of 20 bytes). */
 #define HV_E820_MAX 128
 long hv_domain_set_e820(const HcCall *h, uint64_t buf, uint32_t nr);
@@ -55,5 +61,10 @@ long hv_cpupolicy_sysctl(const HcCall *h, struct xen_sysctl *s);
 long hv_cpupolicy_domctl(const HcCall *h, struct xen_domctl *d,
                          bool *copyback);
 void hv_cpupolicy_domain_reset(void);
+
+/* hvmctx.c: XEN_DOMCTL_get/sethvmcontext; reset on create. */
+long hv_hvmctx_domctl(const HcCall *h, struct xen_domctl *d,
+                      bool *copyback);
+void hv_hvmctx_reset(unsigned vcpus);
 
 #endif /* XENSIM_HV_HYPERCALL_H */
