@@ -59,6 +59,7 @@ static struct {
     uint64_t outstanding_pages; /* claim */
     uint64_t paging_pool;       /* bytes, HAP's pool */
     uint32_t max_grant_frames;
+    uint16_t weight, cap;       /* credit2 */
     int64_t gnttab_off;         /* memfd offset of the frames, or -1 */
     uint8_t e820[HV_E820_MAX * 20];
     uint32_t e820_nr;
@@ -350,6 +351,8 @@ static long create_domain(struct xen_domctl *d)
     dom.max_grant_frames = c->max_grant_frames < 0 ? DOM_MAX_GRANT_FRAMES
                                                    : c->max_grant_frames;
     dom.gnttab_off = -1;
+    dom.weight = 256;
+    dom.cap = 0;
     dom.start_ns = now_ns();
     hv_cpupolicy_domain_reset();
     hv_hvmctx_reset(c->max_vcpus);
@@ -407,6 +410,35 @@ static long vcpu_affinity(const HcCall *h, struct xen_domctl *d)
     }
     /* Every CPU is as good as another: the affinity asked is the one
      * in effect, left in the caller's bitmaps for set and get alike. */
+    return 0;
+}
+
+/* sched_adjust() for credit2, the one scheduler (csched2_dom_cntl). */
+static long scheduler_op(struct xen_domctl *d, bool *copyback)
+{
+    struct xen_domctl_scheduler_op *op = &d->u.scheduler_op;
+
+    if (op->sched_id != XEN_SCHEDULER_CREDIT2) {
+        return -EINVAL;
+    }
+    switch (op->cmd) {
+    case XEN_DOMCTL_SCHEDOP_getinfo:
+        op->u.credit2.weight = dom.weight;
+        op->u.credit2.cap = dom.cap;
+        break;
+    case XEN_DOMCTL_SCHEDOP_putinfo:
+        if (op->u.credit2.cap > 100 * dom.max_vcpus) {
+            return -EINVAL;
+        }
+        if (op->u.credit2.weight) {
+            dom.weight = op->u.credit2.weight;
+        }
+        dom.cap = op->u.credit2.cap;
+        break;
+    default:
+        return -EINVAL;
+    }
+    *copyback = true;
     return 0;
 }
 
@@ -499,6 +531,8 @@ long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
         d->u.paging_mempool.size = dom.paging_pool;
         *copyback = true;
         return 0;
+    case XEN_DOMCTL_scheduler_op:
+        return scheduler_op(d, copyback);
     case XEN_DOMCTL_gethvmcontext:
     case XEN_DOMCTL_sethvmcontext:
         return hv_hvmctx_domctl(h, d, copyback);
