@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Debian's real `xl create` / `xl destroy` of an HVM guest under xensim.
+
+Runs xensim's xenstored, xensim-hv in --toolstack mode (no domain until
+libxl creates one) and Debian's xenconsoled, all on Debian's Xen libraries
+over the devxen shim, then Debian's unchanged xl 4.17 with an xl.cfg whose
+device_model_override is the QEMU under test.  libxl itself creates and
+builds the domain (hvmloader loaded into the new domain's RAM by
+libxenguest), spawns the device model with the argv it builds, does its
+QMP handshake and unpauses the domain; then the hv's vCPU player (no CPU
+executes hvmloader here) drives the device model.
+
+Every check is printed as a TAP line without a number ("ok - ..."); the
+suite (mk/check.d/36-xensim-xl.sh) numbers them.  libxl writes to
+/var/run/xen, /var/lib/xen and /var/log/xen: the script runs in a private
+mount namespace with tmpfs over those (it re-executes itself under
+`unshare -m` when XLE2E_NS is not set), so parallel runs never meet.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+XL = "/usr/lib/xen-4.17/bin/xl"
+XENCONSOLED = "/usr/lib/xen-4.17/bin/xenconsoled"
+DOMID = 1
+NAME = "xsim"
+MEMORY_MIB = 64
+VIDEORAM_MIB = 8        # cirrus, libxl's default for qemu-xen
+
+
+def report(good, what):
+    print("%s - %s" % ("ok" if good else "not ok", what), flush=True)
+    return good
+
+
+def diag(text):
+    for line in str(text).splitlines():
+        print("# " + line, flush=True)
+
+
+def wait_for(pred, timeout, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+class Control:
+    """Line client of xensim-hv's control socket."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(20)
+        self.s.connect(path)
+        self.f = self.s.makefile("rw")
+
+    def cmd(self, line):
+        self.f.write(line + "\n")
+        self.f.flush()
+        out = []
+        while True:
+            r = self.f.readline()
+            if not r:
+                return out, "err EOF"
+            r = r.rstrip("\n")
+            if r.startswith("ok") or r.startswith("err"):
+                return out, r
+            out.append(r)
+
+
+def qmp(path, commands):
+    """Answers of commands over a fresh QMP connection, after the
+    greeting and qmp_capabilities."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    f = s.makefile("rw")
+
+    def read():
+        while True:
+            m = json.loads(f.readline())
+            if "event" not in m:
+                return m
+    greeting = read()
+    answers = [greeting]
+    for c in [{"execute": "qmp_capabilities"}] + commands:
+        f.write(json.dumps(c) + "\n")
+        f.flush()
+        answers.append(read())
+    s.close()
+    return answers
+
+
+def xs(env, *args):
+    r = subprocess.run(["xenstore-" + args[0]] + list(args[1:]), env=env,
+                       capture_output=True, text=True, timeout=20)
+    return r.returncode, r.stdout.strip()
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def private_namespace():
+    for d in ("/run", "/var/lib/xen", "/var/log/xen"):
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "xensim-xl", d], check=True)
+    os.makedirs("/run/xen", exist_ok=True)
+    os.makedirs("/run/lock", exist_ok=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--xensim", required=True, help="build/xensim")
+    ap.add_argument("--dm", required=True, help="device_model_override")
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+
+    if not os.environ.get("XLE2E_NS"):
+        env = dict(os.environ, XLE2E_NS="1")
+        os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
+                               sys.executable] + sys.argv, env)
+    private_namespace()
+
+    d = tempfile.mkdtemp(prefix="xensim-xl.")
+    shim = os.path.join(a.xensim, "shim", "libxensim-devxen.so")
+    paths = {k: os.path.join(d, k) for k in ("xs.sock", "hv.sock", "hv.ctl")}
+    env = dict(os.environ, XENSTORED_PATH=paths["xs.sock"],
+               XENSIM_SOCKET=paths["hv.sock"], LD_PRELOAD=shim)
+    env.pop("XLE2E_NS", None)
+    plain = dict(env)
+    plain.pop("LD_PRELOAD")
+    procs = []
+    logs = {}
+
+    def spawn(name, argv, e):
+        logs[name] = open(os.path.join(d, name + ".log"), "w")
+        p = subprocess.Popen(argv, env=e, stdout=logs[name],
+                             stderr=subprocess.STDOUT)
+        procs.append((name, p))
+        return p
+
+    def xl(*args, timeout=90):
+        r = subprocess.run([XL, "-vvv"] + list(args), env=env,
+                           capture_output=True, text=True, timeout=timeout)
+        with open(os.path.join(d, "xl.log"), "a") as f:
+            f.write("$ xl %s\n%s%s" % (" ".join(args), r.stdout, r.stderr))
+        return r
+
+    try:
+        spawn("xenstored", [os.path.join(a.xensim, "xenstored"), "--socket",
+                            paths["xs.sock"]], plain)
+        hv = spawn("hv", [os.path.join(a.xensim, "xensim-hv"), "--socket",
+                          paths["hv.sock"], "--control", paths["hv.ctl"],
+                          "--toolstack"], plain)
+        wait_for(lambda: all(os.path.exists(paths[k]) for k in paths), 20)
+        # What xen-init-dom0 writes beyond xenstored's seeded dom0 nodes.
+        xs(env, "write", "/local/pool/0/name", "Pool-0")
+        spawn("xenconsoled", [XENCONSOLED, "-i", "--log=none"], env)
+
+        disk = os.path.join(d, "disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(64 << 20)
+        cfg = os.path.join(d, "guest.cfg")
+        with open(cfg, "w") as f:
+            f.write('type = "hvm"\nname = "%s"\nmemory = %d\nvcpus = 1\n'
+                    'disk = [ "format=raw,vdev=hda,access=rw,'
+                    'backendtype=qdisk,target=%s" ]\n'
+                    'device_model_override = "%s"\n'
+                    'vnc = 0\nserial = "none"\non_crash = "destroy"\n'
+                    % (NAME, MEMORY_MIB, disk, a.dm))
+
+        # -e: no background xl waiting for the domain's death (see README).
+        r = xl("create", "-e", cfg)
+        if not report(r.returncode == 0, "xl create of an HVM guest "
+                      "succeeds (libxl creates, builds, starts the DM, "
+                      "unpauses)"):
+            diag(r.stderr[-3000:])
+            return
+        r = xl("list")
+        rows = [ln.split() for ln in r.stdout.splitlines()[1:]]
+        mine = [x for x in rows if x and x[0] == NAME]
+        report(r.returncode == 0 and mine and mine[0][1] == str(DOMID) and
+               "p" not in mine[0][4],
+               "xl list: %s is domain %d, not paused" % (NAME, DOMID))
+        diag(r.stdout)
+
+        rc, pid = xs(env, "read", "/local/domain/%d/image/device-model-pid"
+                     % DOMID)
+        pid = int(pid) if rc == 0 and pid.isdigit() else 0
+        argv = []
+        if pid:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = [x.decode() for x in f.read().split(b"\0")[:-1]]
+        diag("device model argv as libxl built it: " + " ".join(argv))
+
+        def has(opt, pred):
+            return any(argv[i] == opt and pred(argv[i + 1])
+                       for i in range(len(argv) - 1))
+        qmp_path = "/var/run/xen/qmp-libxl-%d" % DOMID
+        report(bool(argv) and argv[0] == a.dm and
+               has("-xen-domid", lambda v: v == str(DOMID)) and
+               has("-machine", lambda v: v.startswith("xenfv")) and
+               has("-m", lambda v: v == str(MEMORY_MIB - VIDEORAM_MIB)) and
+               has("-name", lambda v: v == NAME) and
+               has("-chardev", lambda v: v == "socket,id=libxl-cmd,path=%s,"
+                   "server=on,wait=off" % qmp_path) and
+               has("-drive", lambda v: v.startswith("file=%s,if=ide,index=0,"
+                                                    "media=disk,format=raw"
+                                                    % disk)),
+               "the device model runs with libxl's argv (-xen-domid, "
+               "xenfv, -m memory-videoram, QMP socket, IDE drive)")
+        maps = ""
+        if pid:
+            with open("/proc/%d/maps" % pid) as f:
+                maps = f.read()
+        report("libxensim-devxen.so" in maps and
+               "/libxenctrl.so.4.17" in maps and
+               os.path.join(a.xensim, "lib") not in maps,
+               "the device model runs on Debian's Xen libraries over the "
+               "devxen shim")
+
+        with open(os.path.join(d, "xl.log")) as f:
+            log = f.read()
+        report("qmp_ev_handle_message: Domain %d:QEMU version" % DOMID in log
+               and "cmd 'cont'" in log,
+               "libxl's QMP handshake with the device model done (greeting "
+               "read, 'cont' sent)")
+        try:
+            ans = qmp("/var/run/xen/qmp-libxenstat-%d" % DOMID,
+                      [{"execute": "query-status"}])
+            status = ans[-1].get("return", {}).get("status")
+        except (OSError, ValueError) as e:
+            status = "QMP failed: %s" % e
+        report(status == "running",
+               "QMP query-status on libxl's second monitor: running (%s)"
+               % status)
+        rc, state = xs(env, "read", "/local/domain/0/device-model/%d/state"
+                       % DOMID)
+        report(rc == 0 and state == "running",
+               "xenstore device-model/%d/state = running" % DOMID)
+
+        c = Control(paths["hv.ctl"])
+        _, ready = c.cmd("ready")
+        c.cmd("cpu 0")
+        c.cmd("outl 0xcf8 0x80000000")
+        _, vid = c.cmd("inl 0xcfc")
+        report(ready == "ok 1" and vid == "ok 0x12378086",
+               "after unpause the hv's vCPU player reaches the device model "
+               "(ioreq server ready; 00:00.0 reads i440FX 8086:1237: %s)"
+               % vid)
+
+        r = xl("destroy", NAME)
+        report(r.returncode == 0, "xl destroy succeeds")
+        gone = wait_for(lambda: not pid or not alive(pid), 15)
+        report(pid and gone, "the device model (pid %d) is gone" % pid)
+        r = xl("list")
+        report(r.returncode == 0 and NAME not in r.stdout,
+               "xl list no longer lists %s" % NAME)
+        rc1, _ = xs(env, "read", "/local/domain/%d/name" % DOMID)
+        rc2, _ = xs(env, "read", "/local/domain/0/device-model/%d/state"
+                    % DOMID)
+        report(rc1 != 0 and rc2 != 0, "no xenstore node of domain %d left"
+               % DOMID)
+        out, _ = c.cmd("counters")
+        enosys = [ln for ln in out if ln.startswith("enosys_") or
+                  ln.startswith("hypercalls")]
+        diag("hv hypercall counters: " + ", ".join(enosys))
+    finally:
+        for name, p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        for f in logs.values():
+            f.close()
+        if a.keep:
+            diag("logs kept in " + d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
