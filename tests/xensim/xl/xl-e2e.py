@@ -270,8 +270,11 @@ def main():
         gone = wait_for(lambda: not pid or not alive(pid), 15)
         report(pid and gone, "the device model (pid %d) is gone" % pid)
         r = xl("list")
-        report(r.returncode == 0 and NAME not in r.stdout,
-               "xl list no longer lists %s" % NAME)
+        ids = [ln.split()[1] for ln in r.stdout.splitlines()[1:]
+               if len(ln.split()) > 1]
+        report(r.returncode == 0 and NAME not in r.stdout and
+               str(DOMID) not in ids,
+               "xl list no longer lists %s nor any domain %d" % (NAME, DOMID))
         rc1, _ = xs(env, "read", "/local/domain/%d/name" % DOMID)
         rc2, _ = xs(env, "read", "/local/domain/0/device-model/%d/state"
                     % DOMID)
