@@ -83,13 +83,20 @@ static void test_ctrl(xc_interface *xch)
 
     enosys = counter("hypercalls_enosys");
     errno = 0;
-    check(xc_domain_pause(xch, DOMID) == -1 && errno == ENOSYS,
-          "domctl pausedomain is not simulated: ENOSYS");
+    check(xc_domain_setdebugging(xch, DOMID, 1) == -1 && errno == ENOSYS,
+          "domctl setdebugging is not simulated: ENOSYS");
     check(counter("hypercalls_enosys") == enosys + 1,
           "... and counted");
     ctl("counters");
-    check(strstr(harness_ctl_extra, "enosys_domctl_3 1") != NULL,
-          "... per sub-op (enosys_domctl_3)");
+    check(strstr(harness_ctl_extra, "enosys_domctl_18 1") != NULL,
+          "... per sub-op (enosys_domctl_18)");
+    /* Xen's controller pause count: one unpause per pause, no more. */
+    check(xc_domain_pause(xch, DOMID) == 0 &&
+          xc_domain_unpause(xch, DOMID) == 0,
+          "domctl pausedomain then unpausedomain: 0, 0");
+    errno = 0;
+    check(xc_domain_unpause(xch, DOMID) == -1 && errno == EINVAL,
+          "domctl unpausedomain with no pause outstanding: EINVAL");
 }
 
 static void test_fmem(xenforeignmemory_handle *fmem)
