@@ -176,14 +176,20 @@ def main():
         disk = os.path.join(d, "disk.img")
         with open(disk, "wb") as f:
             f.truncate(64 << 20)
+        isos = [os.path.join(d, "cd%d.iso" % i) for i in (1, 2)]
+        for i, iso in enumerate(isos):
+            with open(iso, "wb") as f:
+                f.write(bytes([0x41 + i]) * (1 << 20))
         cfg = os.path.join(d, "guest.cfg")
         with open(cfg, "w") as f:
             f.write('type = "hvm"\nname = "%s"\nmemory = %d\nvcpus = 1\n'
                     'disk = [ "format=raw,vdev=hda,access=rw,'
-                    'backendtype=qdisk,target=%s" ]\n'
+                    'backendtype=qdisk,target=%s",\n'
+                    '         "format=raw,vdev=hdc,access=ro,devtype=cdrom,'
+                    'target=%s" ]\n'
                     'device_model_override = "%s"\n'
                     'vnc = 0\nserial = "none"\non_crash = "destroy"\n'
-                    % (NAME, MEMORY_MIB, disk, a.dm))
+                    % (NAME, MEMORY_MIB, disk, isos[0], a.dm))
 
         # -e: no background xl waiting for the domain's death (see README).
         r = xl("create", "-e", cfg)
@@ -264,6 +270,47 @@ def main():
                "after unpause the hv's vCPU player reaches the device model "
                "(ioreq server ready; 00:00.0 reads i440FX 8086:1237: %s)"
                % vid)
+
+        def cd_file():
+            try:
+                ans = qmp("/var/run/xen/qmp-libxenstat-%d" % DOMID,
+                          [{"execute": "query-block"}])
+            except (OSError, ValueError) as e:
+                return "QMP failed: %s" % e
+            for b in ans[-1].get("return", []):
+                if b.get("removable"):
+                    return b.get("inserted", {}).get("file", "")
+            return "no removable drive"
+        first = cd_file()
+        r1 = xl("cd-eject", NAME, "hdc")
+        ejected = cd_file()
+        r2 = xl("cd-insert", NAME, "hdc", isos[1])
+        inserted = cd_file()
+        diag("CD: %r, after cd-eject %r, after cd-insert %r"
+             % (first, ejected, inserted))
+        # libxl opens the new medium itself and passes the fd (add-fd).
+        fds = []
+        for fd in os.listdir("/proc/%d/fd" % pid) if pid else []:
+            try:
+                fds.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+            except OSError:
+                pass
+        report(r1.returncode == 0 and r2.returncode == 0 and
+               first.endswith(isos[0]) and ejected == "" and
+               inserted.startswith("/dev/fdset/") and isos[1] in fds,
+               "xl cd-eject then cd-insert change the CD the device model "
+               "shows (QMP query-block; the new medium an fd libxl passed)")
+        if r1.returncode or r2.returncode:
+            diag((r1.stderr + r2.stderr)[-2000:])
+
+        r = xl("pause", NAME)
+        p1 = xl("list", NAME).stdout
+        r2 = xl("unpause", NAME)
+        p2 = xl("list", NAME).stdout
+        report(r.returncode == 0 and r2.returncode == 0 and
+               p1.splitlines()[-1].split()[4][2] == "p" and
+               "p" not in p2.splitlines()[-1].split()[4],
+               "xl pause shows the domain paused, xl unpause running again")
 
         r = xl("destroy", NAME)
         report(r.returncode == 0, "xl destroy succeeds")
