@@ -446,6 +446,7 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
         hv.cnt[HV_CNT_shutdowns]++;
         hv_log("device model requested shutdown, reason %u",
                op->u.remote_shutdown.reason);
+        hv_domain_exception(false);
         irq_changed();
         return 0;
     case XEN_DMOP_relocate_memory: {

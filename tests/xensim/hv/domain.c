@@ -29,10 +29,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hypercall.h"
+
+#include <xen/io/xs_wire.h>
 
 #include <xen/hvm/hvm_info_table.h>
 
@@ -95,6 +102,50 @@ void hv_domain_init(bool toolstack)
     } else {
         hv.nr_vcpus = 0;
     }
+}
+
+/*
+ * XS_CONTROL "domain-exception DOMID dead|shutdown" to xensim's
+ * xenstored, which then does what xenstored does on VIRQ_DOM_EXC.  A
+ * short blocking exchange: xenstored never waits for the hv.
+ */
+void hv_domain_exception(bool dead)
+{
+    const char *path = getenv("XENSTORED_PATH");
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char body[64];
+    struct xsd_sockmsg m = { .type = XS_CONTROL };
+    struct pollfd p;
+    char reply[64];
+    int fd, n;
+
+    if (!dom.toolstack || !path || strlen(path) >= sizeof(sa.sun_path)) {
+        return;
+    }
+    n = snprintf(body, sizeof(body), "domain-exception%c%u%c%s", 0,
+                 hv.domid, 0, dead ? "dead" : "shutdown");
+    m.len = n + 1;
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        write(fd, &m, sizeof(m)) != sizeof(m) ||
+        write(fd, body, m.len) != (ssize_t)m.len) {
+        hv_bug("cannot tell xenstored at %s of domain %u's exception: %m",
+               path, hv.domid);
+        close(fd);
+        return;
+    }
+    p = (struct pollfd) { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, 2000) == 1) {
+        n = read(fd, reply, sizeof(reply));
+        (void)n;
+    }
+    close(fd);
+    hv_log("domain %u %s: xenstored told (VIRQ_DOM_EXC)", hv.domid,
+           dead ? "dead" : "shut down");
 }
 
 bool hv_domain_exists(void)
@@ -390,6 +441,7 @@ static long destroy_domain(void)
         }
     }
     hv_log("destroydomain: domain %u", hv.domid);
+    hv_domain_exception(true);
     dom.exists = false;
     dom.destroyed = true;
     hv.events++;

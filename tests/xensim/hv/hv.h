@@ -271,6 +271,9 @@ void hv_hypercall_print_enosys(FILE *f);
 
 /* domain.c: --toolstack starts without a domain (see domain.c) */
 void hv_domain_init(bool toolstack);
+/* Xen's VIRQ_DOM_EXC: the domain shut down or died; xenstored (at
+ * XENSTORED_PATH, if set) fires @releaseDomain.  hv.lock held. */
+void hv_domain_exception(bool dead);
 
 /* vcpu.c */
 int hv_vcpu_init(void);

@@ -552,6 +552,7 @@ static long do_sched_op(const HcCall *h)
     hv.shutdown_reason = (uint8_t)r.reason;
     hv.shutdown_count++;
     hv.cnt[HV_CNT_shutdowns]++;
+    hv_domain_exception(false);
     hv.events++;
     pthread_cond_broadcast(&hv.cond);
     return 0;

@@ -1031,13 +1031,40 @@ static void reset_watches(struct conn *c)
     }
 }
 
+/*
+ * "domain-exception DOMID dead|shutdown": what Xen's VIRQ_DOM_EXC tells
+ * xenstored, sent by xensim-hv (which has no virq to raise).  As
+ * xenstored's domain_cleanup(): a dead domain is forgotten, and either
+ * way @releaseDomain fires so toolstacks look at the domain again.
+ */
+static int domain_exception(struct conn *c, const char *id, const char *how)
+{
+    unsigned int domid;
+
+    if (!parse_domid(id, &domid) || domid == 0) {
+        return -EINVAL;
+    }
+    if (strcmp(how, "dead") == 0) {
+        introduced[domid / 8] &= ~(1u << (domid % 8));
+    } else if (strcmp(how, "shutdown") != 0) {
+        return -EINVAL;
+    }
+    logmsg("conn %u: domain %u %s: @releaseDomain", c->id, domid, how);
+    reply_str(c, "OK");
+    fire_watches("@releaseDomain", false);
+    return 0;
+}
+
 static int do_control(struct conn *c, char *data)
 {
-    const char *argv[2];
-    int argc = split_args(data, c->hdr.len, argv, 2);
+    const char *argv[3];
+    int argc = split_args(data, c->hdr.len, argv, 3);
 
     if (argc < 1) {
         return -EINVAL;
+    }
+    if (strcmp(argv[0], "domain-exception") == 0 && argc >= 3) {
+        return domain_exception(c, argv[1], argv[2]);
     }
     if (strcmp(argv[0], "check") == 0) {
         reply_str(c, "OK");
@@ -1045,7 +1072,8 @@ static int do_control(struct conn *c, char *data)
         logmsg("conn %u: %s", c->id, argv[1]);
         reply_str(c, "OK");
     } else if (strcmp(argv[0], "help") == 0) {
-        reply_str(c, "check\nprint <string>\nhelp\n");
+        reply_str(c, "check\nprint <string>\n"
+                  "domain-exception <domid> dead|shutdown\nhelp\n");
     } else {
         return -EINVAL;
     }

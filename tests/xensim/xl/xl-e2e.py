@@ -116,6 +116,21 @@ def alive(pid):
         return False
 
 
+def xl_processes(cfg):
+    """Pids of xl processes still working on cfg (the background xl)."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[0] == XL.encode() and cfg.encode() in argv and alive(int(p)):
+                pids.append(int(p))
+    return pids
+
+
 def private_namespace():
     for d in ("/run", "/var/lib/xen", "/var/log/xen"):
         os.makedirs(d, exist_ok=True)
@@ -191,8 +206,8 @@ def main():
                     'vnc = 0\nserial = "none"\non_crash = "destroy"\n'
                     % (NAME, MEMORY_MIB, disk, isos[0], a.dm))
 
-        # -e: no background xl waiting for the domain's death (see README).
-        r = xl("create", "-e", cfg)
+        # As xl is used: it stays in the background to watch the domain.
+        r = xl("create", cfg)
         if not report(r.returncode == 0, "xl create of an HVM guest "
                       "succeeds (libxl creates, builds, starts the DM, "
                       "unpauses)"):
@@ -322,6 +337,10 @@ def main():
         report(r.returncode == 0 and NAME not in r.stdout and
                str(DOMID) not in ids,
                "xl list no longer lists %s nor any domain %d" % (NAME, DOMID))
+        left = wait_for(lambda: not xl_processes(cfg), 15)
+        report(left, "the background xl saw the domain die (@releaseDomain)"
+               " and exited" + ("" if left else ": pids %s left"
+                                % xl_processes(cfg)))
         rc1, _ = xs(env, "read", "/local/domain/%d/name" % DOMID)
         rc2, _ = xs(env, "read", "/local/domain/0/device-model/%d/state"
                     % DOMID)
@@ -332,6 +351,8 @@ def main():
                   ln.startswith("hypercalls")]
         diag("hv hypercall counters: " + ", ".join(enosys))
     finally:
+        for p in xl_processes(cfg) if "cfg" in locals() else []:
+            os.kill(p, signal.SIGKILL)
         for name, p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
