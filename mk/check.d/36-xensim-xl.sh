@@ -10,7 +10,7 @@
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 out=$BUILD/xensim
-per_dm=15
+per_dm=17
 echo "1..$((1 + 2 * per_dm))"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }

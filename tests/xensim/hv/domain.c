@@ -10,9 +10,10 @@
  * wants); started with --toolstack there is none until
  * XEN_DOMCTL_createdomain makes one, paused by the system controller and
  * without memory, exactly as Xen leaves a new domain for the domain
- * builder.  destroydomain ends it (its ioreq servers, ports and p2m go);
- * the hv then refuses a second domain (EEXIST would be wrong, the domid
- * is free; ENOMEM is what Xen answers when it cannot make one).
+ * builder.  destroydomain ends it (its ioreq servers, ports and p2m go)
+ * and the next createdomain may make another, with the next domid as
+ * Xen's rover gives; while one exists a second is refused with ENOMEM
+ * (what Xen answers when it cannot make a domain).
  *
  * Invariants:
  *  - the domain exists iff dom.exists; every domid check goes through
@@ -54,7 +55,7 @@
 static struct {
     bool exists;
     bool toolstack;             /* created by domctl, limits enforced */
-    bool destroyed;             /* the one domain of this run is gone */
+    bool destroyed;             /* a domain existed and was destroyed */
     int controller_pause_count;
     uint32_t ssidref;
     xen_domain_handle_t handle;
@@ -360,6 +361,24 @@ static int check_config(const struct xen_domctl_createdomain *c)
     return 0;
 }
 
+/* What the last domain left in the hv's per-domain state (its memory,
+ * servers and ports went at destroydomain). */
+static void fresh_domain_state(void)
+{
+    memset(hv.hvm_param, 0, sizeof(hv.hvm_param));
+    memset(hv.isa_level, 0, sizeof(hv.isa_level));
+    memset(hv.intx_level, 0, sizeof(hv.intx_level));
+    memset(hv.link_route, 0, sizeof(hv.link_route));
+    memset(hv.gsi_level, 0, sizeof(hv.gsi_level));
+    memset(hv.invalidate_pending, 0, sizeof(hv.invalidate_pending));
+    hv.memtype_len = 0;
+    free(hv.dirty_bits);
+    hv.dirty_bits = NULL;
+    hv.dirty_nr = 0;
+    hv.pci_cf8 = 0;
+    hv.shutdown_count = 0;
+}
+
 static long create_domain(struct xen_domctl *d)
 {
     struct xen_domctl_createdomain *c = &d->u.createdomain;
@@ -377,8 +396,8 @@ static long create_domain(struct xen_domctl *d)
         /* The rover: the next free id after the last one, from 1. */
         domid = hv.domid + 1 >= DOMID_FIRST_RESERVED ? 1 : hv.domid + 1;
     }
-    if (dom.exists || dom.destroyed) {
-        return -ENOMEM;         /* one domain per run */
+    if (dom.exists) {
+        return -ENOMEM;         /* the hv simulates one domain at a time */
     }
     ret = check_config(c);
     if (ret < 0) {
@@ -405,6 +424,9 @@ static long create_domain(struct xen_domctl *d)
     dom.weight = 256;
     dom.cap = 0;
     dom.start_ns = now_ns();
+    if (dom.destroyed) {
+        fresh_domain_state();
+    }
     hv_cpupolicy_domain_reset();
     hv_hvmctx_reset(c->max_vcpus);
     hv.domid = domid;

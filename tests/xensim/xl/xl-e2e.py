@@ -346,6 +346,42 @@ def main():
                     % DOMID)
         report(rc1 != 0 and rc2 != 0, "no xenstore node of domain %d left"
                % DOMID)
+        # A second domain: the guest powers itself off (ACPI S5 through
+        # PIIX4 PM, played by the hv's vCPU); QEMU asks Xen to shut the
+        # domain down, xenstored fires @releaseDomain, and the background
+        # xl applies on_poweroff = "destroy".
+        r = xl("create", cfg)
+        r2 = xl("domid", NAME)
+        dom2 = r2.stdout.strip()
+        rc, pid2 = xs(env, "read", "/local/domain/%s/image/device-model-pid"
+                      % dom2)
+        pid2 = int(pid2) if rc == 0 and pid2.isdigit() else 0
+        report(r.returncode == 0 and dom2 == str(DOMID + 1) and pid2 and
+               wait_for(lambda: xs(env, "read", "/local/domain/0/"
+                                   "device-model/%s/state" % dom2)[1] ==
+                        "running", 20),
+               "a second xl create after the destroy: domain %s (Xen's "
+               "rover), its device model running" % dom2)
+        c.cmd("ready")
+        for line in ("outl 0xcf8 0x80000b40", "outl 0xcfc 0xb001",
+                     "outl 0xcf8 0x80000b80", "outb 0xcfc 1",
+                     "outw 0xb004 0x2000"):
+            c.cmd(line)
+        gone = wait_for(lambda: not pid2 or not alive(pid2), 20)
+        unlisted = wait_for(lambda: NAME not in xl("list").stdout, 15)
+        left = wait_for(lambda: not xl_processes(cfg), 15)
+        xllog = ""
+        try:
+            with open("/var/log/xen/xl-%s.log" % NAME) as f:
+                xllog = f.read()
+        except OSError:
+            pass
+        report(gone and unlisted and left and
+               "has shut down, reason code 0" in xllog,
+               "the guest's ACPI poweroff: xl sees the shutdown and destroys "
+               "the domain (on_poweroff), device model and xl gone")
+        diag([ln for ln in xllog.splitlines() if "hut" in ln][-3:])
+
         out, _ = c.cmd("counters")
         enosys = [ln for ln in out if ln.startswith("enosys_") or
                   ln.startswith("hypercalls")]
