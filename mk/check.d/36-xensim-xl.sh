@@ -5,20 +5,26 @@
 # device model themselves, once with our QEMU and once with Debian's
 # stock one as device_model_override; tests/xensim/xl/xl-e2e.py checks
 # the argv libxl built (/proc/PID/cmdline), the QMP handshake, the
-# device-model state, the vCPU player after unpause, and that xl destroy
-# leaves no device model and no xenstore node behind.
+# device-model state, xl cd-eject/cd-insert and pause/unpause, the vCPU
+# player after unpause, that xl destroy leaves no device model, no
+# background xl and no xenstore node behind, a second domain powered off
+# by the guest (ACPI S5) and destroyed by xl's on_poweroff; each once
+# more with dm_restrict = 1 (chroot, -runas, QMP by fd).
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 out=$BUILD/xensim
-per_dm=17
-echo "1..$((1 + 2 * per_dm))"
+# checks per run: plain, dm_restrict = 1 (one more)
+plain=17
+restrict=18
+total=$((1 + 2 * (plain + restrict)))
+echo "1..$total"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); echo "not ok $n - $1"; }
 
 if [ ! -x /usr/lib/xen-4.17/bin/xl ] || ! command -v unshare >/dev/null ||
    [ "$(id -u)" != 0 ]; then
-    for i in $(seq $((1 + 2 * per_dm))); do
+    for i in $(seq $total); do
         ok "xl end to end # SKIP needs root, unshare and xen-utils-4.17 (mk/deps.sh)"
     done
     exit 0
@@ -30,28 +36,34 @@ else
     notok "build xensim-hv, the devxen shim and xenstored"
 fi
 
-for dm in ours stock; do
-    case $dm in
-    ours) bin=$BUILD/qemu-system-x86_64 ;;
-    stock) bin=/usr/libexec/xen-qemu-system-i386 ;;
-    esac
-    echo "# $dm: device_model_override = $bin"
-    seen=0
+run() {
+    local dm=$1 bin=$2 mode=$3 want=$4 seen=0 line
+    echo "# $dm, $mode: device_model_override = $bin"
     while IFS= read -r line; do
         if [[ $line =~ ^(not\ )?ok\ -\ (.*)$ ]]; then
             seen=$((seen + 1))
             if [ -n "${BASH_REMATCH[1]}" ]; then
-                notok "$dm: ${BASH_REMATCH[2]}"
+                notok "$dm, $mode: ${BASH_REMATCH[2]}"
             else
-                ok "$dm: ${BASH_REMATCH[2]}"
+                ok "$dm, $mode: ${BASH_REMATCH[2]}"
             fi
         else
             echo "$line"
         fi
     done < <(timeout 300 python3 "$TOP/tests/xensim/xl/xl-e2e.py" \
-                 --xensim "$out" --dm "$bin" 2>&1)
-    while [ "$seen" -lt "$per_dm" ]; do
+                 --xensim "$out" --dm "$bin" \
+                 $([ "$mode" = dm_restrict ] && echo --dm-restrict) 2>&1)
+    while [ "$seen" -lt "$want" ]; do
         seen=$((seen + 1))
-        notok "$dm: check $seen of $per_dm did not run"
+        notok "$dm, $mode: check $seen of $want did not run"
     done
+}
+
+for dm in ours stock; do
+    case $dm in
+    ours) bin=$BUILD/qemu-system-x86_64 ;;
+    stock) bin=/usr/libexec/xen-qemu-system-i386 ;;
+    esac
+    run $dm "$bin" plain $plain
+    run $dm "$bin" dm_restrict $restrict
 done

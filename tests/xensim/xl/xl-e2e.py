@@ -34,6 +34,7 @@ DOMID = 1
 NAME = "xsim"
 MEMORY_MIB = 64
 VIDEORAM_MIB = 8        # cirrus, libxl's default for qemu-xen
+RESTRICT_UID = 64970    # xen-qemuuser-shared in the private namespace
 
 
 def report(good, what):
@@ -102,6 +103,15 @@ def qmp(path, commands):
     return answers
 
 
+def qmp_status(domid):
+    try:
+        ans = qmp("/var/run/xen/qmp-libxenstat-%s" % domid,
+                  [{"execute": "query-status"}])
+        return ans[-1].get("return", {}).get("status")
+    except (OSError, ValueError) as e:
+        return "QMP failed: %s" % e
+
+
 def xs(env, *args):
     r = subprocess.run(["xenstore-" + args[0]] + list(args[1:]), env=env,
                        capture_output=True, text=True, timeout=20)
@@ -131,12 +141,29 @@ def xl_processes(cfg):
     return pids
 
 
-def private_namespace():
+def private_namespace(restrict):
     for d in ("/run", "/var/lib/xen", "/var/log/xen"):
         os.makedirs(d, exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "xensim-xl", d], check=True)
     os.makedirs("/run/xen", exist_ok=True)
     os.makedirs("/run/lock", exist_ok=True)
+    if restrict:
+        # The users libxl runs a restricted device model as, visible in
+        # this namespace only (/etc/passwd and /etc/group bind-mounted).
+        for f, line in (("passwd", "xen-qemuuser-shared:x:%d:%d::/:/bin/false"
+                         "\nxen-qemuuser-reaper:x:%d:%d::/:/bin/false\n"),
+                        ("group", "xen-qemuuser-shared:x:%d:\n"
+                         "xen-qemuuser-reaper:x:%d:\n")):
+            with open("/etc/" + f) as src:
+                text = src.read()
+            ids = (RESTRICT_UID, RESTRICT_UID, RESTRICT_UID + 1,
+                   RESTRICT_UID + 1) if f == "passwd" else \
+                (RESTRICT_UID, RESTRICT_UID + 1)
+            copy = "/run/xensim-" + f
+            with open(copy, "w") as dst:
+                dst.write(text + line % ids)
+            subprocess.run(["mount", "--bind", copy, "/etc/" + f],
+                           check=True)
 
 
 def main():
@@ -144,13 +171,15 @@ def main():
     ap.add_argument("--xensim", required=True, help="build/xensim")
     ap.add_argument("--dm", required=True, help="device_model_override")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--dm-restrict", action="store_true",
+                    help="dm_restrict = 1 (QEMU chrooted, as another user)")
     a = ap.parse_args()
 
     if not os.environ.get("XLE2E_NS"):
         env = dict(os.environ, XLE2E_NS="1")
         os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
                                sys.executable] + sys.argv, env)
-    private_namespace()
+    private_namespace(a.dm_restrict)
 
     d = tempfile.mkdtemp(prefix="xensim-xl.")
     shim = os.path.join(a.xensim, "shim", "libxensim-devxen.so")
@@ -205,6 +234,8 @@ def main():
                     'device_model_override = "%s"\n'
                     'vnc = 0\nserial = "none"\non_crash = "destroy"\n'
                     % (NAME, MEMORY_MIB, disk, isos[0], a.dm))
+            if a.dm_restrict:
+                f.write("dm_restrict = 1\n")
 
         # As xl is used: it stays in the background to watch the domain.
         r = xl("create", cfg)
@@ -234,13 +265,37 @@ def main():
             return any(argv[i] == opt and pred(argv[i + 1])
                        for i in range(len(argv) - 1))
         qmp_path = "/var/run/xen/qmp-libxl-%d" % DOMID
+        if a.dm_restrict:
+            # libxl opens the QMP socket itself and passes it, starts QEMU
+            # stopped (-S), chrooted, as the shared QEMU user.
+            chroot = "/var/run/xen/qemu-root-%d" % DOMID
+            status = {}
+            if pid:
+                with open("/proc/%d/status" % pid) as f:
+                    status = dict(ln.split(":", 1) for ln in f if ":" in ln)
+            report(has("-chardev", lambda v: v.startswith(
+                       "socket,id=libxl-cmd,fd=")) and "-S" in argv and
+                   "-xen-domid-restrict" in argv and
+                   has("-chroot", lambda v: v == chroot) and
+                   has("-runas", lambda v: v == "xen-qemuuser-shared") and
+                   status.get("Uid", "").split()[:1] == [str(RESTRICT_UID)] and
+                   os.readlink("/proc/%d/root" % pid) ==
+                   os.path.realpath(chroot),
+                   "dm_restrict: -xen-domid-restrict, QMP by fd, -S; the "
+                   "device model runs as xen-qemuuser-shared in %s" % chroot)
+            diag("uid %s, root %s" % (status.get("Uid", "").split()[:1],
+                                      os.readlink("/proc/%d/root" % pid)
+                                      if pid else None))
+            argv_ok = lambda v: v.startswith("socket,id=libxl-cmd,fd=")
+        else:
+            argv_ok = lambda v: v == ("socket,id=libxl-cmd,path=%s,"
+                                      "server=on,wait=off" % qmp_path)
         report(bool(argv) and argv[0] == a.dm and
                has("-xen-domid", lambda v: v == str(DOMID)) and
                has("-machine", lambda v: v.startswith("xenfv")) and
                has("-m", lambda v: v == str(MEMORY_MIB - VIDEORAM_MIB)) and
                has("-name", lambda v: v == NAME) and
-               has("-chardev", lambda v: v == "socket,id=libxl-cmd,path=%s,"
-                   "server=on,wait=off" % qmp_path) and
+               has("-chardev", argv_ok) and
                has("-drive", lambda v: v.startswith("file=%s,if=ide,index=0,"
                                                     "media=disk,format=raw"
                                                     % disk)),
@@ -262,19 +317,18 @@ def main():
                and "cmd 'cont'" in log,
                "libxl's QMP handshake with the device model done (greeting "
                "read, 'cont' sent)")
-        try:
-            ans = qmp("/var/run/xen/qmp-libxenstat-%d" % DOMID,
-                      [{"execute": "query-status"}])
-            status = ans[-1].get("return", {}).get("status")
-        except (OSError, ValueError) as e:
-            status = "QMP failed: %s" % e
+        status = qmp_status(DOMID)
         report(status == "running",
                "QMP query-status on libxl's second monitor: running (%s)"
                % status)
         rc, state = xs(env, "read", "/local/domain/0/device-model/%d/state"
                        % DOMID)
-        report(rc == 0 and state == "running",
-               "xenstore device-model/%d/state = running" % DOMID)
+        if a.dm_restrict:
+            report(rc != 0, "dm_restrict: no device-model/%d/state, libxl "
+                   "follows the restricted device model over QMP" % DOMID)
+        else:
+            report(rc == 0 and state == "running",
+                   "xenstore device-model/%d/state = running" % DOMID)
 
         c = Control(paths["hv.ctl"])
         _, ready = c.cmd("ready")
@@ -357,9 +411,7 @@ def main():
                       % dom2)
         pid2 = int(pid2) if rc == 0 and pid2.isdigit() else 0
         report(r.returncode == 0 and dom2 == str(DOMID + 1) and pid2 and
-               wait_for(lambda: xs(env, "read", "/local/domain/0/"
-                                   "device-model/%s/state" % dom2)[1] ==
-                        "running", 20),
+               wait_for(lambda: qmp_status(dom2) == "running", 20),
                "a second xl create after the destroy: domain %s (Xen's "
                "rover), its device model running" % dom2)
         c.cmd("ready")
