@@ -497,6 +497,9 @@ static long do_memory_op(const HcCall *h)
         return acquire_resource(h, start_extent);
     case XENMEM_claim_pages:
         return claim_pages(h);
+    case XENMEM_get_sharing_freed_pages:
+    case XENMEM_get_sharing_shared_pages:
+        return 0;       /* Xen without CONFIG_MEM_SHARING (its default) */
     case XENMEM_set_memory_map:
         return set_memory_map(h);
     }
@@ -558,11 +561,52 @@ static long do_sched_op(const HcCall *h)
     return 0;
 }
 
+/* evtchn_status(): a port of dom0 (the caller, DOMID_SELF) or of the
+ * guest; ports outside the table EINVAL, free ones closed.  Every
+ * channel notifies vCPU 0. */
+static long evtchn_status(const HcCall *h)
+{
+    struct evtchn_status st;
+    bool self;
+
+    if (hc_from_user(h, &st, h->arg[1], sizeof(st)) < 0) {
+        return -EFAULT;
+    }
+    self = st.dom == DOMID_SELF || st.dom == 0;
+    if (!self && check_domid(st.dom) < 0) {
+        return -ESRCH;
+    }
+    if (st.port >= HV_MAX_PORTS) {
+        return -EINVAL;         /* port 0: reserved, reads as closed */
+    }
+    memset(&st.u, 0, sizeof(st.u));
+    st.vcpu = 0;
+    switch (self ? hv.lport[st.port].state : hv.gport[st.port].state) {
+    case HV_PORT_FREE:
+        st.status = EVTCHNSTAT_closed;
+        break;
+    case HV_PORT_UNBOUND:
+        st.status = EVTCHNSTAT_unbound;
+        st.u.unbound.dom = self ? hv.domid : 0;
+        break;
+    case HV_PORT_INTERDOMAIN:
+        st.status = EVTCHNSTAT_interdomain;
+        st.u.interdomain.dom = self ? hv.domid : 0;
+        st.u.interdomain.port = self ? hv.lport[st.port].peer
+                                     : hv.gport[st.port].peer;
+        break;
+    }
+    return hc_to_user(h, h->arg[1], &st, sizeof(st));
+}
+
 static long do_event_channel_op(const HcCall *h)
 {
     struct evtchn_alloc_unbound a;
     long ret;
 
+    if (h->arg[0] == EVTCHNOP_status) {
+        return evtchn_status(h);
+    }
     if (h->arg[0] != EVTCHNOP_alloc_unbound) {
         return hc_not_simulated(h, h->arg[0]);
     }
@@ -620,6 +664,20 @@ static long do_xen_version(const HcCall *h)
         return XENSIM_PAGE_SIZE;
     case XENVER_commandline:
         return hc_to_user(h, h->arg[1], cmdline, sizeof(cmdline));
+    case XENVER_build_id:
+        /* Checks of kernel.c; xensim has no build id: xen_build_id()'s
+         * ENODATA. */
+        if (h->arg[1]) {
+            xen_build_id_t b;
+
+            if (hc_from_user(h, &b, h->arg[1], sizeof(b)) < 0) {
+                return -EFAULT;
+            }
+            if (b.len == 0) {
+                return -EINVAL;
+            }
+        }
+        return -ENODATA;
     }
     return hc_not_simulated(h, h->arg[0]);
 }
@@ -900,6 +958,9 @@ static long hc_dispatch(const HcCall *h)
         return do_domctl(h);
     case __HYPERVISOR_sysctl:
         return do_sysctl(h);
+    case __HYPERVISOR_xsm_op:
+        /* Xen's dummy XSM module (no FLASK policy loaded) has no ops. */
+        return -ENOSYS;
     }
     return hc_not_simulated(h, 0);
 }

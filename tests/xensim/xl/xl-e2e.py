@@ -438,6 +438,10 @@ def main():
         enosys = [ln for ln in out if ln.startswith("enosys_") or
                   ln.startswith("hypercalls")]
         diag("hv hypercall counters: " + ", ".join(enosys))
+        report("hypercalls_enosys 0" in out,
+               "no hypercall of xl, libxl, xenconsoled or the device model "
+               "was left unsimulated (ENOSYS counted: %s)"
+               % ", ".join(enosys[1:]))
     finally:
         for p in xl_processes(cfg) if "cfg" in locals() else []:
             os.kill(p, signal.SIGKILL)
