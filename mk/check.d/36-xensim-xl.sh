@@ -14,8 +14,8 @@ set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 out=$BUILD/xensim
 # checks per run: plain, dm_restrict = 1 (one more)
-plain=18
-restrict=19
+plain=19
+restrict=20
 total=$((1 + 2 * (plain + restrict)))
 echo "1..$total"
 n=0

@@ -181,6 +181,9 @@ def main():
                                sys.executable] + sys.argv, env)
     private_namespace(a.dm_restrict)
 
+    # Absolute: the background xl (and so the device models it restarts)
+    # runs in /.
+    a.xensim = os.path.abspath(a.xensim)
     d = tempfile.mkdtemp(prefix="xensim-xl.")
     shim = os.path.join(a.xensim, "shim", "libxensim-devxen.so")
     paths = {k: os.path.join(d, k) for k in ("xs.sock", "hv.sock", "hv.ctl")}
@@ -414,7 +417,24 @@ def main():
                wait_for(lambda: qmp_status(dom2) == "running", 20),
                "a second xl create after the destroy: domain %s (Xen's "
                "rover), its device model running" % dom2)
+        # The guest reboots (PIIX3 reset control 0xcf9): QEMU asks Xen for
+        # SHUTDOWN_reboot, and the background xl applies on_reboot =
+        # "restart": the domain is destroyed and built again, domain 3.
         c.cmd("ready")
+        c.cmd("outb 0xcf9 0x06")
+        gone2 = wait_for(lambda: not pid2 or not alive(pid2), 20)
+        dom3 = wait_for(lambda: xl("domid", NAME).stdout.strip() not in
+                        ("", dom2) and xl("domid", NAME).stdout.strip(), 30)
+        dom3 = dom3 or ""
+        pid3 = wait_for(lambda: xs(env, "read", "/local/domain/%s/image/"
+                                   "device-model-pid" % dom3)[1], 20)
+        pid3 = int(pid3) if pid3 and pid3.isdigit() else 0
+        report(gone2 and dom3 == str(DOMID + 2) and pid3 and
+               pid3 != pid2 and
+               wait_for(lambda: qmp_status(dom3) == "running", 30),
+               "the guest's reboot: xl restarts it (on_reboot) as domain %s "
+               "with a new device model, running" % dom3)
+        dom2, pid2 = dom3, pid3
         for line in ("outl 0xcf8 0x80000b40", "outl 0xcfc 0xb001",
                      "outl 0xcf8 0x80000b80", "outb 0xcfc 1",
                      "outw 0xb004 0x2000"):
@@ -455,6 +475,8 @@ def main():
         for f in logs.values():
             f.close()
         if a.keep:
+            for f in os.listdir("/var/log/xen"):
+                shutil.copy(os.path.join("/var/log/xen", f), d)
             diag("logs kept in " + d)
         else:
             shutil.rmtree(d, ignore_errors=True)
