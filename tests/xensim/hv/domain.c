@@ -428,6 +428,7 @@ static long create_domain(struct xen_domctl *d)
         fresh_domain_state();
     }
     hv_cpupolicy_domain_reset();
+    hv_domain_save_reset();
     hv_hvmctx_reset(c->max_vcpus);
     hv.domid = domid;
     hv.nr_vcpus = c->max_vcpus;
@@ -605,6 +606,10 @@ long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
         d->u.paging_mempool.size = dom.paging_pool;
         *copyback = true;
         return 0;
+    case XEN_DOMCTL_shadow_op:
+        return hv_domain_shadow_op(h, d, copyback, dom.paging_pool);
+    case XEN_DOMCTL_getpageframeinfo3:
+        return hv_domain_pageframeinfo(h, d);
     case XEN_DOMCTL_scheduler_op:
         return scheduler_op(d, copyback);
     case XEN_DOMCTL_gethvmcontext:

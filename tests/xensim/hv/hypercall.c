@@ -483,6 +483,25 @@ static long set_memory_map(const HcCall *h)
                               m.map.nr_entries);
 }
 
+/* XENMEM_get_vnumainfo: no domain here has a vNUMA topology. */
+static long get_vnumainfo(const HcCall *h, uint64_t start_extent)
+{
+    struct xen_vnuma_topology_info t;
+    long ret;
+
+    if (start_extent) {
+        return -EINVAL;
+    }
+    if (hc_from_user(h, &t, h->arg[1], sizeof(t)) < 0) {
+        return -EFAULT;
+    }
+    if (t.pad != 0) {
+        return -EINVAL;
+    }
+    ret = check_domid(t.domid);
+    return ret < 0 ? ret : -EOPNOTSUPP;
+}
+
 static long do_memory_op(const HcCall *h)
 {
     uint64_t cmd = h->arg[0] & HV_MEMOP_CMD_MASK;
@@ -497,6 +516,10 @@ static long do_memory_op(const HcCall *h)
         return acquire_resource(h, start_extent);
     case XENMEM_claim_pages:
         return claim_pages(h);
+    case XENMEM_maximum_gpfn:
+        return hv_domain_max_gpfn(h);
+    case XENMEM_get_vnumainfo:
+        return get_vnumainfo(h, start_extent);
     case XENMEM_get_sharing_freed_pages:
     case XENMEM_get_sharing_shared_pages:
         return 0;       /* Xen without CONFIG_MEM_SHARING (its default) */

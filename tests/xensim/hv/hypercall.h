@@ -67,4 +67,11 @@ long hv_hvmctx_domctl(const HcCall *h, struct xen_domctl *d,
                       bool *copyback);
 void hv_hvmctx_reset(unsigned vcpus);
 
+/* domain-save.c: what the migration stream's save side uses. */
+long hv_domain_max_gpfn(const HcCall *h);
+long hv_domain_shadow_op(const HcCall *h, struct xen_domctl *d,
+                         bool *copyback, uint64_t paging_pool);
+long hv_domain_pageframeinfo(const HcCall *h, struct xen_domctl *d);
+void hv_domain_save_reset(void);
+
 #endif /* XENSIM_HV_HYPERCALL_H */
