@@ -14,8 +14,8 @@ set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 out=$BUILD/xensim
 # checks per run: plain, dm_restrict = 1 (one more)
-plain=19
-restrict=20
+plain=22
+restrict=23
 total=$((1 + 2 * (plain + restrict)))
 echo "1..$total"
 n=0

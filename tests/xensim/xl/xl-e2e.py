@@ -126,8 +126,9 @@ def alive(pid):
         return False
 
 
-def xl_processes(cfg):
-    """Pids of xl processes still working on cfg (the background xl)."""
+def xl_processes(*files):
+    """Pids of xl processes still working on one of files (the background
+    xl of a create or restore)."""
     pids = []
     for p in os.listdir("/proc"):
         if p.isdigit():
@@ -136,7 +137,8 @@ def xl_processes(cfg):
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if argv[0] == XL.encode() and cfg.encode() in argv and alive(int(p)):
+            if argv[0] == XL.encode() and alive(int(p)) and \
+                    any(f.encode() in argv for f in files):
                 pids.append(int(p))
     return pids
 
@@ -193,6 +195,7 @@ def main():
     plain = dict(env)
     plain.pop("LD_PRELOAD")
     procs = []
+    dm_pids = []        # device models libxl started, killed at the end
     logs = {}
 
     def spawn(name, argv, e):
@@ -258,6 +261,7 @@ def main():
         rc, pid = xs(env, "read", "/local/domain/%d/image/device-model-pid"
                      % DOMID)
         pid = int(pid) if rc == 0 and pid.isdigit() else 0
+        dm_pids.append(pid)
         argv = []
         if pid:
             with open("/proc/%d/cmdline" % pid, "rb") as f:
@@ -384,6 +388,41 @@ def main():
                "p" not in p2.splitlines()[-1].split()[4],
                "xl pause shows the domain paused, xl unpause running again")
 
+        # xl save / xl restore: guest RAM (a marker written by the hv's
+        # vCPU) and device state (an RTC CMOS byte, QEMU's migration
+        # stream inside libxl's) must come back in the restored domain.
+        marker = "5a17c0de" * 4
+        c.cmd("memwrite 0x200000 " + marker)
+        c.cmd("outb 0x70 0x38")
+        c.cmd("outb 0x71 0xa5")
+        image = os.path.join(d, "saved.img")
+        r = xl("save", NAME, image)
+        saved_gone = wait_for(lambda: not pid or not alive(pid), 15)
+        report(r.returncode == 0 and saved_gone and
+               os.path.getsize(image) > (MEMORY_MIB - VIDEORAM_MIB) << 20,
+               "xl save: image of %d MiB, domain and device model gone"
+               % (os.path.getsize(image) >> 20 if os.path.exists(image)
+                  else 0))
+        r = xl("restore", image)
+        cur = xl("domid", NAME).stdout.strip()
+        rc, pid = xs(env, "read", "/local/domain/%s/image/device-model-pid"
+                     % cur)
+        pid = int(pid) if rc == 0 and pid.isdigit() else 0
+        dm_pids.append(pid)
+        c.cmd("ready")
+        _, mem = c.cmd("memread 0x200000 16")
+        c.cmd("outb 0x70 0x38")
+        _, cmos = c.cmd("inb 0x71")
+        report(r.returncode == 0 and cur == str(DOMID + 1) and pid and
+               qmp_status(cur) == "running" and
+               mem == "ok " + marker,
+               "xl restore: domain %s, a new device model running, the "
+               "guest's RAM as saved" % cur)
+        diag("after restore: memread %s, CMOS 0x38 %s" % (mem, cmos))
+        report(cmos == "ok 0xa5", "xl restore: the device model's state as "
+               "saved (RTC CMOS byte 0x38 = 0xa5: %s)" % cmos)
+        cur = int(cur) if cur.isdigit() else 0
+
         r = xl("destroy", NAME)
         report(r.returncode == 0, "xl destroy succeeds")
         gone = wait_for(lambda: not pid or not alive(pid), 15)
@@ -392,17 +431,17 @@ def main():
         ids = [ln.split()[1] for ln in r.stdout.splitlines()[1:]
                if len(ln.split()) > 1]
         report(r.returncode == 0 and NAME not in r.stdout and
-               str(DOMID) not in ids,
-               "xl list no longer lists %s nor any domain %d" % (NAME, DOMID))
-        left = wait_for(lambda: not xl_processes(cfg), 15)
+               str(cur) not in ids,
+               "xl list no longer lists %s nor any domain %d" % (NAME, cur))
+        left = wait_for(lambda: not xl_processes(cfg, image), 15)
         report(left, "the background xl saw the domain die (@releaseDomain)"
                " and exited" + ("" if left else ": pids %s left"
-                                % xl_processes(cfg)))
-        rc1, _ = xs(env, "read", "/local/domain/%d/name" % DOMID)
+                                % xl_processes(cfg, image)))
+        rc1, _ = xs(env, "read", "/local/domain/%d/name" % cur)
         rc2, _ = xs(env, "read", "/local/domain/0/device-model/%d/state"
-                    % DOMID)
+                    % cur)
         report(rc1 != 0 and rc2 != 0, "no xenstore node of domain %d left"
-               % DOMID)
+               % cur)
         # A second domain: the guest powers itself off (ACPI S5 through
         # PIIX4 PM, played by the hv's vCPU); QEMU asks Xen to shut the
         # domain down, xenstored fires @releaseDomain, and the background
@@ -413,7 +452,8 @@ def main():
         rc, pid2 = xs(env, "read", "/local/domain/%s/image/device-model-pid"
                       % dom2)
         pid2 = int(pid2) if rc == 0 and pid2.isdigit() else 0
-        report(r.returncode == 0 and dom2 == str(DOMID + 1) and pid2 and
+        dm_pids.append(pid2)
+        report(r.returncode == 0 and dom2 == str(cur + 1) and pid2 and
                wait_for(lambda: qmp_status(dom2) == "running", 20),
                "a second xl create after the destroy: domain %s (Xen's "
                "rover), its device model running" % dom2)
@@ -429,7 +469,8 @@ def main():
         pid3 = wait_for(lambda: xs(env, "read", "/local/domain/%s/image/"
                                    "device-model-pid" % dom3)[1], 20)
         pid3 = int(pid3) if pid3 and pid3.isdigit() else 0
-        report(gone2 and dom3 == str(DOMID + 2) and pid3 and
+        dm_pids.append(pid3)
+        report(gone2 and dom3 == str(cur + 2) and pid3 and
                pid3 != pid2 and
                wait_for(lambda: qmp_status(dom3) == "running", 30),
                "the guest's reboot: xl restarts it (on_reboot) as domain %s "
@@ -441,7 +482,7 @@ def main():
             c.cmd(line)
         gone = wait_for(lambda: not pid2 or not alive(pid2), 20)
         unlisted = wait_for(lambda: NAME not in xl("list").stdout, 15)
-        left = wait_for(lambda: not xl_processes(cfg), 15)
+        left = wait_for(lambda: not xl_processes(cfg, image), 15)
         xllog = ""
         try:
             with open("/var/log/xen/xl-%s.log" % NAME) as f:
@@ -463,8 +504,12 @@ def main():
                "was left unsimulated (ENOSYS counted: %s)"
                % ", ".join(enosys[1:]))
     finally:
-        for p in xl_processes(cfg) if "cfg" in locals() else []:
+        for p in xl_processes(*[f for f in (locals().get("cfg"),
+                                            locals().get("image")) if f]):
             os.kill(p, signal.SIGKILL)
+        for p in dm_pids:
+            if p and alive(p):
+                os.kill(p, signal.SIGKILL)
         for name, p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
