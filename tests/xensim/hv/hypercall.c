@@ -14,12 +14,18 @@
  *
  * Served: multicall (each entry as its own hypercall; libxenctrl
  * issues memory_op that way to get a long result); dm_op; memory_op
- * populate_physmap, add_to_physmap (gmfn, gmfn_range), acquire_resource
- * (ioreq server frames, as machine frames: offsets in the guest memfd /
- * 4 KiB); hvm_op set_param/get_param; sched_op remote_shutdown; domctl
- * getdomaininfo; sysctl getdomaininfolist, physinfo (this machine's
- * CPUs and memory), sched_id; xen_version (xensim's own build strings);
- * event_channel_op alloc_unbound.
+ * populate_physmap (within max_mem and a claim in toolstack mode),
+ * add_to_physmap (gmfn, gmfn_range), acquire_resource (ioreq server
+ * frames and the grant table, as machine frames: offsets in the guest
+ * memfd / 4 KiB), claim_pages, set_memory_map, maximum_gpfn,
+ * get_vnumainfo, the sharing counters; hvm_op set_param/get_param;
+ * sched_op remote_shutdown; domctl getdomaininfo here and the domain's
+ * life in domain.c (create, destroy, pause, the builder's and the
+ * save stream's domctls, with cpupolicy.c, hvmctx.c, domain-save.c);
+ * sysctl getdomaininfolist, physinfo (this machine's CPUs and memory),
+ * sched_id, cpupool_op info, numainfo, cputopoinfo, the CPU featureset
+ * and policies; xen_version (xensim's own build strings, no build id);
+ * event_channel_op alloc_unbound and status; xsm_op as Xen's dummy XSM.
  *
  * Everything else answers -ENOSYS: never faked, counted in
  * hypercalls_enosys and per (hypercall, sub-op) in the enosys_* lines of
