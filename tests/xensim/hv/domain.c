@@ -547,6 +547,9 @@ long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
         dom.controller_pause_count--;
         if (dom.controller_pause_count == 0 && !hv.creation_finished) {
             hv.creation_finished = true;
+            /* The vCPU player stands in for hvmloader, which moves the
+             * ACPI PM blocks to 0xb000 (libxl's default acpi = 1). */
+            hv.hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] = 1;
             hv_log("domain %u unpaused: creation finished; the hv's vCPU "
                    "player runs the guest", hv.domid);
         }
