@@ -62,10 +62,23 @@ awk -F'\t' '
                hit0 / probe, hit / probe
         d1 = "DMA map+unmap, 1 thread, distinct"; d2 = "DMA map+unmap, 2 threads, distinct"
         s1 = "DMA map+unmap, 1 thread, shared bucket"; s2 = "DMA map+unmap, 2 threads, shared bucket"
+        c1 = "control (shares nothing), 1 thread, distinct"
+        c2 = "control (shares nothing), 2 threads, distinct"
+        cs1 = "control (shares nothing), 1 thread, shared"
+        cs2 = "control (shares nothing), 2 threads, shared"
         if (v[d1] > 0)
-            printf "  DMA 2 threads / 1 thread, distinct buckets: ours %.2fx, stock %.2fx (target >= 1.6x)\n",
-                   v[d2] / v[d1], s[d2] / s[d1]
+            printf "  DMA 2 threads / 1 thread, distinct buckets: ours %.2fx, stock %.2fx, control %.2fx (target >= 1.6x)\n",
+                   v[d2] / v[d1], s[d2] / s[d1], v[c2] / v[c1]
         if (v[s1] > 0)
-            printf "  DMA 2 threads / 1 thread, shared bucket: ours %.2fx, stock %.2fx (target >= 1.0x)\n",
-                   v[s2] / v[s1], s[s2] / s[s1]
+            printf "  DMA 2 threads / 1 thread, shared bucket: ours %.2fx, stock %.2fx, control %.2fx (target >= 1.0x)\n",
+                   v[s2] / v[s1], s[s2] / s[s1], v[cs2] / v[cs1]
+        if (v[d1] > 0 && v[c2] > 0)
+            printf "  the same, divided by the control (what the machine gave 2 threads): distinct ours %.2f, stock %.2f; shared ours %.2f, stock %.2f\n",
+                   (v[d2] / v[d1]) / (v[c2] / v[c1]), (s[d2] / s[d1]) / (v[c2] / v[c1]),
+                   (v[s2] / v[s1]) / (v[cs2] / v[cs1]), (s[s2] / s[s1]) / (v[cs2] / v[cs1])
+        p1 = "DMA per CPU-second, 1 thread, distinct"; p2 = "DMA per CPU-second, 2 threads, distinct"
+        q1 = "DMA per CPU-second, 1 thread, shared"; q2 = "DMA per CPU-second, 2 threads, shared"
+        if (v[p1] > 0)
+            printf "  ops per CPU-second, 2 threads / 1 thread (1.0 = no contention; independent of the load): distinct ours %.2f, stock %.2f; shared ours %.2f, stock %.2f\n",
+                   v[p2] / v[p1], s[p2] / s[p1], v[q2] / v[q1], s[q2] / s[q1]
     }' "$W/results.tsv"

@@ -24,8 +24,10 @@
  * The mutant: a locked request passes over an entry that other requests
  * hold locked and adds a second entry with the same key.
  */
-#define mc_shareable(e, lock) (!((lock) && (e)->locks))
+#define mc_shareable(e, lock) (!((lock) && mc_locks(e)))
 #endif
+/* Invariant 1: a locked entry is never unmapped. */
+#define mc_before_unmap(e) g_assert_cmpuint(mc_locks(e), ==, 0)
 #include "../../hw/i386/xen/xen-mapcache.c"
 #include "qemu/main-loop.h"
 #include "test-xen-mapcache-backend.h"
@@ -41,7 +43,7 @@ static void setup(uint64_t ram_bytes, uint64_t max_bytes)
     MapCache *mc = mapcache;
 
     if (mc) {
-        MapCacheList *lists[] = { &mc->lru, &mc->locked, &mc->doomed };
+        MapCacheList *lists[] = { &mc->lru, &mc->doomed };
         MapCacheEntry *e, *next;
         size_t i;
 
@@ -49,6 +51,7 @@ static void setup(uint64_t ram_bytes, uint64_t max_bytes)
         for (i = 0; i < ARRAY_SIZE(lists); i++) {
             QTAILQ_FOREACH_SAFE(e, lists[i], link, next) {
                 QTAILQ_REMOVE(lists[i], e, link);
+                qatomic_set(&e->state, MCS_DOOMED);     /* a test's leak */
                 mc_entry_free(e);
             }
         }
@@ -69,15 +72,20 @@ static bool fail_invariant(const char *what, MapCacheEntry *e)
 {
     g_test_message("invariant broken: %s (entry 0x%" PRIx64 " x%" PRIu64
                    " locks %u)", what, e ? e->index : 0,
-                   e ? e->nbuckets : 0, e ? e->locks : 0);
+                   e ? e->nbuckets : 0, e ? mc_locks(e) : 0);
     return false;
 }
 
-/* The invariants of the opening comment of xen-mapcache.c. */
-static bool check_invariants(void)
+/*
+ * The invariants of the opening comment of xen-mapcache.c.  While other
+ * threads run (@quiescent false), lock counts change under the checker:
+ * a doomed entry may have just lost its last lock (its unlocker waits for
+ * the mutex to retire it), and the pinned slots lag the counts.
+ */
+static bool check_invariants_at(bool quiescent)
 {
     MapCache *mc = mapcache;
-    MapCacheList *lists[] = { &mc->lru, &mc->locked, &mc->doomed };
+    MapCacheList *lists[] = { &mc->lru, &mc->doomed };
     size_t fwd = 0, rev = 0, i;
     uint64_t bytes = 0, block = 0, pinned = 0;
     MapCacheEntry *e;
@@ -86,14 +94,14 @@ static bool check_invariants(void)
     qemu_mutex_lock(&mc->lock);
     for (i = 0; i < ARRAY_SIZE(lists) && ok; i++) {
         QTAILQ_FOREACH(e, lists[i], link) {
-            bool doomed = e->flags & MCE_DOOMED;
+            bool doomed = mc_doomed(e);
             bool in_fwd = mc_fwd_find(mc, e->index, e->nbuckets) == e;
 
-            if (i == 0 && (e->locks || doomed)) {
-                ok = fail_invariant("lru entry locked or doomed", e);
-            } else if (i == 1 && (!e->locks || doomed)) {
-                ok = fail_invariant("locked entry unlocked or doomed", e);
-            } else if (i == 2 && (!e->locks || !doomed)) {
+            if (i == 0 && doomed) {
+                ok = fail_invariant("lru entry doomed", e);
+            } else if (i == 1 && !doomed) {
+                ok = fail_invariant("doomed-list entry not doomed", e);
+            } else if (i == 1 && quiescent && !mc_locks(e)) {
                 ok = fail_invariant("doomed entry not locked", e);
             } else if (!doomed && !in_fwd) {
                 ok = fail_invariant("two entries with one key", e);
@@ -110,16 +118,21 @@ static bool check_invariants(void)
             rev += e->nr_rev;
             bytes += mc_capped(e);
             block += e->size - mc_capped(e);
-            pinned += e->locks ? mc_capped(e) : 0;
+            pinned += mc_locks(e) ? mc_capped(e) : 0;
         }
     }
     if (ok && (fwd != mc->fwd_count || rev != mc->rev_count ||
                bytes != mc->bytes || block != mc->block_bytes ||
-               pinned != mc->pinned)) {
+               (quiescent && pinned != mc_pinned()))) {
         ok = fail_invariant("counts disagree", NULL);
     }
     qemu_mutex_unlock(&mc->lock);
     return ok;
+}
+
+static bool check_invariants(void)
+{
+    return check_invariants_at(true);
 }
 
 static MapCacheEntry *entry_of(void *p)
@@ -214,9 +227,9 @@ static void test_bug_report(void)
     /* one entry per key: C shares B's */
     g_assert_true(entry_of(b) == entry_of(c));
     g_assert_true(c - b == BUG_C - BUG_B);
-    g_assert_cmpuint(entry_of(b)->locks, ==, 2);
+    g_assert_cmpuint(mc_locks(entry_of(b)), ==, 2);
     dma_end(b, BUG_B, 0x1000);
-    g_assert_cmpuint(entry_of(c)->locks, ==, 1);
+    g_assert_cmpuint(mc_locks(entry_of(c)), ==, 1);
     g_assert_true(mcb_check(c, BUG_C, 0x1000));
     dma_end(c, BUG_C, 0x1000);
     g_assert_cmpuint(stats().locked, ==, 0);
@@ -242,7 +255,7 @@ static void test_bug_report_4(void)
     g_assert_true(check_invariants());
     g_assert_true(entry_of(c) == entry_of(d));
     dma_end(b, BUG_B, 0x1000);
-    g_assert_cmpuint(entry_of(c)->locks, ==, 2);
+    g_assert_cmpuint(mc_locks(entry_of(c)), ==, 2);
 
     /* push everything unlocked out, then invalidate */
     for (i = 0; i < 32; i++) {
@@ -280,9 +293,9 @@ static void test_sizes_on_one_index(void)
     g_assert_cmpuint(stats().entries, ==, 3);
     /* unlock through an interior pointer: exactly that entry */
     xen_invalidate_map_cache_entry(p[2] + MiB + 17);
-    g_assert_cmpuint(entry_of(p[1])->locks, ==, 2);
-    g_assert_cmpuint(entry_of(p[2])->locks, ==, 0);
-    g_assert_cmpuint(entry_of(p[3])->locks, ==, 1);
+    g_assert_cmpuint(mc_locks(entry_of(p[1])), ==, 2);
+    g_assert_cmpuint(mc_locks(entry_of(p[2])), ==, 0);
+    g_assert_cmpuint(mc_locks(entry_of(p[3])), ==, 1);
     dma_end(p[0], gpa, 0x1000);
     dma_end(p[1], gpa, MiB - 0x4000);
     dma_end(p[3], gpa, 3 * MiB - 0x4000);
@@ -306,7 +319,7 @@ static void test_unknown_pointers(void)
     /* a second unlock must not underflow */
     xen_invalidate_map_cache_entry(p);
     g_assert_cmpuint(stats().failures, ==, failures + 3);
-    g_assert_cmpuint(entry_of(p)->locks, ==, 0);
+    g_assert_cmpuint(mc_locks(entry_of(p)), ==, 0);
     g_assert_true(check_invariants());
 }
 
@@ -323,15 +336,15 @@ static void test_rcu_paths(void)
     setup(64 * MiB, 0);
     p = xen_map_cache(gpa, 8, 0, false);
     g_assert_nonnull(p);
-    g_assert_null(mc_lockless_hit(mapcache, gpa, 8));
+    g_assert_null(mc_lockless_hit(mapcache, gpa, 8, false));
     q = xen_map_cache(gpa, 8, 0, false);
     g_assert_true(q == p);
     g_assert_cmpuint(stats().hits, ==, 1);
 
     WITH_RCU_READ_LOCK_GUARD() {
-        g_assert_true(mc_lockless_hit(mapcache, gpa, 8) == p);
+        g_assert_true(mc_lockless_hit(mapcache, gpa, 8, false) == p);
         /* a request crossing the bucket is another key: not a hit */
-        g_assert_null(mc_lockless_hit(mapcache, gpa | 0xffffc, 8));
+        g_assert_null(mc_lockless_hit(mapcache, gpa | 0xffffc, 8, false));
     }
     g_assert_cmpuint(stats().hits, ==, 2);
 
@@ -677,7 +690,8 @@ static void test_bad_page_keeps_entry(void)
     g_assert_true(entry_of(p) == e);
     g_assert_true(mc_fwd_find(mapcache, 0, 1) == e);
     WITH_RCU_READ_LOCK_GUARD() {
-        g_assert_true(mc_lockless_hit(mapcache, 0x2000, 8) == p + 0x1000);
+        g_assert_true(mc_lockless_hit(mapcache, 0x2000, 8, false) ==
+                      p + 0x1000);
     }
     g_assert_true(check_invariants());
 }
@@ -862,7 +876,7 @@ static void rnd_replace(int t)
         g_assert_true(mcb_check(p, bar, 2 * MiB));
     } else {
         /* only an invalidate in between (it doomed the entry) may stop it */
-        g_assert_true(entry_of(p)->flags & MCE_DOOMED);
+        g_assert_true(mc_doomed(entry_of(p)));
         g_assert_false(entry_of(p)->flags & MCE_REPLACED);
     }
     g_assert_cmphex(xen_ram_addr_from_mapcache(p + 0x1234), ==,
@@ -908,7 +922,14 @@ static void *rnd_thread(void *opaque)
                 held[n].gpa = g_rand_int_range(r, 0, 32 * MiB);
             }
             held[n].len = len;
+            /* as physmem does it (under RCU: a hit locks locklessly) */
+            if (op & 1) {
+                rcu_read_lock();
+            }
             held[n].p = xen_map_cache(held[n].gpa, len, 1, true);
+            if (op & 1) {
+                rcu_read_unlock();
+            }
             if (rnd_touches_hole(held[n].gpa, len)) {
                 /* "retry later" only if it could not even be mapped */
                 g_assert_null(held[n].p);
@@ -934,7 +955,14 @@ static void *rnd_thread(void *opaque)
         } else if (op < 950 && n) {
             off = g_rand_int_range(r, 0, held[k].len);
             g_assert_true(mcb_check(held[k].p, held[k].gpa, held[k].len));
+            /* lockless either way: inside the caller's RCU or its own */
+            if (op & 1) {
+                rcu_read_lock();
+            }
             xen_invalidate_map_cache_entry(held[k].p + off);
+            if (op & 1) {
+                rcu_read_unlock();
+            }
             held[k] = held[--n];
         } else if (op < 990 && n) {
             g_assert_true(mcb_check(held[k].p, held[k].gpa, held[k].len));
@@ -959,7 +987,7 @@ static void *rnd_checker(void *opaque)
     unsigned long *checks = opaque;
 
     while (!qatomic_read(&rnd_done)) {
-        g_assert_true(check_invariants());
+        g_assert_true(check_invariants_at(false));
         (*checks)++;
         g_usleep(500);
     }

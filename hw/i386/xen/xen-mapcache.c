@@ -12,39 +12,53 @@
  * (index, nbuckets): index = addr >> 20 and nbuckets the number of
  * buckets from there that the range touches.
  *
- * Structures, all changed only under MapCache.lock:
+ * Structures, all changed only under MapCache.lock but for the lock
+ * counts:
  *  - fwd: hash of MapCacheEntry keyed on (index, nbuckets), also read
- *    without the lock under RCU by unlocked hits (the CPU path);
+ *    without the lock under RCU by lockless hits (the CPU path, and DMA
+ *    locks of a key already mapped);
  *  - rev: hash of MapCacheRevNode keyed on (host address >> 20), one
  *    node for every bucket-sized chunk of host address space a mapping
- *    covers, also read without the lock under RCU by reverse lookups.
- *    Mappings do not overlap and are at least one chunk long, so a
- *    chunk meets at most two of them: reverse lookup of any pointer
+ *    covers, also read without the lock under RCU by reverse lookups and
+ *    unlocks.  Mappings do not overlap and are at least one chunk long,
+ *    so a chunk meets at most two of them: reverse lookup of any pointer
  *    inside a mapping (not only the one handed out) is O(1) whatever the
  *    number of mappings;
- *  - lru (unlocked entries, oldest first; lockless hits mark an entry
- *    referenced, which saves it from one eviction pass: CLOCK), locked
- *    and doomed lists.
+ *  - lru: every entry in fwd, locked or not, oldest use under the lock
+ *    first (lockless hits and unlocks mark an entry referenced, which
+ *    saves it from one eviction pass: CLOCK; eviction passes over locked
+ *    ones); doomed: entries out of fwd with locks;
+ *  - each entry's state word: its lock count and MCS_DOOMED, changed by
+ *    compare-and-swap with or without the lock (mc_try_lock,
+ *    mc_drop_lock), the DOOMED bit set only under the lock.
  *
  * Invariants:
  *  1. fwd holds at most one entry per key.  A request whose key is
  *     present shares that entry (a lock count); a locked entry is never
- *     remapped, resized or unmapped.  The one exception is
+ *     remapped, resized or unmapped.  Eviction claims an entry by moving
+ *     its state from 0 (no lock, not doomed) to DOOMED in one
+ *     compare-and-swap, and a lockless lock succeeds only by moving it
+ *     from a state without DOOMED, so the two cannot both succeed; once
+ *     DOOMED is set the count never rises again.  The one exception is
  *     xen_replace_cache_entry(), which remaps a RAM block's own mapping
  *     in place after taking it out of fwd for good.
- *  2. Every entry on a list is in rev; an entry is in fwd unless doomed.
- *     lru = in fwd with no lock; locked = in fwd with locks; doomed = out
- *     of fwd (invalidated, superseded or replaced), locked, freed at its
- *     last unlock.
+ *  2. Every entry on a list is in rev; an entry is in fwd, on lru and not
+ *     DOOMED, or out of fwd, on doomed and DOOMED with locks.  The one
+ *     that drops a doomed entry's last lock (without the lock, it may
+ *     run ahead of the retirement for the time it takes the mutex) owns
+ *     it and takes it off doomed, out of rev; it is freed after that.
  *  3. The host range of an entry is unmapped only after the entry left
  *     fwd and rev, and only after an RCU grace period (call_rcu, or
  *     synchronize_rcu in xen_invalidate_map_cache), so the unlocked
  *     pointers xen_map_cache() returns stay valid for the caller's RCU
- *     critical section, which physmem.c callers hold.
+ *     critical section, which physmem.c callers hold; the same grace
+ *     period keeps an entry allocated for a lockless unlock that has
+ *     just dropped its last lock.
  *  4. bytes counts the mappings of every listed entry but whole RAM
- *     blocks (block_bytes); pinned counts those of them with locks.
- *     bytes exceeds max_bytes only for requests that cannot fail (CPU
- *     accesses) while no unlocked entry is left to evict.
+ *     blocks (block_bytes); pinned (per-thread slots, summed) those of
+ *     them with locks.  bytes exceeds max_bytes only for requests that
+ *     cannot fail (CPU accesses) while no unlocked entry is left to
+ *     evict; an unlock that makes an entry evictable then evicts.
  *  5. After xen_invalidate_map_cache() returns, no lookup returns a
  *     mapping made before it: fwd is emptied and a mapping that was being
  *     made concurrently is discarded (generation counter).
@@ -55,13 +69,15 @@
  * its mapping if another thread inserted the same key meanwhile or the
  * cache was invalidated.  Unmaps run from call_rcu, except in
  * xen_invalidate_map_cache(), which waits for the grace period with the
- * BQL dropped.  An unlocked request that hits, and a reverse lookup,
- * take no lock at all when the caller is inside an RCU read-side critical
- * section (physmem.c always is): fwd and rev are published with
+ * BQL dropped.  A request that hits (locked for DMA or unlocked), a
+ * reverse lookup and an unlock take no lock at all when the caller is
+ * inside an RCU read-side critical section (physmem.c always is, and
+ * unlock enters one itself): fwd and rev are published with
  * qatomic_rcu_set and a table is replaced whole when it grows or is
  * emptied, so a lockless reader sees a consistent chain or misses and
  * retries under the lock.  Their counters are per-thread slots summed on
- * read.  Locked requests and unlocks always take the lock.
+ * read.  Two DMA transfers on distinct keys therefore share no written
+ * cache line; on one key they share only its entry's state word.
  *
  * Failure: nothing the guest does can stop QEMU.  A page that failed to
  * map fails only the requests that need it: the key's entry stays for
@@ -152,12 +168,21 @@ typedef struct MapCacheRevNode {
 } MapCacheRevNode;
 
 enum {
-    MCE_DOOMED   = 1 << 0,          /* out of fwd; freed at last unlock */
     MCE_DUMMY    = 1 << 1,          /* anonymous stand-in (incoming mig.) */
     MCE_REPLACED = 1 << 2,          /* doomed by replace: its block's own */
     MCE_BLOCK    = 1 << 3,          /* a whole RAM block: not capped */
     MCE_NOTIFIED = 1 << 4,          /* ram_block_notify_add() was called */
 };
+
+/*
+ * MapCacheEntry.state: the lock count (state >> 1) and MCS_DOOMED, in
+ * one word changed only by atomic compare-and-swap or fetch-or, with or
+ * without the mutex.  DOOMED is set only under the mutex, when the entry
+ * leaves fwd for good; once it is set the count only goes down.
+ */
+#define MCS_DOOMED      1u
+#define MCS_LOCK        2u          /* one lock */
+#define MCS_LOCKS_MAX   (UINT32_MAX & ~MCS_DOOMED)
 
 /* Pages of an entry that failed to map; freed after a grace period. */
 typedef struct MapCacheBad {
@@ -165,21 +190,29 @@ typedef struct MapCacheBad {
     unsigned long bits[];
 } MapCacheBad;
 
+/*
+ * Laid out in cache lines: what lookups read (first two), the lock count
+ * that every DMA lock and unlock writes (alone on the third), the reverse
+ * nodes.  Entries are line aligned, so DMA on distinct keys writes no
+ * line in common and DMA on one key bounces only the count's line.
+ */
 struct MapCacheEntry {
     struct rcu_head rcu;            /* first, for call_rcu() */
     hwaddr index;
     hwaddr nbuckets;
     uint8_t *vaddr;
     size_t size;
-    uint32_t locks;
     uint32_t flags;
-    MapCacheBad *bad_pages;         /* pages that failed to map, or NULL */
+    unsigned int nr_rev;
     MapCacheEntry *fwd_next;        /* RCU: readers walk it locklessly */
+    MapCacheBad *bad_pages;         /* pages that failed to map, or NULL */
     bool referenced;                /* hit since last LRU pass (CLOCK) */
     QTAILQ_ENTRY(MapCacheEntry) link;
-    unsigned int nr_rev;
-    MapCacheRevNode rev[];
-};
+
+    QEMU_ALIGNED(64) uint32_t state;    /* lock count and MCS_DOOMED */
+
+    QEMU_ALIGNED(64) MapCacheRevNode rev[];
+} QEMU_ALIGNED(64);
 
 typedef QTAILQ_HEAD(, MapCacheEntry) MapCacheList;
 
@@ -207,6 +240,7 @@ typedef struct MapCacheFwd {
 typedef struct MapCacheCounters {
     unsigned long hits;
     unsigned long reverse_lookups;
+    int64_t pinned;                 /* atomic: locks of threads differ */
 } QEMU_ALIGNED(64) MapCacheCounters;
 
 typedef struct MapCache {
@@ -221,11 +255,9 @@ typedef struct MapCache {
     size_t fwd_count;
     size_t rev_count;
     MapCacheList lru;
-    MapCacheList locked;
     MapCacheList doomed;
     uint64_t generation;
-    uint64_t bytes;                 /* capped entries on a list */
-    uint64_t pinned;                /* ... of them with locks */
+    uint64_t bytes;                 /* capped entries on a list; atomic */
     uint64_t block_bytes;           /* whole-block entries (MCE_BLOCK) */
 } MapCache;
 
@@ -261,6 +293,32 @@ static inline MapCacheCounters *mc_counters(void)
 static inline void mc_bump(unsigned long *counter)
 {
     qatomic_set(counter, qatomic_read(counter) + 1);
+}
+
+/*
+ * Bytes of capped entries with locks: each 0 -> 1 and 1 -> 0 transition
+ * adds to its thread's slot (atomically: slots may be shared, and a lock
+ * taken in one thread is often dropped in another), read as the sum.
+ * Read only by DMA admission (mc_fits), which may be off by the
+ * transitions in flight; that only moves the line between "retry later"
+ * and a brief overshoot of the cap.
+ */
+static inline void mc_pin(int64_t bytes)
+{
+    if (bytes) {
+        qatomic_add(&mc_counters()->pinned, bytes);
+    }
+}
+
+static uint64_t mc_pinned(void)
+{
+    int64_t sum = 0;
+    size_t i;
+
+    for (i = 0; i < MC_COUNTER_SLOTS; i++) {
+        sum += qatomic_read(&mc_counter_slots[i].pinned);
+    }
+    return MAX(sum, 0);
 }
 
 static inline uint64_t mc_mix(uint64_t x)
@@ -477,22 +535,90 @@ static inline uint64_t mc_capped(MapCacheEntry *e)
     return e->flags & MCE_BLOCK ? 0 : e->size;
 }
 
+/* bytes is also read by lockless unlocks (mc_unlock_lockless) */
 static void mc_count(MapCache *mc, MapCacheEntry *e)
 {
-    mc->bytes += mc_capped(e);
+    qatomic_set(&mc->bytes, mc->bytes + mc_capped(e));
     mc->block_bytes += e->size - mc_capped(e);
 }
 
 static void mc_uncount(MapCache *mc, MapCacheEntry *e)
 {
-    mc->bytes -= mc_capped(e);
+    qatomic_set(&mc->bytes, mc->bytes - mc_capped(e));
     mc->block_bytes -= e->size - mc_capped(e);
 }
+
+static inline uint32_t mc_locks(MapCacheEntry *e)
+{
+    return qatomic_read(&e->state) / MCS_LOCK;
+}
+
+static inline bool mc_doomed(MapCacheEntry *e)
+{
+    return qatomic_read(&e->state) & MCS_DOOMED;
+}
+
+/*
+ * Take one lock on @e unless it is doomed or its count is full.  Callers
+ * without the mutex are inside an RCU read-side critical section, which
+ * keeps @e allocated; the compare-and-swap against MCS_DOOMED is what
+ * keeps an entry being evicted from gaining a lock (invariant 1).
+ */
+static bool mc_try_lock(MapCacheEntry *e)
+{
+    uint32_t old = qatomic_read(&e->state), seen;
+
+    for (;;) {
+        if ((old & MCS_DOOMED) || old >= MCS_LOCKS_MAX) {
+            return false;
+        }
+        seen = qatomic_cmpxchg(&e->state, old, old + MCS_LOCK);
+        if (seen == old) {
+            break;
+        }
+        old = seen;
+    }
+    if (old == 0) {
+        mc_pin(mc_capped(e));
+    }
+    return true;
+}
+
+/*
+ * Drop one lock of @e and return the new state, or UINT32_MAX if @e had
+ * none.  Once the count of a doomed entry reaches 0 (new state
+ * MCS_DOOMED) the caller owns it and must retire it under the mutex.
+ */
+static uint32_t mc_drop_lock(MapCacheEntry *e)
+{
+    uint32_t old = qatomic_read(&e->state), seen;
+
+    for (;;) {
+        if (old < MCS_LOCK) {
+            return UINT32_MAX;
+        }
+        seen = qatomic_cmpxchg(&e->state, old, old - MCS_LOCK);
+        if (seen == old) {
+            break;
+        }
+        old = seen;
+    }
+    if (old - MCS_LOCK < MCS_LOCK) {
+        mc_pin(-(int64_t)mc_capped(e));
+    }
+    return old - MCS_LOCK;
+}
+
+/* The unit test checks here that no locked entry is ever unmapped. */
+#ifndef mc_before_unmap
+#define mc_before_unmap(e) do { } while (0)
+#endif
 
 /* Runs after a grace period, with no cache lock: the only munmap. */
 static void mc_entry_free(MapCacheEntry *e)
 {
     mc_tsan_reclaim(e);
+    mc_before_unmap(e);
     if (e->flags & MCE_NOTIFIED) {
         ram_block_notify_remove(e->vaddr, e->size, e->size);
     }
@@ -504,7 +630,7 @@ static void mc_entry_free(MapCacheEntry *e)
         mc_tsan_reclaim(e->bad_pages);
         g_free(e->bad_pages);
     }
-    g_free(e);
+    qemu_vfree(e);
 }
 
 static void mc_free_list(MapCacheList *victims)
@@ -517,8 +643,9 @@ static void mc_free_list(MapCacheList *victims)
     }
 }
 
-/* Take @e (unlocked, in fwd) out of the cache onto @victims. */
-static void mc_evict(MapCache *mc, MapCacheEntry *e, MapCacheList *victims)
+/* Take @e (in fwd, claimed: state MCS_DOOMED) out onto @victims. */
+static void mc_evict__locked(MapCache *mc, MapCacheEntry *e,
+                             MapCacheList *victims)
 {
     QTAILQ_REMOVE(&mc->lru, e, link);
     mc_fwd_remove(mc, e);
@@ -527,14 +654,28 @@ static void mc_evict(MapCache *mc, MapCacheEntry *e, MapCacheList *victims)
     QTAILQ_INSERT_TAIL(victims, e, link);
 }
 
+/* Evict @e (in fwd) if it has no lock: claim it first, then take it out. */
+static bool mc_try_evict__locked(MapCache *mc, MapCacheEntry *e,
+                                 MapCacheList *victims)
+{
+    if (qatomic_cmpxchg(&e->state, 0, MCS_DOOMED) != 0) {
+        return false;
+    }
+    mc_evict__locked(mc, e, victims);
+    return true;
+}
+
 /*
  * Evict the least recently used entries until @need more bytes fit.  The
- * list is in order of insertion or locked use; lockless hits only set
- * @referenced, which buys one more pass (the CLOCK approximation).
+ * list is in order of insertion or use under the mutex; lockless hits and
+ * unlocks only set @referenced, which buys one more pass (the CLOCK
+ * approximation).  Entries with locks are on the list too (their count
+ * changes without the mutex): they are passed over, once each.
  */
-static void mc_make_room(MapCache *mc, uint64_t need, MapCacheList *victims)
+static void mc_make_room__locked(MapCache *mc, uint64_t need,
+                                 MapCacheList *victims)
 {
-    size_t chances = mc->fwd_count;
+    size_t chances = mc->fwd_count, skips = mc->fwd_count;
 
     while (mc->bytes + need > mc->max_bytes && !QTAILQ_EMPTY(&mc->lru)) {
         MapCacheEntry *e = QTAILQ_FIRST(&mc->lru);
@@ -542,64 +683,70 @@ static void mc_make_room(MapCache *mc, uint64_t need, MapCacheList *victims)
         if (qatomic_read(&e->referenced) && chances) {
             chances--;
             qatomic_set(&e->referenced, false);
-            QTAILQ_REMOVE(&mc->lru, e, link);
-            QTAILQ_INSERT_TAIL(&mc->lru, e, link);
+        } else if (mc_try_evict__locked(mc, e, victims)) {
+            trace_xen_map_cache_evict(e->index, e->nbuckets, e->vaddr);
+            mc->stats.evictions++;
             continue;
+        } else if (!skips--) {
+            break;              /* everything left is locked */
         }
-        trace_xen_map_cache_evict(e->index, e->nbuckets, e->vaddr);
-        mc->stats.evictions++;
-        mc_evict(mc, e, victims);
-    }
-}
-
-/* Take @e (locked, in fwd) out of fwd; it goes at its last unlock. */
-static void mc_doom(MapCache *mc, MapCacheEntry *e)
-{
-    mc_fwd_remove(mc, e);
-    qatomic_set(&e->flags, e->flags | MCE_DOOMED);
-    QTAILQ_REMOVE(&mc->locked, e, link);
-    QTAILQ_INSERT_TAIL(&mc->doomed, e, link);
-}
-
-/* Take one lock on @e; false if its count would wrap. */
-static bool mc_lock_entry(MapCache *mc, MapCacheEntry *e)
-{
-    if (e->locks == UINT32_MAX) {
-        return false;
-    }
-    if (e->locks++ == 0) {
-        /* a doomed entry always has a lock: this one is in fwd */
         QTAILQ_REMOVE(&mc->lru, e, link);
-        QTAILQ_INSERT_TAIL(&mc->locked, e, link);
-        mc->pinned += mc_capped(e);
+        QTAILQ_INSERT_TAIL(&mc->lru, e, link);
     }
-    return true;
 }
 
-/* Drop one lock from @e (locks > 0); it may go to @victims. */
-static void mc_unlock_entry(MapCache *mc, MapCacheEntry *e,
+/*
+ * Take @e (in fwd) out of fwd for good.  Without locks it goes to
+ * @victims at once (true); with locks it is doomed and goes at its last
+ * unlock, which no new lock can delay: the fetch-or below and
+ * mc_try_lock()'s compare-and-swap decide which came first.
+ */
+static bool mc_doom__locked(MapCache *mc, MapCacheEntry *e,
                             MapCacheList *victims)
 {
-    if (--e->locks) {
-        return;
+    uint32_t old = qatomic_fetch_or(&e->state, MCS_DOOMED);
+
+    if (old < MCS_LOCK) {
+        mc_evict__locked(mc, e, victims);
+        return true;
     }
-    mc->pinned -= mc_capped(e);
-    if (e->flags & MCE_DOOMED) {
-        QTAILQ_REMOVE(&mc->doomed, e, link);
-        mc_rev_remove(mc, e);
-        mc_uncount(mc, e);
-        QTAILQ_INSERT_TAIL(victims, e, link);
-    } else if (e->flags & MCE_BLOCK) {
+    mc_fwd_remove(mc, e);
+    QTAILQ_REMOVE(&mc->lru, e, link);
+    QTAILQ_INSERT_TAIL(&mc->doomed, e, link);
+    return false;
+}
+
+/* @e, doomed, just lost its last lock: onto @victims. */
+static void mc_retire__locked(MapCache *mc, MapCacheEntry *e,
+                              MapCacheList *victims)
+{
+    QTAILQ_REMOVE(&mc->doomed, e, link);
+    mc_rev_remove(mc, e);
+    mc_uncount(mc, e);
+    QTAILQ_INSERT_TAIL(victims, e, link);
+}
+
+/* Drop one lock from @e; false if it had none.  It may go to @victims. */
+static bool mc_unlock__locked(MapCache *mc, MapCacheEntry *e,
+                              MapCacheList *victims)
+{
+    uint32_t state = mc_drop_lock(e);
+
+    if (state == UINT32_MAX) {
+        return false;
+    }
+    if (state == MCS_DOOMED) {
+        mc_retire__locked(mc, e, victims);
+    } else if (state == 0 && (e->flags & MCE_BLOCK)) {
         /* its RAM block is gone (reclaim_ramblock): so is the mapping */
-        QTAILQ_REMOVE(&mc->locked, e, link);
-        QTAILQ_INSERT_TAIL(&mc->lru, e, link);
-        mc_evict(mc, e, victims);
-    } else {
-        QTAILQ_REMOVE(&mc->locked, e, link);
+        mc_try_evict__locked(mc, e, victims);
+    } else if (state == 0) {
+        QTAILQ_REMOVE(&mc->lru, e, link);
         QTAILQ_INSERT_TAIL(&mc->lru, e, link);
         qatomic_set(&e->referenced, false);
-        mc_make_room(mc, 0, victims);
+        mc_make_room__locked(mc, 0, victims);
     }
+    return true;
 }
 
 static xen_pfn_t *mc_pfns(hwaddr first_pfn, hwaddr n)
@@ -649,6 +796,7 @@ static MapCacheEntry *mc_entry_new(hwaddr index, hwaddr nb, hwaddr first,
     uint32_t flags = 0;
     MapCacheEntry *e;
     uintptr_t rfirst, rlast, c;
+    size_t esize;
     uint8_t *vaddr;
 
     vaddr = xenforeignmemory_map2(xen_fmem, xen_domid, NULL,
@@ -683,7 +831,9 @@ static MapCacheEntry *mc_entry_new(hwaddr index, hwaddr nb, hwaddr first,
 
     rfirst = (uintptr_t)vaddr >> MC_SHIFT;
     rlast = ((uintptr_t)vaddr + size - 1) >> MC_SHIFT;
-    e = g_malloc0(sizeof(*e) + (rlast - rfirst + 1) * sizeof(e->rev[0]));
+    esize = sizeof(*e) + (rlast - rfirst + 1) * sizeof(e->rev[0]);
+    e = qemu_memalign(__alignof__(*e), esize);
+    memset(e, 0, esize);
     e->index = index;
     e->nbuckets = nb;
     e->vaddr = vaddr;
@@ -751,11 +901,10 @@ static MapCacheUse mc_use(MapCache *mc, MapCacheEntry *e, hwaddr offset,
     if (!mc_pages_ok(e, first, count)) {
         return MC_USE_MISSING;
     }
-    if (lock) {
-        if (!mc_lock_entry(mc, e)) {
-            return MC_USE_LOCKS_FULL;
-        }
-    } else if (!e->locks && QTAILQ_NEXT(e, link)) {
+    if (lock && !mc_try_lock(e)) {
+        return MC_USE_LOCKS_FULL;       /* in fwd: not doomed */
+    }
+    if (QTAILQ_NEXT(e, link)) {
         QTAILQ_REMOVE(&mc->lru, e, link);
         QTAILQ_INSERT_TAIL(&mc->lru, e, link);
     }
@@ -769,34 +918,42 @@ static MapCacheUse mc_use(MapCache *mc, MapCacheEntry *e, hwaddr offset,
  */
 static void mc_supersede(MapCache *mc, MapCacheEntry *e, MapCacheList *victims)
 {
-    if (e->locks) {
-        mc_doom(mc, e);
-    } else {
-        mc_evict(mc, e, victims);
-    }
+    mc_doom__locked(mc, e, victims);
 }
 
 /*
  * Lockless lookups rely on the caller's RCU read-side critical section:
- * physmem.c holds one around every unlocked map and reverse lookup, and
- * the pointer an unlocked map returns is only good inside it anyway.
+ * physmem.c holds one around every map and reverse lookup, and the
+ * pointer an unlocked map returns is only good inside it anyway.
  * Nesting one of our own would cost two out-of-line TLS calls, as much
- * as the lookup itself.  A caller outside one takes the mutex.
+ * as the lookup itself, so a caller outside one takes the mutex (unlock
+ * is the exception: address_space_unmap() calls it outside).  The
+ * thread's RCU reader record is found once (get_ptr_rcu_reader() is out
+ * of line) and kept: it lives as long as the thread.
  */
+static __thread struct rcu_reader_data *mc_rcu_reader;
+
 static inline bool mc_in_rcu_reader(void)
 {
-    return get_ptr_rcu_reader()->depth > 0;
+    struct rcu_reader_data *r = mc_rcu_reader;
+
+    if (unlikely(!r)) {
+        r = mc_rcu_reader = get_ptr_rcu_reader();
+    }
+    return qatomic_read(&r->depth) > 0;
 }
 
 /*
- * An unlocked request for a key in fwd whose entry has all the pages it
- * needs needs no lock: walk fwd under RCU (entries, tables and bad-page
- * maps are freed after a grace period), mark the entry referenced and
- * count the hit.  The counter is bumped without an atomic
+ * A request for a key in fwd whose entry has all the pages it needs
+ * needs no mutex: walk fwd under RCU (entries, tables and bad-page maps
+ * are freed after a grace period), take a lock if asked (mc_try_lock()
+ * refuses a doomed entry: then the mutex path decides), mark the entry
+ * referenced and count the hit.  The counter is bumped without an atomic
  * read-modify-write, so concurrent lockless hits may lose a count; it is
  * a statistic.
  */
-static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
+static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len,
+                                       bool lock)
 {
     hwaddr index = addr >> MC_SHIFT;
     hwaddr offset = addr & (MC_BUCKET - 1);
@@ -822,7 +979,7 @@ static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
         }
         e = next;
     }
-    if (!e || (qatomic_read(&e->flags) & (MCE_DOOMED | MCE_DUMMY))) {
+    if (!e || (qatomic_read(&e->flags) & MCE_DUMMY) || mc_doomed(e)) {
         if (e) {
             mc_tsan_reader_done(e);
         }
@@ -840,6 +997,10 @@ static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len)
             return NULL;
         }
     }
+    if (lock && (!mc_shareable(e, true) || !mc_try_lock(e))) {
+        mc_tsan_reader_done(e);
+        return NULL;
+    }
     if (!qatomic_read(&e->referenced)) {
         qatomic_set(&e->referenced, true);
     }
@@ -855,10 +1016,10 @@ static __thread bool mc_failure_transient;
 /* Can @size more bytes be mapped once every unlocked entry is evicted? */
 static inline bool mc_fits(MapCache *mc, uint64_t size)
 {
-    return mc->pinned + size <= mc->max_bytes;
+    return mc_pinned() + size <= mc->max_bytes;
 }
 
-/* Everything but an unlocked hit: under the lock, mapping on a miss. */
+/* Everything but a lockless hit: under the mutex, mapping on a miss. */
 static __attribute__((noinline))
 uint8_t *mc_map_locked(MapCache *mc, hwaddr addr, hwaddr size, bool lock,
                        bool dma)
@@ -938,7 +1099,7 @@ uint8_t *mc_map_locked(MapCache *mc, hwaddr addr, hwaddr size, bool lock,
             if (block) {
                 fresh->flags |= MCE_BLOCK;
             }
-            mc_make_room(mc, mc_capped(fresh), &victims);
+            mc_make_room__locked(mc, mc_capped(fresh), &victims);
             mc_fwd_insert(mc, fresh);
             mc_rev_insert(mc, fresh);
             mc_count(mc, fresh);
@@ -997,8 +1158,9 @@ uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
         mc_failure_transient = false;
         return NULL;
     }
-    if (!lock && len <= qatomic_read(&mc->max_bytes)) {
-        uint8_t *p = mc_lockless_hit(mc, addr, len);
+    /* whole-block mappings (locked, not DMA) are rare: the mutex path */
+    if ((!lock || dma) && len <= qatomic_read(&mc->max_bytes)) {
+        uint8_t *p = mc_lockless_hit(mc, addr, len, lock);
 
         if (p) {
             trace_xen_map_cache_hit(addr, size, p);
@@ -1059,25 +1221,83 @@ ram_addr_t xen_ram_addr_from_mapcache(void *ptr)
     return addr;
 }
 
+/*
+ * Drop a lock without the mutex, inside an RCU read-side critical
+ * section (which keeps the entry allocated after its count reaches 0 and
+ * an eviction takes it).  The mutex is taken only when the last lock of
+ * a doomed entry goes (this thread then owns it: mc_drop_lock()), or when
+ * the cache is above the cap and the entry just became evictable.  False
+ * if the mutex path must do it: an unknown pointer (or a lookup racing a
+ * resize), no lock to drop, a whole-block mapping.
+ */
+static bool mc_unlock_lockless(MapCache *mc, uint8_t *ptr)
+{
+    MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
+    MapCacheEntry *e = mc_rev_find_in(qatomic_rcu_read(&mc->rev), ptr, true);
+    uint32_t state;
+
+    if (!e) {
+        return false;
+    }
+    state = qatomic_read(&e->flags) & MCE_BLOCK ? UINT32_MAX
+                                                 : mc_drop_lock(e);
+    if (state == UINT32_MAX) {
+        mc_tsan_reader_done(e);
+        return false;
+    }
+    trace_xen_map_cache_unlock(ptr, e->index, e->nbuckets,
+                               state / MCS_LOCK);
+    if (state == 0) {
+        if (!qatomic_read(&e->referenced)) {
+            qatomic_set(&e->referenced, true);
+        }
+        if (qatomic_read(&mc->bytes) <= qatomic_read(&mc->max_bytes)) {
+            mc_tsan_reader_done(e);
+            return true;
+        }
+    }
+    if (state == 0 || state == MCS_DOOMED) {
+        qemu_mutex_lock(&mc->lock);
+        if (state == MCS_DOOMED) {
+            mc_retire__locked(mc, e, &victims);
+        }
+        mc_make_room__locked(mc, 0, &victims);
+        qemu_mutex_unlock(&mc->lock);
+        mc_free_list(&victims);
+    }
+    mc_tsan_reader_done(e);
+    return true;
+}
+
 void xen_invalidate_map_cache_entry(uint8_t *ptr)
 {
     MapCache *mc = mapcache;
     MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
     const char *why = NULL;
     MapCacheEntry *e;
+    bool done;
 
     if (!mc || !ptr) {
         return;         /* a MemoryRegionCache over MMIO has no pointer */
+    }
+    if (mc_in_rcu_reader()) {
+        done = mc_unlock_lockless(mc, ptr);
+    } else {
+        WITH_RCU_READ_LOCK_GUARD() {
+            done = mc_unlock_lockless(mc, ptr);
+        }
+    }
+    if (done) {
+        return;
     }
     qemu_mutex_lock(&mc->lock);
     e = mc_rev_find(mc, ptr);
     if (!e) {
         why = "unknown";
-    } else if (!e->locks) {
+    } else if (!mc_unlock__locked(mc, e, &victims)) {
         why = "unlocked";
     } else {
-        trace_xen_map_cache_unlock(ptr, e->index, e->nbuckets, e->locks - 1);
-        mc_unlock_entry(mc, e, &victims);
+        trace_xen_map_cache_unlock(ptr, e->index, e->nbuckets, mc_locks(e));
     }
     if (why) {
         mc->stats.failures++;
@@ -1107,12 +1327,11 @@ void xen_invalidate_map_cache(void)
     mc_fwd_publish(mc, mc_fwd_new(MC_HASH_MIN));
     mc->fwd_count = 0;
     QTAILQ_FOREACH_SAFE(e, &mc->lru, link, next) {
-        mc_evict(mc, e, &victims);
-        unmapped++;
-    }
-    QTAILQ_FOREACH_SAFE(e, &mc->locked, link, next) {
-        mc_doom(mc, e);
-        doomed++;
+        if (mc_doom__locked(mc, e, &victims)) {
+            unmapped++;
+        } else {
+            doomed++;
+        }
     }
     qemu_mutex_unlock(&mc->lock);
 
@@ -1190,13 +1409,13 @@ uint8_t *xen_replace_cache_entry(hwaddr old_addr, hwaddr new_addr,
      */
     qemu_mutex_lock(&mc->lock);
     e = mc_fwd_find(mc, old_addr >> MC_SHIFT, nb);
-    if (!e || !e->locks || !mc_lock_entry(mc, e)) {
+    if (!e || !mc_locks(e) || !mc_try_lock(e)) {
         qemu_mutex_unlock(&mc->lock);
         error_report("xen-mapcache: no locked mapping of 0x%" PRIx64
                      " to replace", old_addr);
         return NULL;
     }
-    mc_doom(mc, e);
+    mc_doom__locked(mc, e, &victims);     /* locked: not a victim */
     qatomic_set(&e->flags, e->flags | MCE_REPLACED);
     qemu_mutex_unlock(&mc->lock);
 
@@ -1246,7 +1465,7 @@ uint8_t *xen_replace_cache_entry(hwaddr old_addr, hwaddr new_addr,
         why = "foreign map failed";
     }
     vaddr = e->vaddr;
-    mc_unlock_entry(mc, e, &victims);
+    mc_unlock__locked(mc, e, &victims);
     qemu_mutex_unlock(&mc->lock);
     mc_free_list(&victims);
 
@@ -1269,7 +1488,7 @@ void xen_map_cache_set_max_size(uint64_t max_bytes)
     qemu_mutex_lock(&mc->lock);
     /* at most half the address space: offset + len cannot wrap then */
     qatomic_set(&mc->max_bytes, MIN(MAX(max_bytes, MC_BUCKET), SIZE_MAX / 2));
-    mc_make_room(mc, 0, &victims);
+    mc_make_room__locked(mc, 0, &victims);
     qemu_mutex_unlock(&mc->lock);
     mc_free_list(&victims);
 }
@@ -1295,10 +1514,7 @@ void xen_map_cache_get_stats(XenMapCacheStats *stats)
     stats->max_bytes = mc->max_bytes;
     QTAILQ_FOREACH(e, &mc->lru, link) {
         stats->entries++;
-    }
-    QTAILQ_FOREACH(e, &mc->locked, link) {
-        stats->entries++;
-        stats->locked++;
+        stats->locked += mc_locks(e) > 0;
     }
     QTAILQ_FOREACH(e, &mc->doomed, link) {
         stats->entries++;
@@ -1347,7 +1563,6 @@ void xen_map_cache_init(phys_offset_to_gaddr_t f, void *opaque)
     mc->fwd = mc_fwd_new(MC_HASH_MIN);
     mc->rev = mc_rev_new(MC_HASH_MIN);
     QTAILQ_INIT(&mc->lru);
-    QTAILQ_INIT(&mc->locked);
     QTAILQ_INIT(&mc->doomed);
     mc->max_bytes = mc_default_max();
     memset(mc_counter_slots, 0, sizeof(mc_counter_slots));
