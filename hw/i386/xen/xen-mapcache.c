@@ -952,8 +952,8 @@ static inline bool mc_in_rcu_reader(void)
  * read-modify-write, so concurrent lockless hits may lose a count; it is
  * a statistic.
  */
-static inline uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len,
-                                       bool lock)
+static inline QEMU_ALWAYS_INLINE
+uint8_t *mc_lockless_hit(MapCache *mc, hwaddr addr, hwaddr len, bool lock)
 {
     hwaddr index = addr >> MC_SHIFT;
     hwaddr offset = addr & (MC_BUCKET - 1);
@@ -1149,6 +1149,36 @@ out:
     return p;
 }
 
+/* Out of line: the log backend's timestamp would give callers a frame. */
+static __attribute__((noinline, cold))
+void mc_trace_hit(hwaddr addr, hwaddr size, uint8_t *p)
+{
+    trace_xen_map_cache_hit(addr, size, p);
+}
+
+/* A DMA lock of a mapped key without the mutex, else the mutex path. */
+static __attribute__((noinline))
+uint8_t *mc_map_lock(MapCache *mc, hwaddr addr, hwaddr size, bool dma)
+{
+    hwaddr len = size ? size : 1;
+
+    /* whole-block mappings (locked, not DMA) are rare: the mutex path */
+    if (dma && len <= qatomic_read(&mc->max_bytes)) {
+        uint8_t *p = mc_lockless_hit(mc, addr, len, true);
+
+        if (p) {
+            mc_trace_hit(addr, size, p);
+            return p;
+        }
+    }
+    return mc_map_locked(mc, addr, size, true, dma);
+}
+
+/*
+ * The unlocked hit (every CPU access) inline here, everything else out
+ * of line: the lock path's compare-and-swap and the miss path would give
+ * this one a stack frame and a stack protector.
+ */
 uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
 {
     MapCache *mc = mapcache;
@@ -1158,16 +1188,20 @@ uint8_t *xen_map_cache(hwaddr addr, hwaddr size, uint8_t lock, bool dma)
         mc_failure_transient = false;
         return NULL;
     }
-    /* whole-block mappings (locked, not DMA) are rare: the mutex path */
-    if ((!lock || dma) && len <= qatomic_read(&mc->max_bytes)) {
-        uint8_t *p = mc_lockless_hit(mc, addr, len, lock);
+    if (lock) {
+        return mc_map_lock(mc, addr, size, dma);
+    }
+    if (len <= qatomic_read(&mc->max_bytes)) {
+        uint8_t *p = mc_lockless_hit(mc, addr, len, false);
 
         if (p) {
-            trace_xen_map_cache_hit(addr, size, p);
+            if (trace_event_get_state_backends(TRACE_XEN_MAP_CACHE_HIT)) {
+                mc_trace_hit(addr, size, p);
+            }
             return p;
         }
     }
-    return mc_map_locked(mc, addr, size, lock, dma);
+    return mc_map_locked(mc, addr, size, false, dma);
 }
 
 bool xen_map_cache_failure_is_transient(void)
