@@ -45,6 +45,8 @@ typedef struct XenMapCacheStats {
     uint64_t reverse_lookups;
     uint64_t failures;          /* map, reverse or unlock requests refused */
     uint64_t invalidates;
+    uint64_t eviction_stalls;   /* evictions put off: unmaps pending */
+    uint64_t bytes_pending;     /* evicted, waiting for their unmap */
 } XenMapCacheStats;
 
 #ifndef XEN_MAPCACHE_STUBS

@@ -750,6 +750,64 @@ static void test_cap_below_block(void)
 }
 
 /*
+ * A miss storm under the BQL: an ioreq handler touching bucket after
+ * bucket of a guest larger than the cap.  The RCU thread needs the BQL
+ * to run its callbacks, so nothing evicted is unmapped until the handler
+ * lets go.  What is evicted but still mapped must stay bounded (without
+ * the bound: one more bucket per miss, 4 GiB here), every access must
+ * still read guest bytes, and once the BQL is free the cache must get
+ * back under its cap.  Measured through the backend's mappings, so that
+ * it runs on any version of the cache.
+ */
+static void test_miss_storm(void)
+{
+    uint64_t ram = 160 * MiB, cap = 4 * MiB, storm = 128, i, worst = 0;
+    uint64_t limit = MAX(cap / 8, 16 * MiB);    /* mc_pending_max() */
+    XenMapCacheStats s;
+    int k;
+
+    setup(ram, cap);
+    qemu_mutex_lock_iothread();
+    for (i = 0; i < 32 * storm; i++) {
+        uint64_t gpa = (i * 37 % storm) * MiB + (i % 256) * MCB_PAGE;
+        uint64_t live;
+
+        WITH_RCU_READ_LOCK_GUARD() {
+            uint8_t *p = xen_map_cache(gpa, 8, 0, false);
+
+            g_assert_nonnull(p);
+            g_assert_true(mcb_check(p, gpa, 8));
+        }
+        live = qatomic_read(&mcb_notify_add) -
+               qatomic_read(&mcb_notify_remove);
+        s = stats();
+        worst = MAX(worst, (live - s.entries) * MiB);
+    }
+    s = stats();
+    g_test_message("%" PRIu64 " accesses under the BQL, %" PRIu64
+                   " misses: at worst %" PRIu64 " MiB evicted and still "
+                   "mapped (bound %" PRIu64 " MiB), %" PRIu64 " MiB in the "
+                   "cache", i, s.misses, worst / MiB, limit / MiB,
+                   s.bytes_mapped / MiB);
+    g_assert_cmpuint(worst, <=, limit + MiB);
+    qemu_mutex_unlock_iothread();
+
+    /* the unmaps run; then each miss evicts another grace period's worth */
+    drain_call_rcu();
+    for (k = 0; k < 16 && stats().bytes_mapped > cap; k++) {
+        uint64_t gpa = (storm + k) * MiB;
+
+        WITH_RCU_READ_LOCK_GUARD() {
+            g_assert_true(mcb_check(xen_map_cache(gpa, 8, 0, false), gpa,
+                                    8));
+        }
+        drain_call_rcu();
+    }
+    g_assert_cmpuint(stats().bytes_mapped, <=, cap);
+    g_assert_true(check_invariants());
+}
+
+/*
  * An iothread inside an RCU read-side section that waits for the BQL
  * must not deadlock an invalidate run under the BQL (xen-hvm.c's ioreq
  * handler holds it).  The reader gives up after 3 s, so a deadlock
@@ -1064,6 +1122,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-mapcache/dma-cannot-fit", test_dma_cannot_fit);
     g_test_add_func("/xen-mapcache/cap-below-block", test_cap_below_block);
     g_test_add_func("/xen-mapcache/invalidate-bql", test_invalidate_bql);
+    g_test_add_func("/xen-mapcache/miss-storm", test_miss_storm);
     g_test_add_func("/xen-mapcache/random", test_random);
     return g_test_run();
 }

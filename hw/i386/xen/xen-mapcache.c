@@ -56,9 +56,13 @@
  *     just dropped its last lock.
  *  4. bytes counts the mappings of every listed entry but whole RAM
  *     blocks (block_bytes); pinned (per-thread slots, summed) those of
- *     them with locks.  bytes exceeds max_bytes only for requests that
+ *     them with locks; pending those of entries off the lists that wait
+ *     for their unmap.  bytes exceeds max_bytes only for requests that
  *     cannot fail (CPU accesses) while no unlocked entry is left to
- *     evict; an unlock that makes an entry evictable then evicts.
+ *     evict (an unlock that makes an entry evictable then evicts), and
+ *     for any request while pending exceeds mc_pending_max(): that
+ *     bounds pending, which a miss storm under the BQL would otherwise
+ *     grow without limit.
  *  5. After xen_invalidate_map_cache() returns, no lookup returns a
  *     mapping made before it: fwd is emptied and a mapping that was being
  *     made concurrently is discarded (generation counter).
@@ -158,6 +162,8 @@
 #ifndef MC_HASH_MIN                 /* the unit test makes it small */
 #define MC_HASH_MIN         1024
 #endif
+/* Evicted bytes that may wait for a grace period: see mc_pending_max() */
+#define MC_PENDING_MIN      (16 * MiB)
 
 typedef struct MapCacheEntry MapCacheEntry;
 
@@ -259,6 +265,7 @@ typedef struct MapCache {
     uint64_t generation;
     uint64_t bytes;                 /* capped entries on a list; atomic */
     uint64_t block_bytes;           /* whole-block entries (MCE_BLOCK) */
+    uint64_t pending;               /* bytes off the lists, still mapped */
 } MapCache;
 
 static MapCache *mapcache;
@@ -633,14 +640,50 @@ static void mc_entry_free(MapCacheEntry *e)
     qemu_vfree(e);
 }
 
+/* Unmap a victim after its grace period; it leaves mc->pending. */
+static void mc_entry_reclaim(MapCacheEntry *e)
+{
+    qatomic_sub(&mapcache->pending, e->size);
+    mc_entry_free(e);
+}
+
 static void mc_free_list(MapCacheList *victims)
 {
     MapCacheEntry *e, *next;
 
     QTAILQ_FOREACH_SAFE(e, victims, link, next) {
         QTAILQ_REMOVE(victims, e, link);
-        call_rcu(e, mc_entry_free, rcu);
+        call_rcu(e, mc_entry_reclaim, rcu);
     }
+}
+
+/*
+ * Evicted mappings wait for a grace period before they are unmapped and
+ * hold address space (and the guest's frames) until then.  The RCU
+ * thread runs its callbacks with the BQL, so while the BQL holder keeps
+ * missing (an ioreq handler touching bucket after bucket) none is
+ * unmapped at all, and each eviction adds one more for as long as that
+ * lasts: a bucket thrashed under a small cap is added again at every
+ * miss, without bound.  Past this many bytes waiting, the cache stops
+ * evicting and requests overshoot the cap instead, with entries that stay
+ * usable (a bucket touched again hits): that overshoot is bounded by the
+ * memory the guest touches, and evictions after the unmaps have run
+ * bring the cache back under the cap, at most this much per grace period.
+ * (Waiting for the grace period
+ * instead is not possible: callers are inside an RCU read-side critical
+ * section, often with the BQL held.)
+ */
+static inline uint64_t mc_pending_max(MapCache *mc)
+{
+    return MAX(mc->max_bytes / 8, MC_PENDING_MIN);
+}
+
+/* @e (off every list, fwd and rev) goes to @victims, to be unmapped. */
+static void mc_victim__locked(MapCache *mc, MapCacheEntry *e,
+                              MapCacheList *victims)
+{
+    qatomic_set(&mc->pending, mc->pending + e->size);
+    QTAILQ_INSERT_TAIL(victims, e, link);
 }
 
 /* Take @e (in fwd, claimed: state MCS_DOOMED) out onto @victims. */
@@ -651,7 +694,7 @@ static void mc_evict__locked(MapCache *mc, MapCacheEntry *e,
     mc_fwd_remove(mc, e);
     mc_rev_remove(mc, e);
     mc_uncount(mc, e);
-    QTAILQ_INSERT_TAIL(victims, e, link);
+    mc_victim__locked(mc, e, victims);
 }
 
 /* Evict @e (in fwd) if it has no lock: claim it first, then take it out. */
@@ -680,6 +723,10 @@ static void mc_make_room__locked(MapCache *mc, uint64_t need,
     while (mc->bytes + need > mc->max_bytes && !QTAILQ_EMPTY(&mc->lru)) {
         MapCacheEntry *e = QTAILQ_FIRST(&mc->lru);
 
+        if (qatomic_read(&mc->pending) >= mc_pending_max(mc)) {
+            mc->stats.eviction_stalls++;
+            break;              /* overshoot until the unmaps have run */
+        }
         if (qatomic_read(&e->referenced) && chances) {
             chances--;
             qatomic_set(&e->referenced, false);
@@ -723,7 +770,7 @@ static void mc_retire__locked(MapCache *mc, MapCacheEntry *e,
     QTAILQ_REMOVE(&mc->doomed, e, link);
     mc_rev_remove(mc, e);
     mc_uncount(mc, e);
-    QTAILQ_INSERT_TAIL(victims, e, link);
+    mc_victim__locked(mc, e, victims);
 }
 
 /* Drop one lock from @e; false if it had none.  It may go to @victims. */
@@ -1087,7 +1134,7 @@ uint8_t *mc_map_locked(MapCache *mc, hwaddr addr, hwaddr size, bool lock,
         if (fresh) {
             /* Insert the mapping made below, unless it went stale. */
             if (generation != mc->generation) {
-                QTAILQ_INSERT_TAIL(&victims, fresh, link);
+                mc_victim__locked(mc, fresh, &victims);
                 fresh = NULL;
                 continue;
             }
@@ -1132,7 +1179,7 @@ uint8_t *mc_map_locked(MapCache *mc, hwaddr addr, hwaddr size, bool lock,
 out:
     if (fresh) {
         /* Lost a race to another thread's insert, or refused. */
-        QTAILQ_INSERT_TAIL(&victims, fresh, link);
+        mc_victim__locked(mc, fresh, &victims);
     }
     if (why) {
         mc->stats.failures++;
@@ -1386,7 +1433,7 @@ void xen_invalidate_map_cache(void)
     }
     QTAILQ_FOREACH_SAFE(e, &victims, link, next) {
         QTAILQ_REMOVE(&victims, e, link);
-        mc_entry_free(e);
+        mc_entry_reclaim(e);
     }
     trace_xen_map_cache_invalidate(unmapped, doomed);
 }
@@ -1545,6 +1592,7 @@ void xen_map_cache_get_stats(XenMapCacheStats *stats)
             qatomic_read(&mc_counter_slots[i].reverse_lookups);
     }
     stats->bytes_mapped = mc->bytes + mc->block_bytes;
+    stats->bytes_pending = qatomic_read(&mc->pending);
     stats->max_bytes = mc->max_bytes;
     QTAILQ_FOREACH(e, &mc->lru, link) {
         stats->entries++;
