@@ -1,7 +1,8 @@
 #!/bin/bash
 # The map cache's model-based random test (tests/unit/test-xen-mapcache.c,
-# 4 threads: lockless hits and reverse lookups against maps, unlocks,
-# evictions, resizes and invalidates) built with ThreadSanitizer.  Any
+# 4 threads: lockless hits, DMA locks, unlocks and reverse lookups against
+# maps, evictions, resizes and invalidates) and its miss storm (evictions
+# done by the RCU thread) built with ThreadSanitizer.  Any
 # data race report fails; mk/tsan-mapcache.supp lists the RCU
 # synchronisation TSan cannot model, with the reasons.
 set -uo pipefail
@@ -40,7 +41,7 @@ fi
 XEN_MAPCACHE_RANDOM_OPS=${XEN_MAPCACHE_TSAN_OPS:-200000} \
 TSAN_OPTIONS="suppressions=$TOP/mk/tsan-mapcache.supp halt_on_error=0 exitcode=66" \
     "$W/test-xen-mapcache-tsan" -p /xen-mapcache/random \
-    -p /xen-mapcache/rcu-paths >"$W/out" 2>&1
+    -p /xen-mapcache/rcu-paths -p /xen-mapcache/miss-storm >"$W/out" 2>&1
 rc=$?
 grep -E '^# [0-9]+ ops' "$W/out"
 reports=$(grep -c '^WARNING: ThreadSanitizer' "$W/out")

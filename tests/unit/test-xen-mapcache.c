@@ -761,14 +761,14 @@ static void test_cap_below_block(void)
  */
 static void test_miss_storm(void)
 {
-    uint64_t ram = 160 * MiB, cap = 4 * MiB, storm = 128, i, worst = 0;
-    uint64_t limit = MAX(cap / 8, 16 * MiB);    /* mc_pending_max() */
+    uint64_t ram = 256 * MiB, cap = 4 * MiB, storm = 256, i, worst = 0;
+    uint64_t limit = MAX(cap / 4, 64 * MiB);    /* mc_pending_max() */
     XenMapCacheStats s;
     int k;
 
     setup(ram, cap);
     qemu_mutex_lock_iothread();
-    for (i = 0; i < 32 * storm; i++) {
+    for (i = 0; i < 16 * storm; i++) {
         uint64_t gpa = (i * 37 % storm) * MiB + (i % 256) * MCB_PAGE;
         uint64_t live;
 
@@ -792,15 +792,8 @@ static void test_miss_storm(void)
     g_assert_cmpuint(worst, <=, limit + MiB);
     qemu_mutex_unlock_iothread();
 
-    /* the unmaps run; then each miss evicts another grace period's worth */
-    drain_call_rcu();
+    /* the unmaps run, and evict a grace period's worth at a time */
     for (k = 0; k < 16 && stats().bytes_mapped > cap; k++) {
-        uint64_t gpa = (storm + k) * MiB;
-
-        WITH_RCU_READ_LOCK_GUARD() {
-            g_assert_true(mcb_check(xen_map_cache(gpa, 8, 0, false), gpa,
-                                    8));
-        }
         drain_call_rcu();
     }
     g_assert_cmpuint(stats().bytes_mapped, <=, cap);
@@ -1087,14 +1080,19 @@ static void test_random(void)
                    " misses, %" PRIu64 " evictions, %" PRIu64
                    " reverse, %" PRIu64 " invalidates, %" PRIu64
                    " failures (%lu DMA for want of room), %lu invariant"
-                   " checks while running",
+                   " checks while running, %" PRIu64 " evictions put off"
+                   " for pending unmaps",
                    rnd_ops * RND_THREADS, s.hits, s.misses, s.evictions,
                    s.reverse_lookups, s.invalidates, s.failures, rnd_full,
-                   checks);
+                   checks, s.eviction_stalls);
     g_assert_cmpuint(s.locked, ==, 0);
     g_assert_cmpuint(s.failures, >, 0);
     g_assert_cmpuint(checks, >, 0);
-    g_assert_cmpuint(s.bytes_mapped, <=, RND_CAP);
+    /* an overshoot for want of unmaps ends when they have run */
+    for (i = 0; i < 16 && stats().bytes_mapped > RND_CAP; i++) {
+        drain_call_rcu();
+    }
+    g_assert_cmpuint(stats().bytes_mapped, <=, RND_CAP);
 }
 
 int main(int argc, char **argv)

@@ -162,8 +162,12 @@
 #ifndef MC_HASH_MIN                 /* the unit test makes it small */
 #define MC_HASH_MIN         1024
 #endif
-/* Evicted bytes that may wait for a grace period: see mc_pending_max() */
-#define MC_PENDING_MIN      (16 * MiB)
+/*
+ * Evicted bytes that may wait for a grace period: see mc_pending_max().
+ * Well above the batch util/rcu.c waits for (RCU_CALL_MIN_SIZE, 30
+ * callbacks), or it would sleep 50 ms before each batch.
+ */
+#define MC_PENDING_MIN      (64 * MiB)
 
 typedef struct MapCacheEntry MapCacheEntry;
 
@@ -640,23 +644,6 @@ static void mc_entry_free(MapCacheEntry *e)
     qemu_vfree(e);
 }
 
-/* Unmap a victim after its grace period; it leaves mc->pending. */
-static void mc_entry_reclaim(MapCacheEntry *e)
-{
-    qatomic_sub(&mapcache->pending, e->size);
-    mc_entry_free(e);
-}
-
-static void mc_free_list(MapCacheList *victims)
-{
-    MapCacheEntry *e, *next;
-
-    QTAILQ_FOREACH_SAFE(e, victims, link, next) {
-        QTAILQ_REMOVE(victims, e, link);
-        call_rcu(e, mc_entry_reclaim, rcu);
-    }
-}
-
 /*
  * Evicted mappings wait for a grace period before they are unmapped and
  * hold address space (and the guest's frames) until then.  The RCU
@@ -667,22 +654,24 @@ static void mc_free_list(MapCacheList *victims)
  * miss, without bound.  Past this many bytes waiting, the cache stops
  * evicting and requests overshoot the cap instead, with entries that stay
  * usable (a bucket touched again hits): that overshoot is bounded by the
- * memory the guest touches, and evictions after the unmaps have run
- * bring the cache back under the cap, at most this much per grace period.
+ * memory the guest touches, and once the unmaps have run the RCU thread
+ * evicts to bring the cache back under the cap, at most this much per
+ * grace period.
  * (Waiting for the grace period
  * instead is not possible: callers are inside an RCU read-side critical
  * section, often with the BQL held.)
  */
 static inline uint64_t mc_pending_max(MapCache *mc)
 {
-    return MAX(mc->max_bytes / 8, MC_PENDING_MIN);
+    return MAX(mc->max_bytes / 4, MC_PENDING_MIN);
 }
 
 /* @e (off every list, fwd and rev) goes to @victims, to be unmapped. */
 static void mc_victim__locked(MapCache *mc, MapCacheEntry *e,
                               MapCacheList *victims)
 {
-    qatomic_set(&mc->pending, mc->pending + e->size);
+    /* atomic: the RCU thread subtracts without the lock */
+    qatomic_add(&mc->pending, e->size);
     QTAILQ_INSERT_TAIL(victims, e, link);
 }
 
@@ -739,6 +728,41 @@ static void mc_make_room__locked(MapCache *mc, uint64_t need,
         }
         QTAILQ_REMOVE(&mc->lru, e, link);
         QTAILQ_INSERT_TAIL(&mc->lru, e, link);
+    }
+}
+
+static void mc_free_list(MapCacheList *victims);
+
+/*
+ * Unmap a victim after its grace period; it leaves mc->pending.  When
+ * that falls back below the bound, evictions put off for it are due.
+ * Runs in the RCU thread (with the BQL, outside any read-side section)
+ * or in xen_invalidate_map_cache(), without the cache lock either way.
+ */
+static void mc_entry_reclaim(MapCacheEntry *e)
+{
+    MapCache *mc = mapcache;
+    MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
+    uint64_t size = e->size, max = mc_pending_max(mc);
+    uint64_t was = qatomic_fetch_sub(&mc->pending, size);
+
+    mc_entry_free(e);
+    if (was >= max && was - size < max &&
+        qatomic_read(&mc->bytes) > qatomic_read(&mc->max_bytes)) {
+        qemu_mutex_lock(&mc->lock);
+        mc_make_room__locked(mc, 0, &victims);
+        qemu_mutex_unlock(&mc->lock);
+        mc_free_list(&victims);
+    }
+}
+
+static void mc_free_list(MapCacheList *victims)
+{
+    MapCacheEntry *e, *next;
+
+    QTAILQ_FOREACH_SAFE(e, victims, link, next) {
+        QTAILQ_REMOVE(victims, e, link);
+        call_rcu(e, mc_entry_reclaim, rcu);
     }
 }
 
