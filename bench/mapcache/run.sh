@@ -79,6 +79,6 @@ awk -F'\t' '
         p1 = "DMA per CPU-second, 1 thread, distinct"; p2 = "DMA per CPU-second, 2 threads, distinct"
         q1 = "DMA per CPU-second, 1 thread, shared"; q2 = "DMA per CPU-second, 2 threads, shared"
         if (v[p1] > 0)
-            printf "  ops per CPU-second, 2 threads / 1 thread (1.0 = no contention; independent of the load): distinct ours %.2f, stock %.2f; shared ours %.2f, stock %.2f\n",
+            printf "  ops per CPU-second, 2 threads / 1 thread (1.0 = no contention; less load-dependent than wall time, not immune: other processes evict the caches): distinct ours %.2f, stock %.2f; shared ours %.2f, stock %.2f\n",
                    v[p2] / v[p1], s[p2] / s[p1], v[q2] / v[q1], s[q2] / s[q1]
     }' "$W/results.tsv"
