@@ -1380,7 +1380,7 @@ void xen_invalidate_map_cache_entry(uint8_t *ptr)
     MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
     const char *why = NULL;
     MapCacheEntry *e;
-    bool done;
+    bool done = false;
 
     if (!mc || !ptr) {
         return;         /* a MemoryRegionCache over MMIO has no pointer */
