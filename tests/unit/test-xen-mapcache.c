@@ -750,6 +750,45 @@ static void test_cap_below_block(void)
 }
 
 /*
+ * The race a lockless DMA lock runs against eviction, in its two orders,
+ * made deterministic: the locker has found the entry in fwd (under RCU)
+ * when the evictor claims it.  Claimed first, the lock must fail (or the
+ * entry would be unmapped while locked); locked first, the claim must.
+ */
+static void test_lock_vs_evict(void)
+{
+    MapCache *mc;
+    MapCacheList victims = QTAILQ_HEAD_INITIALIZER(victims);
+    MapCacheEntry *e;
+    uint8_t *p;
+
+    setup(64 * MiB, 0);
+    mc = mapcache;
+    WITH_RCU_READ_LOCK_GUARD() {
+        p = xen_map_cache(4 * MiB, 8, 0, false);
+        e = entry_of(p);
+        /* locked first: eviction passes over it */
+        g_assert_true(mc_try_lock(e));
+        qemu_mutex_lock(&mc->lock);
+        g_assert_false(mc_try_evict__locked(mc, e, &victims));
+        qemu_mutex_unlock(&mc->lock);
+        g_assert_true(mc_drop_lock(e) == 0);
+        /* claimed first: the lock fails, the caller takes the mutex path */
+        qemu_mutex_lock(&mc->lock);
+        g_assert_true(mc_try_evict__locked(mc, e, &victims));
+        qemu_mutex_unlock(&mc->lock);
+        g_assert_false(mc_try_lock(e));
+        g_assert_null(mc_lockless_hit(mc, 4 * MiB, 8, true));
+    }
+    mc_free_list(&victims);
+    drain_call_rcu();
+    p = dma_start(4 * MiB, 8);
+    g_assert_true(entry_of(p) != NULL);
+    dma_end(p, 4 * MiB, 8);
+    g_assert_true(check_invariants());
+}
+
+/*
  * A miss storm under the BQL: an ioreq handler touching bucket after
  * bucket of a guest larger than the cap.  The RCU thread needs the BQL
  * to run its callbacks, so nothing evicted is unmapped until the handler
@@ -1120,6 +1159,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-mapcache/dma-cannot-fit", test_dma_cannot_fit);
     g_test_add_func("/xen-mapcache/cap-below-block", test_cap_below_block);
     g_test_add_func("/xen-mapcache/invalidate-bql", test_invalidate_bql);
+    g_test_add_func("/xen-mapcache/lock-vs-evict", test_lock_vs_evict);
     g_test_add_func("/xen-mapcache/miss-storm", test_miss_storm);
     g_test_add_func("/xen-mapcache/random", test_random);
     return g_test_run();
