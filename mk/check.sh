@@ -1,14 +1,30 @@
 #!/bin/bash
-# Run every test suite and count.  A suite is an executable mk/check.d/*.sh
-# that prints TAP result lines ("ok ..." / "not ok ..."); lines starting
-# with "ok" or "not ok" are counted, everything else is passed through.
-# A suite that exits non-zero without reporting a failure counts as one.
-# The last line is the plain "N passed, N failed" summary.
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Run every test suite and count.  A suite is mk/check.d/NN-name.sh; it
+# prints TAP (mk/check.d/lib/tap.sh): one plan "1..N" and N result lines
+# "ok ..." / "not ok ...", "ok ... # SKIP reason" for a known failure.
+# Everything else is passed through.
+#
+# A suite fails (one "not ok" line naming it) when it prints no plan or
+# more than one, stops before its plan is complete (the line says how
+# many results are missing), prints more results than planned, or exits
+# non-zero without reporting a failure.  Suites only test: make check
+# builds everything first, so a build failure stops it as one.
+# CHECK_SUITES="NN-name ..." runs only those suites.
+# The last line is the plain "N passed, N failed[, N skipped]" summary.
 . "$(dirname "$0")/common.sh"
 
 passed=0 failed=0 skipped=0
 export TOP BUILD
-for suite in "$TOP"/mk/check.d/*.sh; do
+suites=()
+if [ -n "${CHECK_SUITES:-}" ]; then
+    for s in $CHECK_SUITES; do
+        suites+=("$TOP/mk/check.d/$s.sh")
+    done
+else
+    suites=("$TOP"/mk/check.d/[0-9]*.sh)
+fi
+for suite in "${suites[@]}"; do
     name=$(basename "$suite" .sh)
     echo "=== $name"
     out=$(mktemp)
@@ -19,10 +35,29 @@ for suite in "$TOP"/mk/check.d/*.sh; do
     p=$(grep -cE '^ok\b' "$out" || true)
     s=$(grep -cE '^ok\b.*# *(SKIP|skip)' "$out" || true)
     f=$(grep -cE '^not ok\b' "$out" || true)
-    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-        echo "not ok - $name exited with status $rc"
-        f=1
+    plans=$(grep -E '^1\.\.[0-9]+' "$out" || true)
+    results=$((p + f))
+    harness=()
+    if [ -z "$plans" ]; then
+        harness+=("no TAP plan: it stopped after $results results")
+    elif [ "$(wc -l <<<"$plans")" != 1 ]; then
+        harness+=("$(wc -l <<<"$plans") TAP plans, one expected")
+    else
+        plan=${plans#1..}
+        plan=${plan%% *}
+        if [ "$results" -lt "$plan" ]; then
+            harness+=("stopped after $results of $plan results ($((plan - results)) missing)")
+        elif [ "$results" -gt "$plan" ]; then
+            harness+=("$results results, its plan says $plan")
+        fi
     fi
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        harness+=("exited with status $rc")
+    fi
+    for h in "${harness[@]}"; do
+        echo "not ok - $name: $h"
+        f=$((f + 1))
+    done
     passed=$((passed + p - s)) failed=$((failed + f)) skipped=$((skipped + s))
     rm -f "$out"
 done

@@ -7,29 +7,23 @@
 # must fail each bug-report test on an assertion and still pass a test
 # that does not depend on the bug: that shows the tests catch it.
 set -u
+. "$(dirname "$0")/lib/tap.sh"
 UNIT=$BUILD/qemu/tests/unit
-n=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 say() {  # say ok|"not ok" what
-    n=$((n + 1))
-    echo "$1 $n - $2"
+    if [ "$1" = ok ]; then tap_ok "$2"; else tap_notok "$2"; fi
 }
 
-if [ ! -x "$UNIT/test-xen-mapcache" ] || [ ! -x "$UNIT/test-xen-mapcache-mutant" ]; then
-    say "not ok" "test-xen-mapcache binaries built (run make build)"
+if ! tap_need "$UNIT/test-xen-mapcache" "$UNIT/test-xen-mapcache-mutant"; then
+    tap_end
     exit 0
 fi
 
 "$UNIT/test-xen-mapcache" --tap >"$tmp/out" 2>"$tmp/err"
 rc=$?
-while read -r status rest; do
-    case "$status" in
-    ok) say ok "test-xen-mapcache ${rest#* }" ;;
-    not) say "not ok" "test-xen-mapcache ${rest#ok * }" ;;
-    esac
-done < <(grep -E '^(ok|not ok) ' "$tmp/out")
+grep -vE '^# ' "$tmp/out" | tap_relay test-xen-mapcache
 grep -E '^# [0-9]+ ops' "$tmp/out" || true
 if [ "$rc" != 0 ]; then
     sed 's/^/# /' "$tmp/err" | tail -20
@@ -69,6 +63,6 @@ if echo '#include <stdio.h>' | cc -m32 -fsyntax-only -x c - 2>/dev/null; then
         say "not ok" "a 32-bit build of the map cache is refused, by name"
     fi
 else
-    n=$((n + 1))
-    echo "ok $n - a 32-bit build of the map cache is refused # SKIP no 32-bit C headers (libc6-dev-i386)"
+    tap_skip "a 32-bit build of the map cache is refused" "no 32-bit C headers (libc6-dev-i386)"
 fi
+tap_end

@@ -5,19 +5,12 @@
 # Each test binary runs its own private xensim-hv.
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
+. "$(dirname "$0")/lib/tap.sh"
 out=$BUILD/xensim
-if ! make --no-print-directory -s -C "$TOP/tests/xensim" O="$out" \
-        libs hv tests >/dev/null; then
-    echo "not ok 1 - build xensim libraries, xensim-hv and its tests"
-    exit 1
-fi
-rc=0
-echo "# abi-check"
-bash "$TOP/tests/xensim/tests/abi-check.sh" "$out/lib" \
-    /usr/libexec/xen-qemu-system-i386 "$BUILD/qemu-system-x86_64" || rc=1
+tap_run abi-check bash "$TOP/tests/xensim/tests/abi-check.sh" "$out/lib" \
+    /usr/libexec/xen-qemu-system-i386 "$BUILD/qemu-system-x86_64"
 for t in test-transport test-fmem test-ioreq; do
-    echo "# $t"
-    "$out/tests/$t" 2>/dev/null | grep -v '^1\.\.' || true
-    [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+    tap_need "$out/tests/$t" && tap_run "$t" "$out/tests/$t"
 done
-exit $rc
+tap_end
+exit 0

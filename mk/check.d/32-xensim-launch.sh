@@ -14,12 +14,8 @@ set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 out=$BUILD/xensim
 tests=$TOP/tests/xensim/launch/tests
-n=0
-tap() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+. "$(dirname "$0")/lib/tap.sh"
+skip() { tap_skip "$@"; }
 show() { sed 's/^/# /' "$1"; }
 # Alive and not a zombie (orphans may never be reaped in a container).
 alive() {
@@ -28,13 +24,7 @@ alive() {
     [ -n "$st" ] && [ "$st" != Z ]
 }
 
-for d in xenstored launch; do
-    if ! make --no-print-directory -s -C "$TOP/tests/xensim/$d" \
-            O="$out" >/dev/null; then
-        tap 1 "build xensim $d"
-        exit 1
-    fi
-done
+tap_need "$out/run" "$out/xenstored" || { tap_end; exit 1; }
 
 scratch=$(mktemp -d /tmp/xensim-launch-test.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
@@ -183,6 +173,7 @@ cap_tests=("-accel xen,mapcache-max-size=64M: QEMU reaches running"
            "mapcache-max-size=512K: refused at start-up, named")
 if [ $have_sim = 0 ] || [ ! -x "$qemu" ]; then
     for t in "${cap_tests[@]}"; do skip "$t" "hv or QEMU not built"; done
+    tap_end
     exit 0
 fi
 stop=""
@@ -218,3 +209,4 @@ kept=$(sed -n 's/.*logs kept in //p' "$scratch/out")
 [ -n "$kept" ] && rm -rf "$kept"
 tap $r "${cap_tests[3]}"
 [ $r = 0 ] || show "$scratch/out"
+tap_end

@@ -9,15 +9,15 @@
 # failing case does not hide the others.  A case that fails for a known
 # reason outside the bridge is reported as "ok ... # SKIP reason" (the
 # KNOWN tables below, mirrored in tests/xensim/README-bridge.md); any
-# other failure is "not ok".  Names are "<ours|stock> <test> <case>".
+# other failure is "not ok".  Names are "<ours|stock>: <test> <case>".
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 out=$BUILD/xensim
 stock=/usr/libexec/xen-qemu-system-i386
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+. "$(dirname "$0")/lib/tap.sh"
+ok() { tap_ok "$@"; }
+notok() { tap_notok "$@"; }
+skip() { tap_skip "$@"; }
 
 # Failures whose cause lies outside the bridge, by "binary test case"
 # glob: a failing case reports SKIP with the reason, a passing one "ok".
@@ -89,16 +89,8 @@ log_reason() {
     return 1
 }
 
-if ! make --no-print-directory -s -C "$TOP/tests/xensim/bridge" \
-        O="$out" >/dev/null; then
-    notok "build the xensim qtest bridge"
-    exit 1
-fi
-if [ ! -x "$out/xensim-hv" ] || [ ! -x "$out/xenstored" ] ||
-        [ ! -e "$out/lib/libxenctrl.so.4.17" ]; then
-    skip "xensim qtest bridge" "simulator not built"
-    exit 0
-fi
+tap_need "$out/qemu-system-x86_64" "$out/xensim-hv" "$out/xenstored" \
+    "$out/lib/libxenctrl.so.4.17" || { tap_end; exit 1; }
 
 tests=${BRIDGE_QTESTS:-$(make -s -C "$TOP" print-qtests)}
 scratch=$(mktemp -d /tmp/xensim-bridge-check.XXXXXX)
@@ -120,6 +112,7 @@ if ! flock "$BUILD/.lock" bash -c '
             fi
         done' - "$BUILD" "$snap" "$tests"; then
     notok "snapshot the build for the bridge tests"
+    tap_end
     exit 1
 fi
 qt=$snap/qtest
@@ -182,7 +175,7 @@ run_test() {
         fi
     done
     for c in "${cases[@]}"; do
-        local name="$tag $t $c"
+        local name="$t $c"
         case ${res[$c]} in
         ok) ok "$name" ;;
         skip) skip "$name" "${why[$c]}" ;;
@@ -208,7 +201,7 @@ run_binary() {
         if [ -x "$qt/$t" ]; then
             run_test "$tag" "$t"
         else
-            notok "$tag $t: not built"
+            notok "$t: not built"
         fi
     done
 }
@@ -216,33 +209,26 @@ run_binary() {
 # The bridge itself against a hand-played libqtest: hostile commands,
 # Xen's answers, teardown (tests/xensim/bridge/tests/peer.py).
 peer() {
-    local line rc
-    while IFS= read -r line; do
-        if [[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ (.*)$ ]]; then
-            if [ -n "${BASH_REMATCH[1]}" ]; then
-                notok "$1 bridge: ${BASH_REMATCH[2]}"
-            else
-                ok "$1 bridge: ${BASH_REMATCH[2]}"
-            fi
-        else
-            echo "$line"
-        fi
-    done < <(timeout 300 python3 "$TOP/tests/xensim/bridge/tests/peer.py" \
-                 "$QTEST_QEMU_BINARY" "$2" 2>&1; echo "# peer.py exit $?")
+    tap_run bridge timeout 300 python3 \
+        "$TOP/tests/xensim/bridge/tests/peer.py" "$QTEST_QEMU_BINARY" "$2"
 }
 
 # Ours and stock side by side (each run is a chain of round trips, not
-# CPU work), then their TAP in order, numbered afresh.
+# CPU work), each a TAP stream with its own plan at its end; then both
+# relayed in order, so a run cut short shows as results missing.
 check_binary() {
     peer "$1" "$2"
     run_binary "$1" "$2"
+    tap_end
 }
 check_binary ours "$snap/qemu-system-x86_64" >"$scratch/ours.tap" 2>&1 &
 if [ -x "$stock" ]; then
     check_binary stock "$stock" >"$scratch/stock.tap" 2>&1 &
 else
-    skip "stock device model" "$stock not installed" >"$scratch/stock.tap"
+    { skip "stock device model" "$stock not installed"; tap_end; } \
+        >"$scratch/stock.tap"
 fi
 wait
-cat "$scratch/ours.tap" "$scratch/stock.tap" |
-    awk '/^(not )?ok [0-9]+ / { sub(/ok [0-9]+ /, "ok " ++n " ") } 1'
+tap_relay ours <"$scratch/ours.tap"
+tap_relay stock <"$scratch/stock.tap"
+tap_end

@@ -22,23 +22,11 @@ sim=$BUILD/xensim
 ours=$BUILD/qemu-system-x86_64
 stock=/usr/libexec/xen-qemu-system-i386
 guest=$TOP/tests/xensim/workload/guest-run.sh
-n=0
-tap() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+. "$(dirname "$0")/lib/tap.sh"
+skip() { tap_skip "$@"; }
 
-if [ ! -x "$sim/xensim-hv" ] || [ ! -x "$sim/run" ] ||
-   [ ! -e "$sim/lib/libxenctrl.so.4.17" ]; then
-    skip "AHCI guest workload" "xensim not built"
-    exit 0
-fi
-if ! make --no-print-directory -s -C "$TOP/tests/xensim/workload" \
-        O="$sim" >/dev/null; then
-    tap 1 "build ahci-workload"
-    exit 1
-fi
+tap_need "$sim/xensim-hv" "$sim/run" "$sim/lib/libxenctrl.so.4.17" \
+    "$sim/ahci-workload" || { tap_end; exit 1; }
 
 scratch=$(mktemp -d /tmp/xensim-ahci-test.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
@@ -151,3 +139,4 @@ rc=$?
 sed 's/^/# /' "$scratch/verify.out"
 [ $rc = 1 ] && grep -q '^   MISMATCH read data' "$scratch/verify.out"
 tap $? "verifier: wrong data read is reported as MISMATCH, exit 1"
+tap_end

@@ -61,4 +61,5 @@ symbols $(basename "$qemu") imports${missing:+ (missing: $missing)}"
     LD_LIBRARY_PATH=$libdir "$qemu" -version >/dev/null 2>&1
     tap $? "$(basename "$qemu") loads the replacement libraries"
 done
+echo "1..$n"
 exit $rc
