@@ -23,7 +23,7 @@ fi
 
 "$UNIT/test-xen-mapcache" --tap >"$tmp/out" 2>"$tmp/err"
 rc=$?
-grep -vE '^# ' "$tmp/out" | tap_relay test-xen-mapcache
+tap_relay test-xen-mapcache < <(grep -vE "^# " "$tmp/out")
 grep -E '^# [0-9]+ ops' "$tmp/out" || true
 if [ "$rc" != 0 ]; then
     sed 's/^/# /' "$tmp/err" | tail -20

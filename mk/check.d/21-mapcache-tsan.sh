@@ -16,7 +16,7 @@ TSAN_OPTIONS="suppressions=$supp halt_on_error=0 exitcode=66" \
     "$W/test-xen-mapcache-tsan" --tap -p /xen-mapcache/random \
     -p /xen-mapcache/rcu-paths >"$W/out" 2>&1
 rc=$?
-grep -E '^(1\.\.|ok|not ok)' "$W/out" | tap_relay "under TSan"
+tap_relay "under TSan" < <(grep -E '^(1\.\.|ok|not ok)' "$W/out")
 grep -E '^# [0-9]+ ops' "$W/out"
 reports=$(grep -c '^WARNING: ThreadSanitizer' "$W/out")
 [ $rc = 0 ] && [ "$reports" = 0 ]

@@ -9,7 +9,8 @@
 #   tap STATUS DESC       ok when STATUS is 0, else not ok
 #   tap_ok DESC / tap_notok DESC / tap_skip DESC REASON
 #   tap_diag FILE         FILE's lines as "# " diagnostics
-#   tap_relay PREFIX      re-emit the TAP of a test program read on stdin:
+#   tap_relay PREFIX      re-emit the TAP of a test program read on stdin
+#                         (a redirection, not a pipe: it counts in this shell):
 #                         its results renumbered and named "PREFIX: ...",
 #                         its plan checked, not passed on; a program that
 #                         stops short of its plan, or prints none, adds a
