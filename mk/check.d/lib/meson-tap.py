@@ -22,6 +22,7 @@ import sys
 
 RESULT = re.compile(r"^(not ok|ok)\b(?: +\d+)?(?: +-)?(?: +(.*))?$")
 PLAN = re.compile(r"^1\.\.(\d+)")
+NOISE = re.compile(r"^# (Start of|End of|starting QEMU|slow test)")
 GOOD = {"OK", "SKIP", "EXPECTEDFAIL"}
 
 n = 0
@@ -64,12 +65,16 @@ def main():
         diag(run.stdout)
         emit(False, "meson test ran no test (status %d)" % run.returncode)
     for t in tests:
-        name, result = t["name"], t["result"]
+        # "qemu:unit+xen / test-xen-mapcache": the test's own name
+        name, result = t["name"].split(" / ", 1)[-1], t["result"]
         plan, got, bad = None, 0, 0
         for line in (t.get("stdout") or "").splitlines():
             m = PLAN.match(line)
             if m:
                 plan = int(m.group(1))
+                continue
+            if line.startswith("#") and not NOISE.match(line):
+                print(line)
                 continue
             m = RESULT.match(line)
             if m:

@@ -11,7 +11,8 @@
 #   tap_diag FILE         FILE's lines as "# " diagnostics
 #   tap_relay PREFIX      re-emit the TAP of a test program read on stdin
 #                         (a redirection, not a pipe: it counts in this shell):
-#                         its results renumbered and named "PREFIX: ...",
+#                         its results renumbered and named "PREFIX: ..."
+#                         (PREFIX empty: named as they are),
 #                         its plan checked, not passed on; a program that
 #                         stops short of its plan, or prints none, adds a
 #                         "not ok" saying how many results are missing.
@@ -44,7 +45,7 @@ tap_relay() {
             status=${BASH_REMATCH[1]} desc=${BASH_REMATCH[5]}
             got=$((got + 1))
             tap_n=$((tap_n + 1))
-            echo "$status $tap_n - $prefix: $desc"
+            echo "$status $tap_n - ${prefix:+$prefix: }$desc"
         elif [[ $line == "#"* ]]; then
             echo "$line"
         else
