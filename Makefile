@@ -56,7 +56,7 @@ series: build
 	@flock $(BUILD)/.lock bash mk/series.sh
 
 check: build series
-	@bash mk/check.sh
+	@bash tests/check.sh
 
 run: build series
 	@bash mk/run.sh

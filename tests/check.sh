@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Run every test suite and count.  A suite is mk/check.d/NN-name.sh; it
-# prints TAP (mk/check.d/lib/tap.sh): one plan "1..N" and N result lines
+# Run every test suite and count.  A suite is tests/check.d/NN-name.sh; it
+# prints TAP (tests/check.d/lib/tap.sh): one plan "1..N" and N result lines
 # "ok ..." / "not ok ...", "ok ... # SKIP reason" for a known failure.
 # Everything else is passed through.
 #
@@ -12,18 +12,25 @@
 # builds everything first, so a build failure stops it as one.
 # CHECK_SUITES="NN-name ..." runs only those suites.
 # The last line is the plain "N passed, N failed[, N skipped]" summary.
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../mk/common.sh"
 
 passed=0 failed=0 skipped=0
 export TOP BUILD
 suites=()
 if [ -n "${CHECK_SUITES:-}" ]; then
     for s in $CHECK_SUITES; do
-        suites+=("$TOP/mk/check.d/$s.sh")
+        suites+=("$TOP/tests/check.d/$s.sh")
     done
 else
-    suites=("$TOP"/mk/check.d/[0-9]*.sh)
+    suites=("$TOP"/tests/check.d/[0-9]*.sh)
 fi
+# Suites live here, next to the tests; mk/ is the build driver's.  A suite
+# merged into the old place would silently not run: say so instead.
+for old in "$TOP"/mk/check.d/*.sh; do
+    [ -e "$old" ] || continue
+    echo "not ok - $old: suites live in tests/check.d now (git mv it there)"
+    failed=$((failed + 1))
+done
 for suite in "${suites[@]}"; do
     name=$(basename "$suite" .sh)
     echo "=== $name"
