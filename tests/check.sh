@@ -58,7 +58,9 @@ for suite in "${suites[@]}"; do
             harness+=("$results results, its plan says $plan")
         fi
     fi
-    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    if [ "$rc" != 0 ] && [ ${#harness[@]} != 0 ]; then
+        harness[0]+=", exit status $rc"
+    elif [ "$rc" != 0 ] && [ "$f" = 0 ]; then
         harness+=("exited with status $rc")
     fi
     for h in "${harness[@]}"; do
