@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Xen HVM device model for QEMU 7.2 (Debian 12) / Xen 4.17: project driver.
 #
 #   make run      set up, build, and run the main job

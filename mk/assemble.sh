@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Lay the project over the pristine base as a patch series.
 #
 # series/NN-slug/ describes one commit: "message" (subject, blank line,

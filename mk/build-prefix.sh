@@ -38,7 +38,7 @@ qb = sys.argv[1]
 with open(os.path.join(qb, "..", "xen-tests"), "w") as names, \
      open(os.path.join(qb, "..", "xen-targets"), "w") as targets:
     for t in json.load(sys.stdin):
-        if "xen" in t["suite"]:
+        if {"xen", "qemu:xen"} & set(t["suite"]):
             names.write(t["name"] + "\n")
             targets.write(os.path.relpath(t["cmd"][0], qb) + "\n")
 ' "$qb"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The series as a maintainer receives it: every patch applies with git am
 # to the pristine base, the result is exactly the tree we build, the base
 # tree's checkpatch.pl reports no errors on any patch, and every patch

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # QEMU's own qtests for the devices of our lean configuration, and ours
 # (xen-dma-test), on the qtest accelerator: proves the device set is
 # complete and the build sound before the Xen-specific suites run the same

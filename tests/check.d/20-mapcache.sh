@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Our unit tests inside QEMU's tree (tests/unit; the Xen map cache's is
 # test-xen-mapcache.c), as QEMU runs them: `meson test --suite xen
 # --no-suite qtest`, every case of their TAP counted (lib/meson-tap.py).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The map cache's model-based random test (tests/unit/test-xen-mapcache.c,
 # 4 threads: lockless hits and reverse lookups against maps, unlocks,
 # evictions, resizes and invalidates) built with ThreadSanitizer by make

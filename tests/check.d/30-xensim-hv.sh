@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # xensim hypervisor simulator unit tests (tests/xensim/tests): the ABI
 # contract of the replacement libraries, transport, foreign memory,
 # event channels and ioreq round trips against a fake device model.

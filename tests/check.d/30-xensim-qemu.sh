@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # xensim end to end: Debian's stock Xen device model and our
 # build/qemu-system-x86_64 start on xensim-hv + xenstored with a
 # libxl-style argv and answer PCI config reads of every device on bus 0

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # xensim xenstored unit tests: the daemon driven through Debian's real
 # libxenstore (as QEMU and libxl use it) plus raw malformed frames.
 set -uo pipefail

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # xensim launcher end to end.
 #  1. The launcher's libxl emulation against scripted stand-ins for QEMU
 #     and xensim-hv (tests/xensim/launch/tests): argv shape, xenstore

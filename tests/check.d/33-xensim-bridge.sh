@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # QEMU's own qtests (and ours, xen-dma-test) through the xensim qtest
 # bridge: QTEST_QEMU_BINARY=build/xensim/qemu-system-x86_64 runs each
 # libqtest test unchanged against a device model under -accel xen, once

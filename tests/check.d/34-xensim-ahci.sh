@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A guest AHCI workload on xensim against our QEMU and Debian's stock one
 # (tests/xensim/workload, README-workload.md): the same raw image with a
 # known pattern, the same seed.  Per binary: the HBA found and the disk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim qtest bridge: client of xensim-hv's line-protocol control socket
  * (commands in ../README.md).

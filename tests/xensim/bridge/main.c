@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim qtest bridge: installed as build/xensim/qemu-system-x86_64, so
  * that QTEST_QEMU_BINARY can name it and any libqtest test runs unchanged

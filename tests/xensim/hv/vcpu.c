@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv vCPUs: the guest side of the ioreq protocol (see vcpu.h).
  *

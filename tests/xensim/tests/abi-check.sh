@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # xensim ABI contract: the replacement libraries in $1 (build/xensim/lib)
 # export exactly the versioned symbols of Debian's Xen 4.17 libraries
 # (libxenctrl: every symbol the given QEMU binaries import, at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ahci-workload: control-socket and QMP clients (see hvctl.h).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The qtest bridge against a hostile or unlucky libqtest (TAP output).
 
 Plays libqtest's side by hand: listens on a qtest and a QMP socket,
