@@ -8,8 +8,9 @@
 # MAINTAINERS is special: the project's file is one section, spliced in
 # after the existing Xen section.
 #
-# A *.diff holds hunks against upstream files, or against a file of ours
-# that an earlier patch adds: that is how one file of ours is split over
+# A *.diff holds hunks against upstream files (also one that a later
+# patch replaces with ours), or against a file of ours that an earlier
+# patch adds: that is how one file of ours is split over
 # patches (series/README.md).  The work tree's file is always the end
 # state; the patch listing it in "files" gets that file with the later
 # patches' hunks on it taken back out (git apply -R, last patch first),
@@ -68,6 +69,12 @@ for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do
         ours=()
         for f in $(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "$TOP/$p"); do
             [ -n "${owner[$f]:-}" ] || continue
+            # Before the patch that replaces an upstream file with ours,
+            # a hunk is against the upstream file: nothing to take out.
+            if [ "${owner[$f]}" -gt "$i" ] &&
+                    git --git-dir="$BASE_REPO" cat-file -e "base:$f" 2>/dev/null; then
+                continue
+            fi
             [ "${owner[$f]}" -lt "$i" ] ||
                 die "$p has hunks against $f, which ${dirs[${owner[$f]}]} adds: only a later patch can"
             [ "$f" != MAINTAINERS ] || die "$p: no hunks against MAINTAINERS (spliced whole)"
