@@ -48,10 +48,18 @@ build-locked: configure
 	@for d in share/qemu share/seabios lib/ipxe/qemu; do \
 		mkdir -p $(BUILD)/qemu/qemu-bundle/usr/$$(dirname $$d); \
 		ln -sfn /usr/$$d $(BUILD)/qemu/qemu-bundle/usr/$$d; done
-	@# the map cache's unit test under ThreadSanitizer (check.d/21)
+	@# the map cache's unit test under ThreadSanitizer (check.d/21), and
+	@# its bug scenarios linked with 7.2's cache too (check.d/22)
 	@bash mk/build-tsan.sh
-	@# the simulator, its tests, launcher, qtest bridge and guest workload
-	@$(MAKE) --no-print-directory -C tests/xensim O=$(abspath $(BUILD))/xensim
+	@bash mk/build-mapcache-stock.sh
+	@# a seccomp wrapper refusing io_uring_setup (check.d/38)
+	@mkdir -p $(BUILD)/drive-aio
+	@cc -O2 -Wall -Werror -o $(BUILD)/drive-aio/deny-io-uring \
+		tests/drive-aio/deny-io-uring.c
+	@# the simulator, its tests (also linked with Debian's libraries for
+	@# check.d/35), launcher, qtest bridge and guest workload
+	@$(MAKE) --no-print-directory -C tests/xensim O=$(abspath $(BUILD))/xensim \
+		all real-tests
 
 series: build
 	@flock $(BUILD)/.lock bash mk/series.sh

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The I/O engine of a Xen guest's drives (accel/xen/xen-drive-aio.c) on
 # xensim, with the AHCI guest workload (every byte verified, 32 NCQ
 # commands in flight, the overlap phase, the image compared at the end):
@@ -15,26 +16,24 @@
 #  - cd-insert as libxl does it (eject, blockdev-change-medium on an empty
 #    ide-cd drive): the new medium is read through io_uring, and reads
 #    back what the image holds.
+# make build builds the workload and tests/drive-aio/deny-io-uring.
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
+. "$(dirname "$0")/lib/tap.sh"
 sim=$BUILD/xensim
 ours=$BUILD/qemu-system-x86_64
-n=0
-tap() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+deny=$BUILD/drive-aio/deny-io-uring
+skip() { tap_skip "$@"; }
 
-if [ ! -x "$sim/xensim-hv" ] || [ ! -x "$sim/run" ] || [ ! -x "$ours" ]; then
-    skip "drive I/O engine" "xensim or QEMU not built"
+tap_need "$sim/xensim-hv" "$sim/run" "$sim/ahci-workload" "$ours" "$deny" ||
+    { tap_end; exit 1; }
+if ! "$deny" ENOSYS true; then
+    skip "drive I/O engine" "seccomp filters not available here"
+    tap_end
     exit 0
 fi
-if ! make --no-print-directory -s -C "$TOP/tests/xensim/workload" \
-        O="$sim" >/dev/null; then
-    tap 1 "build ahci-workload"
-    exit 1
-fi
+# default 5, aio-default=threads 3, seccomp 2 x 3, explicit aio= 2, cd 3
+tap_plan 19
 scratch=$(mktemp -d /tmp/xensim-io-uring-test.XXXXXX)
 stop=""
 cleanup() {
@@ -42,15 +41,6 @@ cleanup() {
     rm -rf "$scratch"
 }
 trap cleanup EXIT
-if ! cc -O2 -Wall -Werror -o "$scratch/deny-io-uring" \
-        "$TOP/tests/drive-aio/deny-io-uring.c"; then
-    tap 1 "build deny-io-uring"
-    exit 1
-fi
-if ! "$scratch/deny-io-uring" ENOSYS true; then
-    skip "drive I/O engine" "seccomp filters not available here"
-    exit 0
-fi
 
 # ring_stats PID: "RINGS COMPLETIONS": QEMU's io_uring instances and the
 # completions they posted (CqTail counts every completion, unmasked).
@@ -134,6 +124,14 @@ finish() {
     sed 's/^/# qemu: /' "$scratch/$1.log" | grep -v 'qemu: $' | tail -n 8
 }
 
+# launch_failed WHAT N: the N results of a case whose QEMU did not start.
+launch_failed() {
+    local i
+    for ((i = 1; i <= $2; i++)); do
+        tap_notok "$1: launch (result $i of $2 not reached)"
+    done
+}
+
 # ios NAME: the I/Os the workload's summary counts.
 ios() { sed -n 's/^summary: ios=\([0-9]*\) .*/\1/p' "$scratch/$1.out"; }
 
@@ -158,7 +156,7 @@ if start default "$ours"; then
     [ "$(warnings default)" = 0 ]
     tap $? "default: no fallback warning"
 else
-    tap 1 "default: launch"
+    launch_failed default 5
 fi
 
 # --- the operator turns it off
@@ -174,12 +172,12 @@ if start prop "$ours" -accel xen,aio-default=threads; then
         [ "$(warnings prop)" = 0 ]
     tap $? "aio-default=threads: traced, no warning"
 else
-    tap 1 "aio-default=threads: launch"
+    launch_failed aio-default=threads 3
 fi
 
 # --- the host refuses: a seccomp policy, EPERM then ENOSYS
 for e in EPERM ENOSYS; do
-    bin=$(wrapper "deny-$e" "$scratch/deny-io-uring" "$e" --)
+    bin=$(wrapper "deny-$e" "$deny" "$e" --)
     if start "deny-$e" "$bin"; then
         pid=$(qemu_var XENSIM_QEMU_PID)
         workload "deny-$e" --no-overlap --batches 16
@@ -193,7 +191,7 @@ for e in EPERM ENOSYS; do
             grep -q 'io_uring_setup refused .*seccomp'
         tap $? "seccomp $e: exactly one warning line, naming the reason"
     else
-        tap 1 "seccomp $e: launch"
+        launch_failed "seccomp $e" 3
     fi
 done
 
@@ -208,7 +206,7 @@ if start explicit-threads "$bin"; then
     tap $? "explicit aio=threads: verified, no I/O through io_uring (completions=$cq)"
     finish explicit-threads
 else
-    tap 1 "explicit aio=threads: launch"
+    launch_failed "explicit aio=threads" 1
 fi
 bin=$(wrapper explicit-uring -- -set drive.ahcidisk-0.aio=io_uring)
 if start explicit-uring "$bin" -accel xen,aio-default=threads; then
@@ -220,7 +218,7 @@ if start explicit-uring "$bin" -accel xen,aio-default=threads; then
     tap $? "explicit aio=io_uring under aio-default=threads: verified, on io_uring"
     finish explicit-uring
 else
-    tap 1 "explicit aio=io_uring: launch"
+    launch_failed "explicit aio=io_uring" 1
 fi
 
 # --- cd-insert as libxl does it, on an empty CD drive
@@ -250,5 +248,5 @@ if start cd "$bin"; then
         ! grep -q 'Pattern verification failed' "$scratch/cd.log"
     tap $? "cd-insert: the new medium reads back what the image holds"
 else
-    tap 1 "cd-insert: launch"
+    launch_failed cd-insert 3
 fi

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A Q35 Xen guest on xensim (tests/xensim/q35/q35-workload.py): our QEMU
 # started as libxl starts it with -machine q35,accel=xen and six disks on
 # the ICH9 AHCI; the guest plays a Q35-aware firmware (BARs, PCIEXBAR,
@@ -6,20 +7,16 @@
 # deep on all six ports at once, every sector read and every sector of
 # every image checked.  Then the verifier itself: a zeroed disk it still
 # expects its pattern on must be reported and fail the run.  Debian's
-# stock QEMU 7.2 cannot start Q35 under Xen (check.d/35).
+# stock QEMU 7.2 cannot start Q35 under Xen (check.d/45).
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
+. "$(dirname "$0")/lib/tap.sh"
 out=$BUILD/xensim
 wl=$TOP/tests/xensim/q35/q35-workload.py
-n=0
-tap() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-if [ ! -x "$out/run" ] || [ ! -x "$out/xensim-hv" ]; then
-    echo "ok 1 - Q35 AHCI workload # SKIP xensim not built"
-    exit 0
-fi
+tap_need "$out/run" "$out/xensim-hv" "$BUILD/qemu-system-x86_64" ||
+    { tap_end; exit 1; }
+# 9 results of the workload run, 1 of the verifier's
+tap_plan 10
 log=$(mktemp /tmp/xensim-q35-ahci.XXXXXX)
 trap 'rm -f "$log"' EXIT
 timeout 900 python3 "$wl" "$out" "$BUILD/qemu-system-x86_64" --batches 4 \
