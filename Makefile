@@ -39,7 +39,7 @@ build:
 	@mkdir -p $(BUILD)
 	@flock $(BUILD)/.lock $(MAKE) --no-print-directory build-locked
 
-build-locked: configure
+build-locked: configure $(BUILD)/drive-aio/deny-io-uring
 	@ninja -C $(BUILD)/qemu $(QEMU_TARGETS) $(addprefix tests/qtest/,$(QTESTS)) \
 		$(addprefix tests/unit/,$(UNIT_TESTS))
 	@ln -sf qemu/qemu-system-x86_64 $(BUILD)/qemu-system-x86_64
@@ -52,14 +52,15 @@ build-locked: configure
 	@# its bug scenarios linked with 7.2's cache too (check.d/22)
 	@bash mk/build-tsan.sh
 	@bash mk/build-mapcache-stock.sh
-	@# a seccomp wrapper refusing io_uring_setup (check.d/38)
-	@mkdir -p $(BUILD)/drive-aio
-	@cc -O2 -Wall -Werror -o $(BUILD)/drive-aio/deny-io-uring \
-		tests/drive-aio/deny-io-uring.c
 	@# the simulator, its tests (also linked with Debian's libraries for
 	@# check.d/35), launcher, qtest bridge and guest workload
 	@$(MAKE) --no-print-directory -C tests/xensim O=$(abspath $(BUILD))/xensim \
 		all real-tests
+
+# a seccomp wrapper refusing io_uring_setup (check.d/38)
+$(BUILD)/drive-aio/deny-io-uring: tests/drive-aio/deny-io-uring.c
+	@mkdir -p $(@D)
+	cc -O2 -Wall -Werror -o $@ $<
 
 series: build
 	@flock $(BUILD)/.lock bash mk/series.sh
