@@ -9,16 +9,19 @@
 #   tap STATUS DESC       ok when STATUS is 0, else not ok
 #   tap_ok DESC / tap_notok DESC / tap_skip DESC REASON
 #   tap_diag FILE         FILE's lines as "# " diagnostics
-#   tap_relay PREFIX      re-emit the TAP of a test program read on stdin
+#   tap_relay PREFIX [NAME]
+#                         re-emit the TAP of a test program read on stdin
 #                         (a redirection, not a pipe: it counts in this shell):
 #                         its results renumbered and named "PREFIX: ..."
-#                         (PREFIX empty: named as they are),
+#                         (PREFIX empty: named as they are; NAME, default
+#                         PREFIX, names the program in lines of its own),
 #                         its plan checked, not passed on; a program that
 #                         stops short of its plan, or prints none, adds a
 #                         "not ok" saying how many results are missing.
 #                         Returns non-zero if it added such a line.
 #   tap_run PREFIX CMD... run CMD, tap_relay its stdout (stderr becomes
-#                         diagnostics); a non-zero exit that no "not ok"
+#                         diagnostics; with PREFIX empty CMD's script is the
+#                         NAME); a non-zero exit that no "not ok"
 #                         explains adds one.  Returns CMD's status.
 # Results are numbered by the suite (tap_n).  Other output should be "# "
 # diagnostics; check.sh passes it through and counts only result lines.
@@ -37,7 +40,8 @@ tap() {
 tap_diag() { sed 's/^/# /' "$1"; }
 
 tap_relay() {
-    local prefix=$1 line plan="" got=0 status desc
+    local prefix=$1 who=${2:-${1:-the relayed program}} line plan="" got=0
+    local status desc
     while IFS= read -r line; do
         if [[ $line =~ ^1\.\.([0-9]+) ]]; then
             plan=${BASH_REMATCH[1]}
@@ -53,31 +57,37 @@ tap_relay() {
         fi
     done
     if [ -z "$plan" ]; then
-        tap_notok "$prefix: no TAP plan ($got results)"
+        tap_notok "$who: no TAP plan ($got results)"
         return 1
     fi
     if [ "$got" -lt "$plan" ]; then
-        tap_notok "$prefix: stopped after $got of $plan results ($((plan - got)) missing)"
+        tap_notok "$who: stopped after $got of $plan results ($((plan - got)) missing)"
         return 1
     fi
     if [ "$got" -gt "$plan" ]; then
-        tap_notok "$prefix: $got results, its plan says $plan"
+        tap_notok "$who: $got results, its plan says $plan"
         return 1
     fi
     return 0
 }
 
 tap_run() {
-    local prefix=$1 tmp rc
+    local prefix=$1 who=$1 tmp rc
     shift
+    if [ -z "$who" ]; then      # name the program, not its interpreter
+        who=$(basename "$1")
+        case $who in
+        python3 | bash | timeout) who=$(basename "${2:-$1}") ;;
+        esac
+    fi
     tmp=$(mktemp)
     "$@" >"$tmp" 2>"$tmp.err"
     rc=$?
     tap_diag "$tmp.err"
-    tap_relay "$prefix" <"$tmp" >"$tmp.tap"
+    tap_relay "$prefix" "$who" <"$tmp" >"$tmp.tap"
     cat "$tmp.tap"
     if [ "$rc" != 0 ] && ! grep -q '^not ok' "$tmp.tap"; then
-        tap_notok "$prefix: exited with status $rc"
+        tap_notok "$who: exited with status $rc"
     fi
     rm -f "$tmp" "$tmp.err" "$tmp.tap"
     return $rc
