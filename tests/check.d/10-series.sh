@@ -54,6 +54,7 @@ mkdir -p "$BUILD/bisect"
 exec 9>"$BUILD/bisect/.lock"
 flock 9
 start=$SECONDS
+tested_sum="" tested_at=0
 for ((k = 1; k <= total; k++)); do
     c=${commits[k - 1]}
     what="patch $k/$total ($(git -C "$SERIES_REPO" log -1 --format=%s "$c"))"
@@ -66,6 +67,16 @@ for ((k = 1; k <= total; k++)); do
     tap_ok "$what builds on its own"
     echo "# patch $k: built in $((SECONDS - t0)) s"
     [ -s "$BUILD/bisect/xen-tests" ] || continue
+    # A patch that changes nothing the tests run (documentation, say)
+    # leaves every binary as the previous prefix built it: its tests
+    # would rerun what ran there, so they are not run again.
+    sum=$(cd "$BUILD/bisect/qemu" &&
+          cat qemu-system-x86_64 $(cat ../xen-targets) | sha1sum)
+    if [ "$sum" = "$tested_sum" ]; then
+        echo "# patch $k: binaries as at patch $tested_at, tested there"
+        continue
+    fi
+    tested_sum=$sum tested_at=$k
     t0=$SECONDS
     XEN_MAPCACHE_RANDOM_OPS=200000 python3 "$(dirname "$0")/lib/meson-tap.py" \
         "$BUILD/bisect/qemu" check-prefix --suite xen \
