@@ -12,7 +12,7 @@
 # tests; a prefix that does not build is a failed result here, while a
 # failure of the main build stops make check before any suite runs.
 # The map cache's random test runs 50000 operations per prefix instead
-# of 2000000 (check.d/20 runs the full one on the whole series).
+# of 1000000 (check.d/20 runs the full one on the whole series).
 . "$TOP/mk/common.sh"
 set +e
 . "$(dirname "$0")/lib/tap.sh"
