@@ -1,11 +1,20 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Lay the project over the pristine base as a patch series.
 #
 # series/NN-slug/ describes one commit: "message" (subject, blank line,
 # body; Signed-off-by is added), "files" (project paths copied to the same
-# path in the tree) and optional *.diff hooks into upstream files, applied
-# in name order.  MAINTAINERS is special: the project's file is one section,
-# spliced in after the existing Xen section.
+# path in the tree) and optional *.diff hunks, applied in name order.
+# MAINTAINERS is special: the project's file is one section, spliced in
+# after the existing Xen section.
+#
+# A *.diff holds hunks against upstream files (also one that a later
+# patch replaces with ours), or against a file of ours that an earlier
+# patch adds: that is how one file of ours is split over
+# patches (series/README.md).  The work tree's file is always the end
+# state; the patch listing it in "files" gets that file with the later
+# patches' hunks on it taken back out (git apply -R, last patch first),
+# and each later patch puts its hunks back in.
 #
 # Only what git tracks takes part (as it stands in the work tree), so that a
 # clean clone and a work tree with someone's unfinished files build alike.
@@ -24,7 +33,6 @@ git -C "$SERIES_REPO" checkout -q -b series base
 # Every tracked file of ours that lands in the QEMU tree must belong to a
 # patch (untracked work in progress is left out until it is listed).
 listed=$(mktemp)
-trap 'rm -f "$listed"' EXIT
 patch_dirs=$(cd "$TOP" && git ls-files 'series/[0-9]*/message' | xargs -r -n1 dirname | sort)
 for d in $patch_dirs; do
     d=$TOP/$d
@@ -37,6 +45,47 @@ unlisted=$(cd "$TOP" && git ls-files --cached -- \
                accel hw include configs docs MAINTAINERS tests/qtest tests/unit \
            | sort | comm -23 - "$listed")
 [ -z "$unlisted" ] || die "files in no patch of series/: $unlisted"
+
+# $stage: each file of ours as the patch that adds it has it.
+stage=$(mktemp -d)
+trap 'rm -f "$listed"; rm -rf "$stage"' EXIT
+declare -A owner=()
+i=0
+for d in $patch_dirs; do
+    if [ -f "$TOP/$d/files" ]; then
+        while read -r f; do
+            [ -f "$TOP/$f" ] || die "$d/files names missing $f"
+            owner[$f]=$i
+            mkdir -p "$stage/$(dirname "$f")"
+            cp "$TOP/$f" "$stage/$f"
+        done < <(grep -v '^\s*\(#\|$\)' "$TOP/$d/files")
+    fi
+    i=$((i + 1))
+done
+dirs=($patch_dirs)
+for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do
+    d=${dirs[i]}
+    for p in $(cd "$TOP" && git ls-files "$d/*.diff"); do
+        ours=()
+        for f in $(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "$TOP/$p"); do
+            [ -n "${owner[$f]:-}" ] || continue
+            # Before the patch that replaces an upstream file with ours,
+            # a hunk is against the upstream file: nothing to take out.
+            if [ "${owner[$f]}" -gt "$i" ] &&
+                    git --git-dir="$BASE_REPO" cat-file -e "base:$f" 2>/dev/null; then
+                continue
+            fi
+            [ "${owner[$f]}" -lt "$i" ] ||
+                die "$p has hunks against $f, which ${dirs[${owner[$f]}]} adds: only a later patch can"
+            [ "$f" != MAINTAINERS ] || die "$p: no hunks against MAINTAINERS (spliced whole)"
+            ours+=(--include="$f")
+        done
+        [ ${#ours[@]} = 0 ] && continue
+        (cd "$stage" && GIT_CEILING_DIRECTORIES=$stage/.. \
+            git apply -R --whitespace=nowarn "${ours[@]}" "$TOP/$p") ||
+            die "$p: its hunks against our files do not come back out of the work tree's files (regenerate them, series/README.md)"
+    done
+done
 
 splice_maintainers() {
     # Insert our section after the "X86 Xen CPUs" one (ends at a blank line).
@@ -53,12 +102,11 @@ for d in $patch_dirs; do
     d=$TOP/$d
     if [ -f "$d/files" ]; then
         grep -v '^\s*\(#\|$\)' "$d/files" | while read -r f; do
-            [ -f "$TOP/$f" ] || die "$d/files names missing $f"
             if [ "$f" = MAINTAINERS ]; then
-                splice_maintainers "$TOP/$f"
+                splice_maintainers "$stage/$f"
             else
                 mkdir -p "$SERIES_REPO/$(dirname "$f")"
-                cp "$TOP/$f" "$SERIES_REPO/$f"
+                cp "$stage/$f" "$SERIES_REPO/$f"
             fi
         done
     fi
@@ -72,6 +120,12 @@ for d in $patch_dirs; do
     n=$((n + 1))
 done
 log "series: $n patches on $(cat "$BASE_REPO/base-version")"
+# Taking hunks out and putting them back must give the work tree's files.
+for f in "${!owner[@]}"; do
+    [ "$f" = MAINTAINERS ] && continue
+    cmp -s "$TOP/$f" "$SERIES_REPO/$f" ||
+        die "$f: the series ends with a different file than the work tree's"
+done
 
 mkdir -p "$SRC"
 # No -t: a file whose content did not change is not touched at all.

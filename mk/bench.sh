@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Run every benchmark (bench/*/run.sh).  Each prints its own table with
 # ratios against Debian's stock build measured in the same run.
 . "$(dirname "$0")/common.sh"

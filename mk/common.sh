@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared settings for the project's driver scripts (sourced, not run).
 #
 # The project tree holds only our own files; everything upstream comes from

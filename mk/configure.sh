@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Configure the lean build in $QBUILD: x86_64-softmmu only, Xen as the one
 # accelerator (qtest is always there for the tests), our device set, no
 # TCG/KVM, only the tools the tests need, and io_uring (liburing) as the

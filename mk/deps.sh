@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Install what a fresh Debian 12 machine lacks, idempotently: the deb-src
 # entries `apt-get source qemu` needs, the build dependencies of a lean
 # Xen-enabled QEMU, the Xen 4.17 libraries and headers, and the stock

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Fetch the base once: Debian 12's QEMU 7.2 source package with Debian's
 # patches applied, committed as a pristine git repository in the cache
 # ($BASE_REPO, tag "base").  Later runs reuse it untouched.

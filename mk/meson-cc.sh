@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Compile and link extra programs exactly as the QEMU build does (sourced).
 #
 #   meson_cflags FILE   the compile flags meson uses for FILE (a path

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The main job (`make run`, after `make build series`).
 #
 # 1. Show that the built device model offers the xen accelerator.

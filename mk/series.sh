@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Emit the series as `git format-patch` files with a cover letter into
 # series-out/, from the commits mk/assemble.sh made on top of the base.
 . "$(dirname "$0")/common.sh"

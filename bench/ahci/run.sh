@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # AHCI NCQ read benchmark (make bench): the guest workload of
 # tests/xensim/workload on xensim, against our QEMU and Debian's stock one
 # in the same run.  Sequential (128 KiB as 32 scattered 4 KiB pages) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """ioreq round trips and buffered throughput, ours against stock.
 
 Both device models run at once on their own xensim (libxl-style launcher,

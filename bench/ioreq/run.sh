@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ioreq benchmark (make bench): synchronous PIO and MMIO round trips, the
 # device model's CPU time per synchronous ioreq, and buffered write
 # throughput, for our QEMU and Debian's stock one on xensim in the same

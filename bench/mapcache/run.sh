@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Map cache benchmark (make bench): QEMU 7.2's xen-mapcache.c, taken from
 # the pristine base, against ours from the assembled tree, compiled with
 # the build's own flags into one harness over the same in-process

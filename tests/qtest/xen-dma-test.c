@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QTest testcase for the guest's view of an i440FX PC: PCI enumeration
  * through CF8/CFC and a PIIX IDE bus-master DMA read into guest RAM.

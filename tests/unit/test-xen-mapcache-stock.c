@@ -10,7 +10,7 @@
  * All three are linked into this program over the in-process backend of
  * the unit test (tests/unit/test-xen-mapcache-backend.c); 7.2's functions
  * are renamed stock_* and unfixed_* at compile time
- * (mk/check.d/22-mapcache-stock.sh builds it).  Each scenario runs in a
+ * (tests/check.d/22-mapcache-stock.sh builds it).  Each scenario runs in a
  * child process per cache, so that 7.2's abort() on an unknown pointer
  * is a result, not the end of the run.  A scenario is judged only by
  * what a device would see: a reverse lookup answering another guest

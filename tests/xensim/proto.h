@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim transport: the one wire protocol between the replacement Xen
  * libraries (tests/xensim/lib/) and the simulated hypervisor (xensim-hv).

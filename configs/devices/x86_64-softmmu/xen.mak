@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Devices of QEMU as a Xen HVM device model (--with-devices-x86_64=xen).
 # Only what libxl hands a guest: the PC machines (xenfv is i440fx), Q35 with
 # its ICH9 AHCI, the VGA and NIC models xl.cfg offers, and USB tablets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim qtest bridge: installed as build/xensim/qemu-system-x86_64, so
  * that QTEST_QEMU_BINARY can name it and any libqtest test runs unchanged
@@ -625,6 +626,7 @@ static void serve(void)
             { .fd = g.sigfd, .events = POLLIN },
         };
         char *nl, *line;
+        size_t seen;
         ssize_t r;
 
         if (g.b.qfd_dead) {
@@ -654,6 +656,8 @@ static void serve(void)
             buf = nb;
             cap = ncap;
         }
+        /* buf[0..len) is a partial line: search only what arrives */
+        seen = len;
         r = read(g.b.qfd, buf + len, cap - len - 1);
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
             continue;
@@ -663,7 +667,8 @@ static void serve(void)
         }
         len += r;
         line = buf;
-        while ((nl = memchr(line, '\n', buf + len - line))) {
+        while ((nl = memchr(line + seen, '\n', buf + len - line - seen))) {
+            seen = 0;
             *nl = 0;
             if (discarding) {
                 discarding = false;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim qtest bridge: the qtest protocol (QEMU's softmmu/qtest.c is the
  * server side, tests/qtest/libqtest.c the client), answered by playing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # xensim: what the bridge/ and workload/ Makefiles share (their output
 # directory, compiler flags and the common helpers).  Include it after
 # setting SRC to the including Makefile's directory.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim sockio: socket and line-protocol helpers shared by the xensim
  * programs and libraries; see sockio.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim sockio: the small socket and line-protocol helpers that
  * xensim-hv, xenstored, the replacement libraries, the qtest bridge and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv control socket: a line protocol that drives the guest side
  * (vcpu.h) and inspects or perturbs the simulator; the command set is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv dm_op: executes one struct xen_dm_op from the device model
  * with the argument checks Xen's dm.c applies (non-zero pads, wrapping

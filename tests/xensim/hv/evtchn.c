@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv event channels: the guest's port space (where ioreq servers
  * allocate their per-vCPU and buffered ports) and dom0's port space

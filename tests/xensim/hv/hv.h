@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv internals: the state of the simulated hypervisor and the
  * single guest domain it runs.

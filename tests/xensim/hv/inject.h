@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim hostile-ioreq injection: the C API for writing what Xen would
  * never write into an ioreq server's shared pages (for device-model

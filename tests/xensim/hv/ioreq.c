@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv ioreq servers: creation (two pages outside the guest's p2m:
  * frame 0 the buffered ring, frame 1 the vCPU slots), per-vCPU and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim interrupt log: every edge of every GSI (as the device model
  * drives them through ISA IRQ, PCI INTx and link-route dm_ops) and every

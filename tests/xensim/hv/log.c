@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv logging and counters.  Traces go to stderr unless --quiet;
  * device-model bugs always do, prefixed "xensim-hv: DM BUG:" so tests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv: the simulated Xen 4.17 hypervisor process.  Parses the
  * command line, builds the guest (memory, vCPUs), serves the libraries

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv guest memory: one memfd holds every guest page; the p2m maps
  * gfns to memfd offsets.  Foreign maps are mmaps of the memfd, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim-hv server thread: accepts library connections on the main
  * socket and control connections on the control socket, and answers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim vCPU API: the guest side of the simulated hypervisor, callable
  * from any thread inside the xensim-hv process (the control socket uses

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """xensim launcher: start a device model the way libxl 4.17 does, on xensim.
 
 Installed as build/xensim/run.  It starts xensim's xenstored and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim library side of the transport (see ../proto.h): one connection
  * per library handle, synchronous request/reply under the handle's lock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim libxendevicemodel.so.1: each call is one XEN_DMOP_* operation,
  * packed in Xen's own struct xen_dm_op and sent to xensim-hv, which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim libxenevtchn.so.1: event channels of the simulated host.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim libxenforeignmemory.so.1: foreign maps of the simulated guest's
  * memory and of ioreq server resources.

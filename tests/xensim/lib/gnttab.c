@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim libxengnttab.so.1: grant tables.  The simulated HVM guest
  * grants nothing, so handles open (QEMU's backend core probes one) and

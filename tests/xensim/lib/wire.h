@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim wire helpers shared by the libraries and the hypervisor:
  * whole-message send/receive on a SOCK_STREAM Unix socket, with fds as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim libxenctrl.so.4.17: the slice of libxenctrl a Xen device model
  * imports, each call forwarded to xensim-hv (see ../proto.h).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # xensim ABI contract: the replacement libraries in $1 (build/xensim/lib)
 # export exactly the versioned symbols of Debian's Xen 4.17 libraries
 # (libxenctrl: every symbol the given QEMU binaries import, at
@@ -61,4 +62,5 @@ symbols $(basename "$qemu") imports${missing:+ (missing: $missing)}"
     LD_LIBRARY_PATH=$libdir "$qemu" -version >/dev/null 2>&1
     tap $? "$(basename "$qemu") loads the replacement libraries"
 done
+echo "1..$n"
 exit $rc

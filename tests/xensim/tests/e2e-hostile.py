@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Hostile ioreqs and ring entries against a device model on xensim.
 
 Each case starts a fresh device model with the libxl-style launcher

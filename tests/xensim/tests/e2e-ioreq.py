@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The ioreq paths against real devices, on xensim.
 
 One device model per binary, started like libxl does (build/xensim/run

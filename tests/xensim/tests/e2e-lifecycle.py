@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Lifecycle pieces testable with today's launcher, on xensim.
 
 One device model per binary (build/xensim/run --keep, std VGA):

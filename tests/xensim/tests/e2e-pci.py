@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """xensim end to end: a real QEMU device model (Debian's stock binary and,
 when built, ours) runs on xensim-hv + xenstored with a libxl-style argv,
 reaches running, and answers PCI config reads of every device on bus 0

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim unit-test harness: TAP output, a private xensim-hv per test
  * program (sockets and stderr log in a temporary directory), and a client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim unit test: foreign memory.  Maps of guest RAM see the same
  * bytes as the guest (control socket memread/memwrite); unpopulated gfns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim unit test: ioreq round trips against a tiny fake device model
  * running in a thread of this process, written the way QEMU's xen-hvm

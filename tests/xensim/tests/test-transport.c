@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim unit test: library <-> hypervisor transport.  Every replacement
  * library opens a handle against a private xensim-hv; calls come back

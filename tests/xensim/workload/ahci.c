@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ahci-workload: the guest's AHCI driver (see ahci.h).  Register layout
  * from the AHCI 1.3 specification: HBA registers at ABAR, port p's at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ahci-workload: a guest's AHCI driver, running on a xensim vCPU.
  *

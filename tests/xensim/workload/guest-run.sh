@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Run ahci-workload against one QEMU binary on xensim, as libxl starts it.
 #
 #   guest-run.sh [--sim DIR] [--domid N] [--memory MiB] BINARY IMAGE \

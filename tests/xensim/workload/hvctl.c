@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ahci-workload: the guest's view through xensim-hv's control socket
  * (the shared client, ../common/ctlclient.h, under guest-level helpers:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ahci-workload: client of xensim-hv's control socket (the guest's CPU)
  * and of QEMU's QMP monitor (the host's view of the disk).

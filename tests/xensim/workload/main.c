@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ahci-workload: a guest's disk workload on xensim's simulated vCPU, for
  * QEMU's AHCI device model (see ../README-workload.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim xenstored: the in-memory node tree (see store.h for the
  * invariants).  Mutators either complete or leave the tree untouched:

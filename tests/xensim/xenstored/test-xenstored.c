@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Unit tests for xensim's xenstored, driven through Debian's real
  * libxenstore (the library QEMU and libxl use) plus a raw socket for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xensim xenstored: a small xenstore daemon for the Xen simulator.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The qtest bridge against a hostile or unlucky libqtest (TAP output).
 
 Plays libqtest's side by hand: listens on a qtest and a QMP socket,
@@ -258,3 +259,4 @@ p.qmp_handshake()
 p.q.close()
 rc, err = p.wait()
 tap(rc == 0, "libqtest hanging up stops QEMU cleanly (%s)" % rc, err)
+print("1..%d" % n)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A scripted stand-in for QEMU, for testing the xensim launcher itself.
 
 It checks that its argv is shaped as libxl 4.17 builds it, writes

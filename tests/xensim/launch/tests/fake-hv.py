@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A scripted stand-in for xensim-hv, for testing the launcher itself.
 
 It listens on --socket and --control (appearing by atomic rename, as the

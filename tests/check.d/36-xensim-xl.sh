@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Debian's real toolstack under xensim (issue #16): xl 4.17 and libxl,
+# unchanged, create an HVM guest on xensim-hv --toolstack and launch the
+# device model themselves, once with our QEMU and once with Debian's
+# stock one as device_model_override; tests/xensim/xl/xl-e2e.py checks
+# the argv libxl built (/proc/PID/cmdline), the QMP handshake, the
+# device-model state, xl cd-eject/cd-insert and pause/unpause, the vCPU
+# player after unpause, that xl destroy leaves no device model, no
+# background xl and no xenstore node behind, a second domain powered off
+# by the guest (ACPI S5) and destroyed by xl's on_poweroff; each once
+# more with dm_restrict = 1 (chroot, -runas, QMP by fd).
+set -uo pipefail
+: "${TOP:?}" "${BUILD:?}"
+. "$(dirname "$0")/lib/tap.sh"
+out=$BUILD/xensim
+# checks per run: plain, dm_restrict = 1 (one more)
+plain=22
+restrict=23
+total=$((1 + 2 * (plain + restrict)))
+tap_plan $total
+ok() { tap_ok "$@"; }
+notok() { tap_notok "$@"; }
+
+if [ ! -x /usr/lib/xen-4.17/bin/xl ] || ! command -v unshare >/dev/null ||
+   [ "$(id -u)" != 0 ]; then
+    for i in $(seq $total); do
+        tap_skip "xl end to end" "needs root, unshare and xen-utils-4.17 (mk/deps.sh)"
+    done
+    exit 0
+fi
+# make build builds them (tests/xensim's all: hv, shim, xenstored).
+tap_need "$out/xensim-hv" "$out/shim/libxensim-devxen.so" \
+    "$out/xenstored" && ok "xensim-hv, the devxen shim and xenstored built"
+
+run() {
+    local dm=$1 bin=$2 mode=$3 want=$4 seen=0 line
+    echo "# $dm, $mode: device_model_override = $bin"
+    while IFS= read -r line; do
+        if [[ $line =~ ^(not\ )?ok\ -\ (.*)$ ]]; then
+            seen=$((seen + 1))
+            if [ -n "${BASH_REMATCH[1]}" ]; then
+                notok "$dm, $mode: ${BASH_REMATCH[2]}"
+            else
+                ok "$dm, $mode: ${BASH_REMATCH[2]}"
+            fi
+        else
+            echo "$line"
+        fi
+    done < <(timeout 300 python3 "$TOP/tests/xensim/xl/xl-e2e.py" \
+                 --xensim "$out" --dm "$bin" \
+                 $([ "$mode" = dm_restrict ] && echo --dm-restrict) 2>&1)
+    while [ "$seen" -lt "$want" ]; do
+        seen=$((seen + 1))
+        notok "$dm, $mode: check $seen of $want did not run"
+    done
+}
+
+for dm in ours stock; do
+    case $dm in
+    ours) bin=$BUILD/qemu-system-x86_64 ;;
+    stock) bin=/usr/libexec/xen-qemu-system-i386 ;;
+    esac
+    run $dm "$bin" plain $plain
+    run $dm "$bin" dm_restrict $restrict
+done
