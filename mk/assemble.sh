@@ -67,7 +67,8 @@ for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do
     d=${dirs[i]}
     for p in $(cd "$TOP" && git ls-files "$d/*.diff"); do
         ours=()
-        for f in $(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "$TOP/$p"); do
+        # (a diff made by diff -u has no "diff --git" lines: read +++ too)
+        for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$TOP/$p" | sort -u); do
             [ -n "${owner[$f]:-}" ] || continue
             # Before the patch that replaces an upstream file with ours,
             # a hunk is against the upstream file: nothing to take out.
