@@ -6,6 +6,7 @@
 #   make series   git format-patch series (with cover letter) in series-out/
 #   make bench    benchmarks (bench/), ratios against Debian's stock build
 #   make install  PREFIX=/usr/local: install the device model for Xen hosts
+#   make fuzz     the ioreq fuzzer for FUZZ_SECONDS (default 3600), tests/fuzz
 
 SHELL := /bin/bash
 PREFIX ?= /usr/local
@@ -17,7 +18,7 @@ QTESTS := ahci-test ide-test fdc-test rtl8139-test i440fx-test q35-test \
 # Our unit tests inside QEMU's tree (tests/unit).
 UNIT_TESTS := test-xen-mapcache test-xen-mapcache-mutant
 
-.PHONY: print-qtests all deps base assemble configure build build-locked check run series bench install clean distclean
+.PHONY: print-qtests all deps base assemble configure build build-locked check run series bench install fuzz clean distclean
 
 all: build
 
@@ -61,6 +62,9 @@ run: build series
 
 bench: build
 	@bash mk/bench.sh
+
+fuzz: build
+	@bash mk/fuzz.sh
 
 install: build
 	install -D -m 0755 $(BUILD)/qemu/qemu-system-x86_64 \

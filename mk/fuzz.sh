@@ -1,0 +1,63 @@
+#!/bin/bash
+# make fuzz: the coverage-guided ioreq fuzzing campaign (tests/fuzz).
+#
+# afl-fuzz drives build/fuzz/xsfuzz, which plays each input into the
+# ASan+UBSan, coverage-instrumented QEMU (mk/build-fuzz.sh) under xensim.
+# FUZZ_SECONDS (default 3600) bounds the run; FUZZ_OUT (default
+# build/fuzz/campaign) keeps its corpus, crashes and findings.  Prints
+# executions, exec/s, coverage edges and findings; exits 1 if there is a
+# finding (afl-fuzz's crashes and hangs, xsfuzz's finding reports).
+# XSFUZZ_QEMU overrides the QEMU binary (e.g. a planted-bug mutant).
+. "$(dirname "$0")/common.sh"
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-3600}
+F=$BUILD/fuzz
+OUT=${FUZZ_OUT:-$F/campaign}
+
+command -v afl-fuzz >/dev/null || die "afl-fuzz missing (make deps)"
+make --no-print-directory -s -C "$TOP/tests/xensim" O="$BUILD/xensim" >/dev/null
+make --no-print-directory -s -C "$TOP/tests/fuzz" O="$F"
+if [ -z "${XSFUZZ_QEMU:-}" ]; then
+    bash "$TOP/mk/build-fuzz.sh"
+    XSFUZZ_QEMU=$BUILD/qemu-fuzz/qemu-system-x86_64
+fi
+python3 "$TOP/tests/fuzz/mkseeds.py" "$F" >/dev/null
+
+rm -rf "$OUT"
+mkdir -p "$OUT/work" "$OUT/findings"
+log "fuzzing $XSFUZZ_QEMU for $FUZZ_SECONDS s (output in $OUT)"
+start=$(date +%s)
+# afl-fuzz: no CPU binding or governor checks on a shared machine; no UI.
+# AFL_MAP_SIZE covers QEMU's edges (xsfuzz's own are few).
+AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+AFL_NO_UI=1 AFL_FAST_CAL=1 AFL_MAP_SIZE=${AFL_MAP_SIZE:-1048576} \
+AFL_FORKSRV_INIT_TMOUT=60000 \
+XSFUZZ_SIM=$BUILD/xensim XSFUZZ_QEMU=$XSFUZZ_QEMU XSFUZZ_WORK=$OUT/work \
+XSFUZZ_FINDINGS=$OUT/findings TMPDIR=$OUT/work \
+    nice afl-fuzz -i "$F/seeds" -o "$OUT" -x "$F/xsfuzz.dict" -t 30000 \
+        -V "$FUZZ_SECONDS" -- "$F/xsfuzz" >"$OUT/afl.log" 2>&1
+rc=$?
+# afl-fuzz kills xsfuzz, not the device model it left running
+for d in "$OUT"/work/xensim-run.*; do
+    [ -d "$d" ] && "$BUILD/xensim/run" --stop "$d" >/dev/null 2>&1
+done
+stats=$OUT/default/fuzzer_stats
+stat() { sed -n "s/^$1 *: *//p" "$stats" 2>/dev/null; }
+crashes=$(find "$OUT/default/crashes" -type f ! -name README.txt 2>/dev/null | wc -l)
+hangs=$(find "$OUT/default/hangs" -type f 2>/dev/null | wc -l)
+reports=$(find "$OUT/findings" -type f 2>/dev/null | wc -l)
+elapsed=$(( $(date +%s) - start ))
+if [ ! -s "$stats" ]; then
+    tail -20 "$OUT/afl.log" >&2
+    die "afl-fuzz did not run (status $rc, see $OUT/afl.log)"
+fi
+echo "fuzz: $(stat execs_done) executions in $(stat run_time) s" \
+     "($(stat execs_per_sec) exec/s), $(stat edges_found) edges" \
+     "(of $(stat total_edges) in the map), corpus $(stat corpus_count)," \
+     "stability $(stat stability), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "fuzz: findings: $crashes crashes, $hangs hangs, $reports reports" \
+     "($elapsed s wall)"
+for r in "$OUT"/findings/*; do
+    [ -f "$r" ] && echo "fuzz:   $(basename "$r"): $(sed -n 's/^detail: //p' "$r")"
+done
+[ "$crashes" = 0 ] && [ "$hangs" = 0 ] && [ "$reports" = 0 ]
