@@ -23,14 +23,20 @@ if [ -z "${XSFUZZ_QEMU:-}" ]; then
 fi
 python3 "$TOP/tests/fuzz/mkseeds.py" "$F" >/dev/null
 
+# The map must hold QEMU's edges (its runtime says how many) and
+# xsfuzz's few: round up to a power of two.
+qemu_edges=$(AFL_DUMP_MAP_SIZE=1 "$XSFUZZ_QEMU" 2>/dev/null | tail -1 || true)
+case $qemu_edges in ''|*[!0-9]*) qemu_edges=65536 ;; esac
+map=65536
+while [ $map -lt $((qemu_edges + 4096)) ]; do map=$((map * 2)); done
+
 rm -rf "$OUT"
 mkdir -p "$OUT/work" "$OUT/findings"
 log "fuzzing $XSFUZZ_QEMU for $FUZZ_SECONDS s (output in $OUT)"
 start=$(date +%s)
 # afl-fuzz: no CPU binding or governor checks on a shared machine; no UI.
-# AFL_MAP_SIZE covers QEMU's edges (xsfuzz's own are few).
 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
-AFL_NO_UI=1 AFL_FAST_CAL=1 AFL_MAP_SIZE=${AFL_MAP_SIZE:-1048576} \
+AFL_NO_UI=1 AFL_FAST_CAL=1 AFL_MAP_SIZE=$map XSFUZZ_MAP_SIZE=$map \
 AFL_FORKSRV_INIT_TMOUT=60000 \
 XSFUZZ_SIM=$BUILD/xensim XSFUZZ_QEMU=$XSFUZZ_QEMU XSFUZZ_WORK=$OUT/work \
 XSFUZZ_FINDINGS=$OUT/findings TMPDIR=$OUT/work \

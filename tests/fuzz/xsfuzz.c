@@ -61,6 +61,8 @@
 
 #ifdef __AFL_FUZZ_TESTCASE_LEN
 __AFL_FUZZ_INIT();
+/* AFL++'s runtime: the edge count, and the map size it reports */
+extern uint32_t __afl_final_loc, __afl_map_size;
 #endif
 
 /* ---- guest memory layout the inputs use ---- */
@@ -111,6 +113,8 @@ typedef struct Target {
     uint64_t abar;
     uint16_t bmide;
     unsigned long findings;
+    unsigned long unanswered_hostile;   /* hostile requests left busy */
+    unsigned long played;               /* inputs, over all targets */
 } Target;
 
 static Target *tgt;
@@ -177,11 +181,14 @@ typedef struct Ctl {
     /* results of the last flush */
     unsigned timeouts;          /* "err ETIMEDOUT" replies */
     unsigned ordinary_timeouts; /* ... of Xen-shaped accesses */
+    unsigned input_timeouts[2]; /* this input's: [0] hostile, [1] ordinary */
     char last[512];             /* the last final line */
     char *body;                 /* body lines of the last flush */
     size_t bodylen, bodycap;
     bool broken;
     uint8_t kinds[BATCH * 4];   /* per pending line: 1 = ordinary */
+    char lines[BATCH * 4][160]; /* per pending line: its start */
+    char timed_out[200];        /* this input's first line timing out */
 } Ctl;
 
 static Ctl ctl = { .fd = -1 };
@@ -226,6 +233,8 @@ static void ctl_queue_kind(bool ordinary, const char *fmt, ...)
     }
     memcpy(ctl.out + ctl.outlen, line, n);
     ctl.outlen += n;
+    snprintf(ctl.lines[ctl.pending], sizeof(ctl.lines[0]), "%.*s",
+             n - 1, line);
     ctl.kinds[ctl.pending++] = ordinary;
     if (ctl.pending >= BATCH) {
         ctl_flush();
@@ -316,6 +325,11 @@ static int ctl_flush(void)
                 if (strstr(ctl.in, "err ETIMEDOUT")) {
                     ctl.timeouts++;
                     ctl.ordinary_timeouts += ctl.kinds[done];
+                    if (!ctl.input_timeouts[0] && !ctl.input_timeouts[1]) {
+                        snprintf(ctl.timed_out, sizeof(ctl.timed_out),
+                                 "%s", ctl.lines[done]);
+                    }
+                    ctl.input_timeouts[ctl.kinds[done]]++;
                 }
                 if (trace) {
                     fprintf(stderr, "  -> %s\n", ctl.in);
@@ -680,7 +694,7 @@ static void target_start(void)
     make_image(ide, 4 << 20);
     snprintf(cmd, sizeof(cmd),
              "exec %s/run --keep --memory 128 --vcpus 2 --disk %s "
-             "--hdtype ahci --hv-timeout-ms 2000 -- %s "
+             "--hdtype ahci --hv-timeout-ms 10000 -- %s "
              "-drive file=%s,if=ide,index=1,format=raw,cache=writeback "
              "2>>%s/launch.log",
              sim_dir, ahci, qemu_bin, ide, work_dir);
@@ -1166,7 +1180,7 @@ static void hostile_ioreq(In *in)
     uint32_t cnt = count & 0x80000000u ? count : count % 0x1100;
     ctl_queue_hostile("ioreq server=%u cpu=%u type=%u addr=%#llx "
                       "data=%#llx size=%u count=%u dir=%u df=%u ptr=%u "
-                      "timeout=500%s",
+                      "timeout=3000%s",
                       tgt->server, st.cpu, t,
                       (unsigned long long)addr, (unsigned long long)data,
                       sz, cnt, fl & 1, fl >> 1 & 1, fl >> 7 & 1, race);
@@ -1430,31 +1444,62 @@ static bool new_dm_bugs(char *report, size_t len)
     return all_ring && report[0];
 }
 
+/* The state of vCPU cpu's slot, -1 if unknown. */
+static int slot_state_of(unsigned cpu)
+{
+    const char *p;
+
+    ctl_queue("cpu %u", cpu);
+    if (ctl_cmd("slotget %u", tgt->server) < 0 ||
+        !(p = strstr(ctl.last, "state="))) {
+        return -1;
+    }
+    return atoi(p + 6);
+}
+
 static void check_target(void)
 {
     char detail[600];
-    bool ordinary_timeout = ctl.ordinary_timeouts > 0;
     char last[512];
 
     snprintf(last, sizeof(last), "%s", ctl.last);
     if (!qemu_alive()) {
         finding("crash", "QEMU died");
     }
-    if (ctl_connect() < 0 ||
-        ctl_cmd("liveness %u 2000", tgt->server) < 0) {
+    if (ctl_connect() < 0) {
         finding("hv", "the simulator stopped replying");
     }
-    if (!strstr(ctl.last, "alive=1")) {
-        finding("crash", "QEMU died (liveness)");
-    }
-    if (!strstr(ctl.last, "answering=1")) {
-        finding("hang", "QEMU alive but not answering a config read");
-    }
-    if (ordinary_timeout) {
-        snprintf(detail, sizeof(detail),
-                 "an ordinary access timed out (%s)", last);
+    if (ctl.input_timeouts[1]) {
+        snprintf(detail, sizeof(detail), "an ordinary access timed out "
+                 "(first timeout: %s)", ctl.timed_out);
         finding("timeout", detail);
     }
+    /*
+     * Every vCPU: a hostile request QEMU did not answer leaves its slot
+     * busy (Xen's vCPU would wait for ever); hand it back so the next
+     * input starts clean, then the vCPU must be served again.
+     */
+    for (unsigned cpu = 0; cpu < 2; cpu++) {
+        int state = slot_state_of(cpu);
+
+        if (state > 0 && ctl.input_timeouts[0]) {
+            tgt->unanswered_hostile++;
+            ctl_cmd("slotset %u state 0", tgt->server);
+        }
+        if (ctl_cmd("liveness %u 5000", tgt->server) < 0) {
+            finding("hv", "the simulator stopped replying");
+        }
+        if (!strstr(ctl.last, "alive=1")) {
+            finding("crash", "QEMU died (liveness)");
+        }
+        if (!strstr(ctl.last, "answering=1")) {
+            snprintf(detail, sizeof(detail), "QEMU alive but vCPU %u's "
+                     "ordinary config read is not answered (slot state %d "
+                     "after the input)", cpu, state);
+            finding("hang", detail);
+        }
+    }
+    ctl_queue("cpu 0");
     ctl_cmd("counters");
     uint64_t bugs = counter("dm_bugs");
     if (bugs != tgt->dm_bugs) {
@@ -1468,6 +1513,21 @@ static void check_target(void)
         if (!ours) {
             finding("dm-bug", detail);
         }
+    }
+}
+
+/* $XSFUZZ_WORK/xsfuzz-stats: the campaign's own figures. */
+static void write_stats(void)
+{
+    char path[400];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/xsfuzz-stats", work_dir);
+    f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "inputs %lu\nunanswered_hostile %lu\nfindings %lu\n",
+                tgt->played, tgt->unanswered_hostile, tgt->findings);
+        fclose(f);
     }
 }
 
@@ -1489,6 +1549,7 @@ static void run_one(const uint8_t *data, size_t len)
     }
     int64_t t0 = now_us();
     reset_target();
+    ctl.input_timeouts[0] = ctl.input_timeouts[1] = 0;
     int64_t t1 = now_us();
     while (n++ < MAX_ACTIONS && decode_one(&in)) {
         if (ctl.pending == 0 && ctl.timeouts) {
@@ -1501,6 +1562,9 @@ static void run_one(const uint8_t *data, size_t len)
     ctl_flush();
     int64_t t2 = now_us();
     tgt->inputs++;
+    if (++tgt->played % 100 == 0) {
+        write_stats();
+    }
     check_target();
     if (trace) {
         fprintf(stderr, "xsfuzz: reset %lld us, actions %lld us, "
@@ -1554,6 +1618,16 @@ int main(int argc, char **argv)
 #ifdef __AFL_FUZZ_TESTCASE_LEN
     (void)argc;
     (void)argv;
+    /*
+     * The coverage is QEMU's: tell afl-fuzz (in the forkserver hello,
+     * which reports this process's edge count) that the map is as large
+     * as QEMU's, else it would look only at xsfuzz's few edges.
+     */
+    uint32_t map = strtoul(env_or("XSFUZZ_MAP_SIZE", "0"), NULL, 0);
+    if (map > __afl_final_loc) {
+        __afl_final_loc = map;
+        __afl_map_size = map;
+    }
     target_start();
     ctl_close();                /* each forked process opens its own */
     __AFL_INIT();
