@@ -8,20 +8,22 @@
 #  - a FUZZ_SMOKE_SECONDS (default 60) afl-fuzz run ends with no finding;
 #  - the sanitized QEMU passes the PCI/mapcache end-to-end test, the
 #    hostile-ioreq classes and the AHCI workload: a sanitizer report
-#    aborts QEMU, so any report fails its test.
+#    aborts QEMU, so any report fails its test;
+#  - the simulator's own libraries, hv and unit tests built with ASan +
+#    UBSan (build/xensim-san) pass those tests.
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 sim=$BUILD/xensim
 F=$BUILD/fuzz
 san=$BUILD/qemu-fuzz/qemu-system-x86_64
-echo "1..10"
+echo "1..11"
 n=0
 tap() {
     n=$((n + 1))
     if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
 }
 skip_rest() {
-    while [ $n -lt 10 ]; do n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; done
+    while [ $n -lt 11 ]; do n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; done
     exit 0
 }
 if ! command -v afl-clang-fast >/dev/null; then
@@ -93,6 +95,25 @@ rc=$?
 grep -q '^phase image: ok' "$scratch/ahci.out" || rc=1
 tap $rc "sanitized QEMU: AHCI workload (NCQ, overlap, image verified)"
 [ $rc = 0 ] || tail -8 "$scratch/ahci.out" | sed 's/^/# /'
+# The simulator itself under the sanitizers (a command-line CFLAGS
+# replaces the Makefile's, so its own flags are repeated).
+ssan=$BUILD/xensim-san
+rc=0
+nice make --no-print-directory -s -C "$TOP/tests/xensim" O="$ssan" \
+    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+-fno-sanitize-recover=undefined -Wall -Werror -std=gnu11 -D_GNU_SOURCE \
+-D__XEN_TOOLS__" libs hv tests >"$scratch/xsan-build.out" 2>&1 || rc=1
+tests_ok=0
+for t in test-transport test-fmem test-ioreq; do
+    [ $rc = 0 ] || break
+    ASAN_OPTIONS=detect_leaks=0:allow_user_segv_handler=1 \
+        timeout 600 "$ssan/tests/$t" >"$scratch/xsan-$t.out" 2>&1 || rc=1
+    grep -q '^not ok' "$scratch/xsan-$t.out" && rc=1
+    tests_ok=$((tests_ok + $(grep -c '^ok' "$scratch/xsan-$t.out")))
+done
+tap $rc "sanitized simulator: its unit tests pass ($tests_ok ok)"
+[ $rc = 0 ] || grep -h -E '^not ok|ERROR|error:' "$scratch"/xsan-*.out |
+    head -5 | sed 's/^/# /'
 grep -h -E 'ERROR: AddressSanitizer|runtime error:' "$scratch"/*.out \
     >"$scratch/reports" 2>/dev/null
 [ ! -s "$scratch/reports" ]
