@@ -188,6 +188,7 @@ typedef struct Ctl {
     bool broken;
     uint8_t kinds[BATCH * 4];   /* per pending line: 1 = ordinary */
     char lines[BATCH * 4][160]; /* per pending line: its start */
+    char replies[BATCH * 4][160]; /* per line of the last flush: reply */
     char timed_out[200];        /* this input's first line timing out */
 } Ctl;
 
@@ -322,6 +323,8 @@ static int ctl_flush(void)
             len = nl - ctl.in;
             if (!strncmp(ctl.in, "ok", 2) || !strncmp(ctl.in, "err", 3)) {
                 snprintf(ctl.last, sizeof(ctl.last), "%.500s", ctl.in);
+                snprintf(ctl.replies[done], sizeof(ctl.replies[0]), "%.150s",
+                         ctl.in);
                 if (strstr(ctl.in, "err ETIMEDOUT")) {
                     ctl.timeouts++;
                     ctl.ordinary_timeouts += ctl.kinds[done];
@@ -1393,7 +1396,7 @@ static void reset_target(void)
         (!qmp_reset_seen && qmp_wait("\"RESET\"", 10000) < 0) ||
         (qmp_stop_seen && qmp_exec("{\"execute\": \"cont\"}") < 0)) {
         if (!qemu_alive()) {
-            finding("crash", "QEMU died (seen at the reset after the input)");
+            finding("crash", "QEMU died (at the reset after the input)");
         }
         finding("qmp", "QMP system_reset/cont failed");
     }
@@ -1402,13 +1405,16 @@ static void reset_target(void)
         fprintf(stderr, "xsfuzz: QMP reset %lld us\n",
                 (long long)(now_us() - r0));
     }
+    /* one PCI_CONFIG ioreq each, as Xen sends them after CF8/CFC */
     for (unsigned i = 0; i < tgt->ncfgw; i++) {
-        cfg_write(tgt->cfgw[i].bdf, tgt->cfgw[i].reg, 4, tgt->cfgw[i].val);
+        ctl_queue("ioreq server=%u type=%u addr=%#llx size=4 data=%#x",
+                  tgt->server, IOREQ_PCI_CONFIG,
+                  (unsigned long long)tgt->cfgw[i].bdf << 32 |
+                  tgt->cfgw[i].reg, tgt->cfgw[i].val);
     }
     ctl_queue("memset %#llx %#llx 0", (unsigned long long)SCRATCH_LO,
               (unsigned long long)SCRATCH_LEN);
     ctl_flush();
-    memset(&st, 0, sizeof(st));
 }
 
 /*
@@ -1457,6 +1463,8 @@ static int slot_state_of(unsigned cpu)
     return atoi(p + 6);
 }
 
+static void check_dm_bugs(void);
+
 static void check_target(void)
 {
     char detail[600];
@@ -1479,6 +1487,32 @@ static void check_target(void)
      * busy (Xen's vCPU would wait for ever); hand it back so the next
      * input starts clean, then the vCPU must be served again.
      */
+    if (!ctl.input_timeouts[0]) {
+        /* the common case, in one round trip */
+        ctl_queue("cpu 0");
+        ctl_queue("liveness %u 5000", tgt->server);
+        ctl_queue("cpu 1");
+        ctl_queue("liveness %u 5000", tgt->server);
+        ctl_queue("cpu 0");
+        ctl_queue("counters");
+        if (ctl_flush() < 0) {
+            finding("hv", "the simulator stopped replying");
+        }
+        for (unsigned cpu = 0; cpu < 2; cpu++) {
+            const char *r = ctl.replies[1 + 2 * cpu];
+
+            if (!strstr(r, "alive=1")) {
+                finding("crash", "QEMU died (liveness)");
+            }
+            if (!strstr(r, "answering=1")) {
+                snprintf(detail, sizeof(detail), "QEMU alive but vCPU %u's "
+                         "ordinary config read is not answered", cpu);
+                finding("hang", detail);
+            }
+        }
+        check_dm_bugs();
+        return;
+    }
     for (unsigned cpu = 0; cpu < 2; cpu++) {
         int state = slot_state_of(cpu);
 
@@ -1501,6 +1535,13 @@ static void check_target(void)
     }
     ctl_queue("cpu 0");
     ctl_cmd("counters");
+    check_dm_bugs();
+}
+
+/* After "counters": the dm_bugs counter must not have moved. */
+static void check_dm_bugs(void)
+{
+    char detail[600];
     uint64_t bugs = counter("dm_bugs");
     if (bugs != tgt->dm_bugs) {
         char report[400];
@@ -1547,10 +1588,11 @@ static void run_one(const uint8_t *data, size_t len)
     if (ctl_connect() < 0) {
         finding("hv", "cannot reach the simulator's control socket");
     }
-    int64_t t0 = now_us();
-    reset_target();
+    /* the reset comes after the input, so that what the input left
+     * behind (an in-flight DMA, a ballooned page) fails with it */
+    memset(&st, 0, sizeof(st));
     ctl.input_timeouts[0] = ctl.input_timeouts[1] = 0;
-    int64_t t1 = now_us();
+    int64_t t0 = now_us();
     while (n++ < MAX_ACTIONS && decode_one(&in)) {
         if (ctl.pending == 0 && ctl.timeouts) {
             break;              /* a vCPU is stuck; the checks say why */
@@ -1560,6 +1602,8 @@ static void run_one(const uint8_t *data, size_t len)
         }
     }
     ctl_flush();
+    int64_t t1 = now_us();
+    reset_target();
     int64_t t2 = now_us();
     tgt->inputs++;
     if (++tgt->played % 100 == 0) {
@@ -1567,7 +1611,7 @@ static void run_one(const uint8_t *data, size_t len)
     }
     check_target();
     if (trace) {
-        fprintf(stderr, "xsfuzz: reset %lld us, actions %lld us, "
+        fprintf(stderr, "xsfuzz: actions %lld us, reset %lld us, "
                 "checks %lld us\n", (long long)(t1 - t0),
                 (long long)(t2 - t1), (long long)(now_us() - t2));
     }
