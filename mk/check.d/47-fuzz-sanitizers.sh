@@ -11,6 +11,8 @@
 #    aborts QEMU, so any report fails its test;
 #  - the simulator's own libraries, hv and unit tests built with ASan +
 #    UBSan (build/xensim-san) pass those tests.
+# XEN_DM_SANITIZERS=0 skips it all (the instrumented build is the cost:
+# a second full QEMU build, with clang, ASan and UBSan).
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 sim=$BUILD/xensim
@@ -28,6 +30,9 @@ skip_rest() {
 }
 if ! command -v afl-clang-fast >/dev/null; then
     skip_rest "fuzzer" "AFL++ not installed (make deps)"
+fi
+if [ "${XEN_DM_SANITIZERS:-1}" = 0 ]; then
+    skip_rest "fuzzer and sanitizers" "XEN_DM_SANITIZERS=0"
 fi
 make --no-print-directory -s -C "$TOP/tests/xensim" O="$sim" >/dev/null &&
     make --no-print-directory -s -C "$TOP/tests/fuzz" O="$F" >/dev/null &&

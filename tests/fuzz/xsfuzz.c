@@ -1395,6 +1395,9 @@ static void reset_target(void)
         qmp_exec("{\"execute\": \"system_reset\"}") < 0 ||
         (!qmp_reset_seen && qmp_wait("\"RESET\"", 10000) < 0) ||
         (qmp_stop_seen && qmp_exec("{\"execute\": \"cont\"}") < 0)) {
+        for (int i = 0; i < 20 && qemu_alive(); i++) {
+            usleep(50000);          /* it may be dying */
+        }
         if (!qemu_alive()) {
             finding("crash", "QEMU died (at the reset after the input)");
         }
