@@ -6,7 +6,8 @@
 # FUZZ_SECONDS (default 3600) bounds the run; FUZZ_OUT (default
 # build/fuzz/campaign) keeps its corpus, crashes and findings.  Prints
 # executions, exec/s, coverage edges and findings; exits 1 if there is a
-# finding (afl-fuzz's crashes and hangs, xsfuzz's finding reports).
+# new finding (afl-fuzz's crashes and hangs, xsfuzz's finding reports not
+# matching tests/fuzz/known-findings).
 # XSFUZZ_QEMU overrides the QEMU binary (e.g. a planted-bug mutant).
 . "$(dirname "$0")/common.sh"
 
@@ -51,19 +52,38 @@ stats=$OUT/default/fuzzer_stats
 stat() { sed -n "s/^$1 *: *//p" "$stats" 2>/dev/null; }
 crashes=$(find "$OUT/default/crashes" -type f ! -name README.txt 2>/dev/null | wc -l)
 hangs=$(find "$OUT/default/hangs" -type f 2>/dev/null | wc -l)
-reports=$(find "$OUT/findings" -type f 2>/dev/null | wc -l)
 elapsed=$(( $(date +%s) - start ))
 if [ ! -s "$stats" ]; then
     tail -20 "$OUT/afl.log" >&2
     die "afl-fuzz did not run (status $rc, see $OUT/afl.log)"
 fi
+# xsfuzz writes a report for every crash it sees; those matching
+# tests/fuzz/known-findings are known open bugs, the rest are new.
+# With no report behind them, afl-fuzz's crashes and hangs are new.
+new=0 known=0
+declare -A why
+for r in "$OUT"/findings/*; do
+    [ -f "$r" ] || continue
+    reason=""
+    while IFS=$'\t' read -r re text; do
+        case $re in ''|'#'*) continue ;; esac
+        if grep -qE -- "$re" "$r"; then reason=$text; break; fi
+    done < "$TOP/tests/fuzz/known-findings"
+    if [ -n "$reason" ]; then
+        known=$((known + 1)); why[$reason]=$(( ${why[$reason]:-0} + 1 ))
+    else
+        new=$((new + 1))
+        echo "fuzz:   NEW $(basename "$r"): $(sed -n 's/^detail: //p' "$r")"
+    fi
+done
+reports=$((new + known))
+[ "$crashes" -gt "$reports" ] && new=$((new + crashes - reports))
+new=$((new + hangs))
 echo "fuzz: $(stat execs_done) executions in $(stat run_time) s" \
      "($(stat execs_per_sec) exec/s), $(stat edges_found) edges" \
      "(of $(stat total_edges) in the map), corpus $(stat corpus_count)," \
      "stability $(stat stability), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "fuzz: findings: $crashes crashes, $hangs hangs, $reports reports" \
-     "($elapsed s wall)"
-for r in "$OUT"/findings/*; do
-    [ -f "$r" ] && echo "fuzz:   $(basename "$r"): $(sed -n 's/^detail: //p' "$r")"
-done
-[ "$crashes" = 0 ] && [ "$hangs" = 0 ] && [ "$reports" = 0 ]
+echo "fuzz: findings: $new new, $known known ($crashes crashes, $hangs hangs" \
+     "saved by afl-fuzz; $reports xsfuzz reports; $elapsed s wall)"
+for k in "${!why[@]}"; do echo "fuzz:   known x${why[$k]}: $k"; done
+[ "$new" = 0 ]
