@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Show that the fuzzer finds a bug: build a mutant of the instrumented
-# QEMU whose ioreq dispatch asserts on a 2- or 4-byte port write to an
+# (PLANT_BUILD=$BUILD/qemu: the plain) QEMU whose ioreq dispatch asserts on a 2- or 4-byte port write to an
 # IDE taskfile register other than the data register (something the
 # seeds do not do, one operand byte away from what they do), fuzz it
 # for FUZZ_SECONDS (default 120) and expect a finding.  The tree is put
@@ -15,9 +15,9 @@ set -uo pipefail
 . "$TOP/mk/common.sh"
 set +e
 f=$SRC/hw/i386/xen/xen-ioreq-dispatch.c
-FB=$BUILD/qemu-fuzz
+FB=${PLANT_BUILD:-$BUILD/qemu-fuzz}   # or $BUILD/qemu, the plain build
 mutant=$BUILD/fuzz/qemu-mutant
-[ -x "$FB/qemu-system-x86_64" ] || bash "$TOP/mk/build-fuzz.sh" || exit 2
+[ -x "$FB/qemu-system-x86_64" ] || exit 2
 cp "$f" "$BUILD/fuzz/dispatch.orig"
 restore() {
     cp "$BUILD/fuzz/dispatch.orig" "$f"
@@ -46,9 +46,10 @@ trap - EXIT
 FUZZ_SECONDS=${FUZZ_SECONDS:-120} FUZZ_OUT=$BUILD/fuzz/planted \
 XSFUZZ_QEMU=$mutant bash "$TOP/mk/fuzz.sh"
 rc=$?
-grep -l "Assertion" "$BUILD"/fuzz/planted/findings/* 2>/dev/null | head -3
-grep -h -m1 "Assertion" "$BUILD"/fuzz/planted/findings/* 2>/dev/null | head -1
-if [ $rc = 1 ] && grep -q "Assertion" "$BUILD"/fuzz/planted/findings/* 2>/dev/null; then
+planted="xen_ioreq_dispatch: Assertion"
+grep -l "$planted" "$BUILD"/fuzz/planted/findings/* 2>/dev/null | head -3
+grep -h -m1 "$planted" "$BUILD"/fuzz/planted/findings/* 2>/dev/null | head -1
+if [ $rc = 1 ] && grep -q "$planted" "$BUILD"/fuzz/planted/findings/* 2>/dev/null; then
     echo "planted bug found"
     exit 0
 fi
