@@ -31,10 +31,11 @@ case $qemu_edges in ''|*[!0-9]*) qemu_edges=65536 ;; esac
 map=65536
 while [ $map -lt $((qemu_edges + 4096)) ]; do map=$((map * 2)); done
 
+start=$(date +%s)
+if [ -z "${FUZZ_SUMMARY_ONLY:-}" ]; then    # else: summarise $OUT again
 rm -rf "$OUT"
 mkdir -p "$OUT/work" "$OUT/findings"
 log "fuzzing $XSFUZZ_QEMU for $FUZZ_SECONDS s (output in $OUT)"
-start=$(date +%s)
 # afl-fuzz: no CPU binding or governor checks on a shared machine; no UI.
 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
 AFL_NO_UI=1 AFL_FAST_CAL=1 AFL_MAP_SIZE=$map XSFUZZ_MAP_SIZE=$map \
@@ -44,6 +45,7 @@ XSFUZZ_FINDINGS=$OUT/findings TMPDIR=$OUT/work \
     nice afl-fuzz -i "$F/seeds" -o "$OUT" -x "$F/xsfuzz.dict" -t 30000 \
         -V "$FUZZ_SECONDS" -- "$F/xsfuzz" >"$OUT/afl.log" 2>&1
 rc=$?
+fi
 # afl-fuzz kills xsfuzz, not the device model it left running
 for d in "$OUT"/work/xensim-run.*; do
     [ -d "$d" ] && "$BUILD/xensim/run" --stop "$d" >/dev/null 2>&1
