@@ -6,13 +6,15 @@
 # fuzzer (tests/fuzz) and the sanitizer suites, so CI pays one extra build.
 # Output: $BUILD/qemu-fuzz/qemu-system-x86_64 (symlinked as
 # $BUILD/qemu-system-x86_64-san).  ccache is shared with the main build.
+# -latomic: clang turns the ioreq core's 64-bit qatomic_read() of a
+# buffered ring slot (a 4-byte aligned type) into __atomic_load_8 calls.
 . "$(dirname "$0")/common.sh"
 
 command -v afl-clang-fast >/dev/null || die "afl-clang-fast missing (make deps)"
 FBUILD=$BUILD/qemu-fuzz
 export AFL_QUIET=1
 XEN_DM_QBUILD=$FBUILD XEN_DM_CC=afl-clang-fast XEN_DM_CXX=afl-clang-fast++ \
-XEN_DM_CONFIG_EXTRA="--enable-sanitizers --disable-werror" \
+XEN_DM_CONFIG_EXTRA="--enable-sanitizers --disable-werror --extra-ldflags=-latomic" \
     bash "$TOP/mk/configure.sh"
 nice ninja -C "$FBUILD" qemu-system-x86_64
 for d in share/qemu share/seabios lib/ipxe/qemu; do
