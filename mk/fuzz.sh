@@ -36,13 +36,15 @@ if [ -z "${FUZZ_SUMMARY_ONLY:-}" ]; then    # else: summarise $OUT again
 rm -rf "$OUT"
 mkdir -p "$OUT/work" "$OUT/findings"
 log "fuzzing $XSFUZZ_QEMU for $FUZZ_SECONDS s (output in $OUT)"
-# afl-fuzz: no CPU binding or governor checks on a shared machine; no UI.
+# afl-fuzz: no CPU binding or governor checks on a shared machine; no UI;
+# no sanitizer options of ours (it insists on its own; xsfuzz gives
+# QEMU the symbolizing ones).
 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
 AFL_NO_UI=1 AFL_FAST_CAL=1 AFL_MAP_SIZE=$map XSFUZZ_MAP_SIZE=$map \
 AFL_FORKSRV_INIT_TMOUT=60000 \
 XSFUZZ_SIM=$BUILD/xensim XSFUZZ_QEMU=$XSFUZZ_QEMU XSFUZZ_WORK=$OUT/work \
 XSFUZZ_FINDINGS=$OUT/findings TMPDIR=$OUT/work \
-    nice afl-fuzz -i "$F/seeds" -o "$OUT" -x "$F/xsfuzz.dict" -t 30000 \
+    nice env -u ASAN_OPTIONS -u UBSAN_OPTIONS afl-fuzz -i "$F/seeds" -o "$OUT" -x "$F/xsfuzz.dict" -t 30000 \
         -V "$FUZZ_SECONDS" -- "$F/xsfuzz" >"$OUT/afl.log" 2>&1
 rc=$?
 fi
