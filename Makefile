@@ -7,6 +7,7 @@
 #   make series   git format-patch series (with cover letter) in series-out/
 #   make bench    benchmarks (bench/), ratios against Debian's stock build
 #   make install  PREFIX=/usr/local: install the device model for Xen hosts
+#   make fuzz     the ioreq fuzzer for FUZZ_SECONDS (default 3600), tests/fuzz
 
 SHELL := /bin/bash
 PREFIX ?= /usr/local
@@ -20,7 +21,7 @@ XEN_QTESTS := xen-ahci-ncq-test
 # Our unit tests inside QEMU's tree (tests/unit).
 UNIT_TESTS := test-xen-mapcache test-xen-mapcache-mutant
 
-.PHONY: print-qtests all deps base assemble configure build build-locked mutants check run series bench install clean distclean
+.PHONY: print-qtests all deps base assemble configure build build-locked mutants sanitizers check run series bench install fuzz clean distclean
 
 all: build
 
@@ -75,7 +76,29 @@ mutants: build
 			> $(BUILD)/mutants-$$m.log 2>&1 || \
 		{ tail -20 $(BUILD)/mutants-$$m.log; exit 1; }; done
 
-check: build series mutants
+# the fuzzer (xsfuzz, seeds, dictionary), QEMU built with afl-clang-fast,
+# ASan and UBSan, and the simulator under ASan and UBSan, for check.d/48
+# (XEN_DM_SANITIZERS=0, or no AFL++, skips them: the second QEMU build
+# is the cost)
+SAN_LOG := $(BUILD)/fuzz/build-san.log
+sanitizers: build
+	@if [ "$${XEN_DM_SANITIZERS:-1}" != 0 ] && \
+	    command -v afl-clang-fast >/dev/null; then \
+		mkdir -p $(BUILD)/fuzz && \
+		$(MAKE) --no-print-directory -s -C tests/fuzz \
+			O=$(abspath $(BUILD))/fuzz && \
+		python3 tests/fuzz/mkseeds.py $(abspath $(BUILD))/fuzz >/dev/null && \
+		{ bash mk/build-fuzz.sh > $(SAN_LOG) 2>&1 || \
+		  { tail -20 $(SAN_LOG); exit 1; }; } && \
+		$(MAKE) --no-print-directory -s -C tests/xensim \
+			O=$(abspath $(BUILD))/xensim-san \
+			CFLAGS="-O1 -g -fsanitize=address,undefined \
+			-fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+			-Wall -Werror -std=gnu11 -D_GNU_SOURCE -D__XEN_TOOLS__" \
+			libs hv tests; \
+	fi
+
+check: build series mutants sanitizers
 	@bash tests/check.sh
 
 run: build series
@@ -83,6 +106,9 @@ run: build series
 
 bench: build
 	@bash mk/bench.sh
+
+fuzz: build
+	@bash mk/fuzz.sh
 
 install: build
 	install -D -m 0755 $(BUILD)/qemu/qemu-system-x86_64 \

@@ -13,6 +13,9 @@ PKGS=(
     liburing-dev    # QEMU's linux_io_uring block engine (aio=io_uring)
     libxen-dev qemu-system-xen qemu-system-data seabios ipxe-qemu
     libtsan2        # the map cache's ThreadSanitizer run (check.d/21)
+    # The ioreq fuzzer (tests/fuzz): AFL++'s afl-fuzz and afl-clang-fast
+    # (clang 14), which also builds the ASan+UBSan QEMU the suites run.
+    afl++ clang
     # Xen's own toolstack (xl, libxl, libxenguest, hvmloader) to run under
     # xensim's simulated /dev/xen; no hypervisor, no boot loader change
     # (--no-install-recommends keeps xen-hypervisor and grub-xen-host out).

@@ -487,6 +487,18 @@ static int do_balloon(Call *c)
     return ok_if(c, ret);
 }
 
+/* Give ballooned gfns back to the guest (fresh zeroed pages, as the
+ * guest's balloon driver re-populating them): the fuzzer's reset. */
+static int do_populate(Call *c)
+{
+    int ret;
+
+    pthread_mutex_lock(&hv.lock);
+    ret = hv_populate(c->v[0], c->v[1]);
+    pthread_mutex_unlock(&hv.lock);
+    return ok_if(c, ret);
+}
+
 static int do_counters(Call *c)
 {
     pthread_mutex_lock(&hv.lock);
@@ -569,6 +581,7 @@ static const Command commands[] = {
     { "msi", 0, 0, 0, 0, do_msi },
     { "invalidate", 0, 0, 1, 0, do_invalidate },
     { "balloon", 0, 2, 0, 0, do_balloon },
+    { "populate", 0, 2, 0, 0, do_populate },
     { "counters", 0, 0, 0, 0, do_counters },
     { "state", 0, 0, 0, 0, do_state },
     { "ready", 0, 0, 0, 0, do_ready },

@@ -207,7 +207,9 @@ class Launch:
                                 "--domid", str(self.opts.domid),
                                 "--memory", str(mem),
                                 "--vcpus", str(self.opts.vcpus),
-                                "--quiet"])
+                                "--quiet"]
+                        + (["--timeout-ms", str(self.opts.hv_timeout_ms)]
+                           if self.opts.hv_timeout_ms else []))
         wait_for(lambda: os.path.exists(self.paths["hv"]) and
                  os.path.exists(self.paths["control"]),
                  HELPER_START_TIMEOUT, "xensim-hv's sockets", hvp)
@@ -673,6 +675,9 @@ def parse_args(argv):
     p.add_argument("--memory", type=int, default=128, metavar="MiB",
                    help="libxl maxmem; QEMU gets -m MiB minus videoram")
     p.add_argument("--vcpus", type=int, default=1)
+    p.add_argument("--hv-timeout-ms", type=int, default=0, metavar="MS",
+                   help="xensim-hv's --timeout-ms (how long a vCPU waits "
+                   "for the device model); default the hv's own")
     p.add_argument("--name", default=None)
     p.add_argument("--disk", metavar="IMG")
     p.add_argument("--hdtype", choices=("ahci", "ide"), default="ide")
