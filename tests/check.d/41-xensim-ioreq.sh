@@ -6,7 +6,8 @@
 # and PCI_CONFIG ioreqs, a BAR read back, data_is_ptr, registers past 255),
 # the buffered ring wrapped with 8-byte entries, map cache invalidations
 # while another vCPU does rep ins, 4 vCPUs at once, a request in flight
-# on each of 4 vCPUs answered on its own port; no device-model bug.
+# on each of 4 vCPUs answered on its own port, query-xen-ioreq and
+# info xen-ioreq counting it all; no device-model bug.
 # Ours and Debian's stock 7.2 (a stock failure is recorded as a SKIP);
 # then ours made to answer every vCPU on vCPU 0's port (mutant-dm.c),
 # on which the per-port checks must fail.

@@ -119,9 +119,10 @@ qemu_irq *xen_interrupt_controller_init(void)
 
 /* ---- RAM ---- */
 
-static void xen_ram_init(PCMachineState *pcms, ram_addr_t ram_size,
-                         MemoryRegion **ram_memory)
+static bool xen_ram_init(PCMachineState *pcms, ram_addr_t ram_size,
+                         MemoryRegion **ram_memory, Error **errp)
 {
+    ERRP_GUARD();
     X86MachineState *x86ms = X86_MACHINE(pcms);
     MemoryRegion *sysmem = get_system_memory();
     uint64_t lowmem_end = object_property_get_uint(OBJECT(pcms),
@@ -140,8 +141,10 @@ static void xen_ram_init(PCMachineState *pcms, ram_addr_t ram_size,
         block_size = 4 * GiB + x86ms->above_4g_mem_size;
     }
 
-    memory_region_init_ram(&xen_hvm.ram, NULL, "xen.ram", block_size,
-                           &error_fatal);
+    memory_region_init_ram(&xen_hvm.ram, NULL, "xen.ram", block_size, errp);
+    if (*errp) {
+        return false;
+    }
     *ram_memory = &xen_hvm.ram;
 
     memory_region_init_alias(&xen_hvm.ram_640k, NULL, "xen.ram.640k",
@@ -158,6 +161,7 @@ static void xen_ram_init(PCMachineState *pcms, ram_addr_t ram_size,
                                  x86ms->above_4g_mem_size);
         memory_region_add_subregion(sysmem, 4 * GiB, &xen_hvm.ram_hi);
     }
+    return true;
 }
 
 void xen_ram_alloc(ram_addr_t ram_addr, ram_addr_t size, MemoryRegion *mr,
@@ -510,19 +514,20 @@ void destroy_hvm_domain(bool reboot)
     }
 }
 
+/*
+ * Only tells Xen: the main loop resets the devices itself when it takes
+ * the request (main_loop_should_exit), so this is safe from the ioreq
+ * thread too.
+ */
 void xen_hvm_route_shutdown_requests(void)
 {
-    ShutdownCause reset;
-
     if (!runstate_is_running()) {
         return;
     }
     if (qemu_shutdown_requested_get()) {
         destroy_hvm_domain(false);
     }
-    reset = qemu_reset_requested_get();
-    if (reset) {
-        qemu_system_reset(reset);
+    if (qemu_reset_requested_get()) {
         destroy_hvm_domain(true);
     }
 }
@@ -540,7 +545,8 @@ void xen_shutdown_fatal_error(const char *fmt, ...)
 
 /* ---- machine init ---- */
 
-void xen_hvm_init_pc(PCMachineState *pcms, MemoryRegion **ram_memory)
+void xen_hvm_init_pc(PCMachineState *pcms, MemoryRegion **ram_memory,
+                     Error **errp)
 {
     MachineState *ms = MACHINE(pcms);
     uint64_t mapcache_max;
@@ -548,11 +554,15 @@ void xen_hvm_init_pc(PCMachineState *pcms, MemoryRegion **ram_memory)
     QLIST_INIT(&xen_hvm.physmap);
     xen_hvm.xs = xs_daemon_open();
     if (!xen_hvm.xs) {
-        error_report("xen: cannot open xenstore: %s", strerror(errno));
-        exit(1);
+        error_setg_errno(errp, errno, "xen: cannot open xenstore");
+        return;
     }
 
-    xen_hvm.ioreq = xen_ioreq_server_create(ms->smp.max_cpus, &error_fatal);
+    /* On failure its exit notifier takes the half-made server down. */
+    xen_hvm.ioreq = xen_ioreq_server_create(ms->smp.max_cpus, errp);
+    if (!xen_hvm.ioreq) {
+        return;
+    }
 
     xen_hvm.suspend.notify = xen_hvm_suspend;
     qemu_register_suspend_notifier(&xen_hvm.suspend);
@@ -566,7 +576,9 @@ void xen_hvm_init_pc(PCMachineState *pcms, MemoryRegion **ram_memory)
     if (mapcache_max) {
         xen_map_cache_set_max_size(mapcache_max);
     }
-    xen_ram_init(pcms, ms->ram_size, ram_memory);
+    if (!xen_ram_init(pcms, ms->ram_size, ram_memory, errp)) {
+        return;
+    }
 
     xen_hvm.physmap_listener = (MemoryListener) {
         .name = "xen-physmap",
@@ -584,8 +596,9 @@ void xen_hvm_init_pc(PCMachineState *pcms, MemoryRegion **ram_memory)
 
     xen_bus_init();
     if (xen_be_init()) {
-        error_report("xen: backend core setup failed");
-        exit(1);
+        error_setg(errp, "xen: cannot set up the PV backend core (xenstore "
+                   "or grant tables)");
+        return;
     }
     xen_be_register_common();
 

@@ -15,8 +15,10 @@
  *               function's config space (4096 bytes for PCIe)
  *   TIMEOFFSET  nothing to do (the RTC offset is Xen's business)
  *   INVALIDATE  drop the map cache
- * A data_is_ptr buffer must lie in guest RAM as one range (Xen only hands
- * out RAM gfns there); it is mapped once through the map cache.
+ * A data_is_ptr buffer must lie in guest memory Xen maps (main RAM, VRAM
+ * on its BAR) as one range, since Xen only hands out such gfns there; RAM
+ * that only QEMU sees at that address (VGA's chain-4 window, ROMs) does
+ * not count.  It is mapped once through the map cache.
  *
  * Invariants: anything else (sizes, counts, types, overflowing or
  * wrapping ranges, buffers outside RAM) is answered as absent hardware:
@@ -139,15 +141,20 @@ typedef struct GuestBuffer {
 static bool guest_buffer_map(GuestBuffer *b, uint64_t lo, uint64_t len,
                              bool is_write)
 {
-    MemoryRegion *mr;
+    MemoryRegionSection sec = { .offset_within_address_space = lo };
     hwaddr xlat, l = len;
 
     b->host = NULL;
     b->is_write = is_write;
     WITH_RCU_READ_LOCK_GUARD() {
-        mr = address_space_translate(&address_space_memory, lo, &xlat, &l,
-                                     is_write, MEMTXATTRS_UNSPECIFIED);
-        if (l < len || !memory_access_is_direct(mr, is_write)) {
+        sec.mr = address_space_translate(&address_space_memory, lo, &xlat,
+                                         &l, is_write,
+                                         MEMTXATTRS_UNSPECIFIED);
+        if (l < len || !memory_access_is_direct(sec.mr, is_write)) {
+            return false;
+        }
+        /* RAM to QEMU is not always RAM to Xen: VGA's chain-4 window */
+        if (!xen_hvm_section_is_xen_memory(&sec)) {
             return false;
         }
     }
@@ -361,6 +368,12 @@ static bool dispatch_pci_config(XenIOReqServer *s, ioreq_t *req)
     return true;
 }
 
+static bool counted(bool served, uint64_t *counter)
+{
+    *counter += served;
+    return served;
+}
+
 bool xen_ioreq_dispatch(XenIOReqServer *s, ioreq_t *req)
 {
     /* A write carries only size bytes of value; the rest is noise. */
@@ -371,17 +384,19 @@ bool xen_ioreq_dispatch(XenIOReqServer *s, ioreq_t *req)
 
     switch (req->type) {
     case IOREQ_TYPE_PIO:
-        return dispatch_pio(s, req);
+        return counted(dispatch_pio(s, req), &s->stats.pio);
     case IOREQ_TYPE_COPY:
-        return dispatch_copy(s, req);
+        return counted(dispatch_copy(s, req), &s->stats.copy);
     case IOREQ_TYPE_PCI_CONFIG:
-        return dispatch_pci_config(s, req);
+        return counted(dispatch_pci_config(s, req), &s->stats.pci_config);
     case IOREQ_TYPE_TIMEOFFSET:
         trace_xen_ioreq_timeoffset(req->data);
+        s->stats.timeoffset++;
         return true;
     case IOREQ_TYPE_INVALIDATE:
         trace_xen_ioreq_invalidate();
         xen_invalidate_map_cache();
+        s->stats.invalidate++;
         return true;
     default:
         /* includes 3, QEMU's old VMWARE_PORT: Xen 4.17 has no such type */

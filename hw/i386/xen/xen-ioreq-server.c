@@ -5,7 +5,7 @@
  * creation and enabling, the two shared pages (the synchronous page, one
  * ioreq_t slot per vCPU, and the buffered ring), and the event channels
  * (one per vCPU slot plus the buffered one, all on one xenevtchn handle
- * whose fd the main loop polls).
+ * that the "xen-ioreq" thread reads).
  *
  * Pages: mapped with xenforeignmemory_map_resource (frame 0 the ring,
  * frame 1 the slots); on Xen without it (EOPNOTSUPP) the legacy gfns from
@@ -23,20 +23,27 @@
  * word.
  *
  * Invariants:
- * - nothing read from a shared page is trusted: a bad slot state, a
- *   malformed entry or ring pointers that disagree are logged and
- *   skipped, never fatal;
+ * - nothing read from a shared page is trusted: a malformed entry or ring
+ *   pointers that disagree are logged and skipped, never fatal; a
+ *   notified slot left INPROCESS or in a state that does not exist gets
+ *   the answer of a refused request (its vCPU waits for one), NONE and
+ *   IORESP_READY are left to Xen;
  * - the ring is drained before any synchronous request is served (Xen's
  *   ordering: buffered writes happen before a later synchronous access);
- * - one wakeup drains at most one ring's worth of entries; a bottom half
- *   in the main loop continues, with the buffered port kept masked until
- *   the ring is empty, so no pass does unbounded work;
- * - the server is enabled, and its fd handler installed, exactly while the
- *   VM runs; xenstore's "running" is written by the accelerator after
- *   this (its handler runs later, see accel/xen/xen-all.c);
- * - everything runs in the main loop with the BQL held, taken once per
- *   wakeup however many requests that wakeup serves; the hot path
- *   allocates nothing.
+ * - one pass drains at most one ring's worth of entries; while passes
+ *   find entries the buffered port stays masked and a main-loop timer
+ *   paces the next pass (XEN_BUFIOREQ_PACE_NS), so no pass does unbounded
+ *   work and a busy producer costs no event per entry;
+ * - the server is enabled, and requests are served, exactly while the VM
+ *   runs; xenstore's "running" is written by the accelerator after this
+ *   (its handler runs later, see accel/xen/xen-all.c);
+ * - the thread is to Xen's vCPUs what a vCPU thread is to KVM's: it
+ *   blocks in the event channel read without the BQL and does everything
+ *   else with it held, so devices, the map cache, the bottom half and the
+ *   monitor see the locking they see under any accelerator; one wakeup
+ *   (one event) takes the BQL once and serves every ready slot; the hot
+ *   path allocates nothing and makes three system calls per synchronous
+ *   request (read the event, unmask, notify).
  *
  * Copyright (c) 2026 Xen DM Developers
  *
@@ -46,11 +53,20 @@
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "qemu/rcu.h"
+#include "qemu/thread.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "sysemu/runstate.h"
 #include "sysemu/sysemu.h"
 #include "xen-ioreq.h"
 #include "trace.h"
+
+/* While buffered entries keep coming, the ring is looked at this often. */
+#define XEN_BUFIOREQ_PACE_NS (100 * SCALE_US)
+
+/* The server of this domain, once set up. */
+static XenIOReqServer *xen_ioreq_server;
 
 /* The state bits of an ioreq_t, read or written as one byte. */
 static uint8_t slot_state(ioreq_t *slot)
@@ -140,29 +156,36 @@ static bool bufioreq_drain_batch(XenIOReqServer *s)
         done += used;
     }
     trace_xen_bufioreq_drain(rd, wr, done);
+    s->stats.buffered_batches += done != 0;
     smp_mb();   /* entries consumed before the slots are handed back */
     qatomic_add(&pg->read_pointer, done);
     return false;
 }
 
 /*
- * With the buffered port masked (it stays so from xenevtchn_pending() to
- * the unmask): drain a batch; unmask once the ring is empty, else let the
- * bottom half go on in the main loop.  While masked Xen sends no events
- * for the ring, so a busy producer costs one wakeup per batch, not per
- * entry; an entry put before the unmask re-raises the event.
+ * With the buffered port masked (it stays so from its event to the
+ * unmask): drain a batch.  If the batch found entries, the producer is
+ * likely still at work: the port stays masked and a timer looks again
+ * after XEN_BUFIOREQ_PACE_NS, so that Xen raises no event (a system call
+ * on each side) per entry and the ring is drained in batches while it
+ * fills.  The first pass that finds the ring empty unmasks; an entry put
+ * before the unmask raises the event again.  A synchronous request still
+ * drains the ring first, so pacing never reorders anything.
  */
 static void bufioreq_service(XenIOReqServer *s)
 {
-    if (bufioreq_drain_batch(s)) {
-        qemu_bh_schedule(s->buf_bh);
+    uint64_t batches = s->stats.buffered_batches;
+
+    if (bufioreq_drain_batch(s) || s->stats.buffered_batches != batches) {
+        timer_mod(s->buf_timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+                  XEN_BUFIOREQ_PACE_NS);
         return;
     }
     s->buf_masked = false;
     xenevtchn_unmask(s->xce, s->buf_port);
 }
 
-static void bufioreq_bh(void *opaque)
+static void bufioreq_timer(void *opaque)
 {
     XenIOReqServer *s = opaque;
 
@@ -173,14 +196,22 @@ static void bufioreq_bh(void *opaque)
 
 /* ---- synchronous slots ---- */
 
+static void answer_slot(XenIOReqServer *s, unsigned int vcpu, ioreq_t *slot,
+                        uint64_t data)
+{
+    slot->data = data;
+    smp_wmb();                      /* data, then the state */
+    xen_hvm_route_shutdown_requests();
+    slot_set_state(slot, STATE_IORESP_READY);
+    s->stats.notifies++;
+    xenevtchn_notify(s->xce, s->vcpu_port[vcpu]);
+}
+
 static void serve_slot(XenIOReqServer *s, unsigned int vcpu)
 {
     ioreq_t *slot = &s->sync_page->vcpu_ioreq[vcpu];
     ioreq_t req;
 
-    if (slot_state(slot) != STATE_IOREQ_READY) {
-        return;
-    }
     smp_rmb();                      /* READY seen, then the contents */
     req = *(volatile ioreq_t *)slot;
     slot_set_state(slot, STATE_IOREQ_INPROCESS);
@@ -188,67 +219,149 @@ static void serve_slot(XenIOReqServer *s, unsigned int vcpu)
     trace_xen_ioreq_serve(vcpu, req.type, req.dir, req.addr, req.data,
                           req.size, req.count);
     xen_ioreq_dispatch(s, &req);
-    slot->data = req.data;
-    smp_wmb();                      /* data, then the state */
 
     if (slot_state(slot) != STATE_IOREQ_INPROCESS) {
-        /* Xen took the slot back (or never gave it): not ours to answer. */
+        /*
+         * Xen took the slot back: NONE means it gave up waiting (it
+         * completes the access itself), anything else is not ours.
+         */
         s->stats.rejected++;
         xen_ioreq_log_guest_error("vCPU %u slot changed state to %u while "
                                   "in process; no response", vcpu,
                                   slot_state(slot));
         return;
     }
-    xen_hvm_route_shutdown_requests();
-    slot_set_state(slot, STATE_IORESP_READY);
+    answer_slot(s, vcpu, slot, req.data);
     s->stats.sync++;
-    xenevtchn_notify(s->xce, s->vcpu_port[vcpu]);
 }
 
-static void serve_ready_slots(XenIOReqServer *s)
+/*
+ * A notified slot that is not READY.  NONE and IORESP_READY are benign
+ * (served by an earlier pass, or the answer not yet taken back by Xen).
+ * INPROCESS is never left by us across passes, and states past
+ * IORESP_READY do not exist: either way the vCPU waits for an answer
+ * nobody will give, so it gets the one for a refused request.
+ */
+static void answer_stale_slot(XenIOReqServer *s, unsigned int vcpu,
+                              uint8_t state)
+{
+    ioreq_t *slot = &s->sync_page->vcpu_ioreq[vcpu];
+    ioreq_t req;
+
+    if (state == STATE_IOREQ_NONE || state == STATE_IORESP_READY) {
+        s->stats.spurious++;
+        return;
+    }
+    smp_rmb();                      /* the state, then the contents */
+    req = *(volatile ioreq_t *)slot; /* one copy of the shared slot */
+    s->stats.stale++;
+    xen_ioreq_log_guest_error("vCPU %u notified with its slot in state %u; "
+                              "answered as a refused request", vcpu, state);
+    if (req.dir == IOREQ_READ && !req.data_is_ptr) {
+        req.data = req.size && req.size < 8 ?
+                   MAKE_64BIT_MASK(0, req.size * 8) : UINT64_MAX;
+    }
+    answer_slot(s, vcpu, slot, req.data);
+}
+
+/*
+ * Serve every READY slot; of vCPU @notified (-1: none) also answer a
+ * slot in a state nobody serves.
+ */
+static void serve_slots(XenIOReqServer *s, int notified)
 {
     unsigned int i;
 
     for (i = 0; i < s->nr_vcpus; i++) {
-        serve_slot(s, i);
+        uint8_t state = slot_state(&s->sync_page->vcpu_ioreq[i]);
+
+        if (state == STATE_IOREQ_READY) {
+            serve_slot(s, i);
+        } else if (i == notified) {
+            answer_stale_slot(s, i, state);
+        }
     }
+}
+
+/* The vCPU whose slot @port belongs to, or -1 (the buffered port). */
+static int port_vcpu(XenIOReqServer *s, evtchn_port_t port)
+{
+    unsigned int i;
+
+    for (i = 0; i < s->nr_vcpus; i++) {
+        if (s->vcpu_port[i] == port) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 /*
- * Every pending event, then the buffered ring, then every ready slot (a
- * buffered write precedes any later synchronous access).  vCPU ports are
- * unmasked before their slots are served, so that the next request
- * raises a new event instead of being lost.
+ * One event: the buffered ring, then every ready slot (a buffered write
+ * precedes any later synchronous access).  A vCPU port is unmasked before
+ * the slots are served, so that its next request raises a new event
+ * instead of being lost.  While the VM is stopped nothing is served:
+ * the run state handler serves what is ready when it runs again.
  */
-static void xen_ioreq_events__locked(XenIOReqServer *s)
+static void xen_ioreq_event__locked(XenIOReqServer *s, evtchn_port_t port)
 {
-    xenevtchn_port_or_error_t port;
-    bool sync = false;
+    int vcpu;
 
-    while ((port = xenevtchn_pending(s->xce)) >= 0) {
-        if ((evtchn_port_t)port == s->buf_port) {
-            s->buf_masked = true;
-        } else {
-            xenevtchn_unmask(s->xce, port);
-            sync = true;
+    s->stats.wakeups++;
+    if (port == s->buf_port) {
+        uint64_t batches = s->stats.buffered_batches;
+
+        s->buf_masked = true;
+        if (s->serving) {
+            bufioreq_service(s);
+            /* a buffered event for an empty ring */
+            s->stats.spurious += batches == s->stats.buffered_batches;
         }
+        return;
     }
-    if (s->buf_masked) {
-        bufioreq_service(s);
-    } else if (sync) {
+    xenevtchn_unmask(s->xce, port);
+    vcpu = port_vcpu(s, port);
+    if (vcpu < 0) {
+        s->stats.spurious++;
+        return;
+    }
+    if (!s->serving) {
+        return;
+    }
+    if (!s->buf_masked) {
         bufioreq_drain_batch(s);    /* only what Xen put before the slot */
     }
-    if (sync) {
-        serve_ready_slots(s);
-    } else if (!s->buf_masked) {
-        s->stats.spurious++;
-    }
+    serve_slots(s, vcpu);
 }
 
-/* The event channels' fd handler, in the main loop. */
-static void xen_ioreq_fd_event(void *opaque)
+/*
+ * The "xen-ioreq" thread: one event at a time, read without the BQL,
+ * handled with it.  It ends when the server goes or its fd fails.
+ */
+static void *xen_ioreq_thread(void *opaque)
 {
-    xen_ioreq_events__locked(opaque);
+    XenIOReqServer *s = opaque;
+    bool done = false;
+
+    rcu_register_thread();
+    while (!done) {
+        xenevtchn_port_or_error_t port = xenevtchn_pending(s->xce);
+        int err = errno;
+
+        qemu_mutex_lock_iothread();
+        if (s->exiting) {
+            done = true;
+        } else if (port >= 0) {
+            xen_ioreq_event__locked(s, port);
+        } else if (err != EINTR && err != EAGAIN) {
+            error_report("xen: cannot read the ioreq event channels: %s; "
+                         "no more requests are served", strerror(err));
+            done = true;
+        }
+        qemu_mutex_unlock_iothread();
+    }
+    rcu_unregister_thread();
+    return NULL;
 }
 
 /* ---- set-up and run state ---- */
@@ -348,8 +461,6 @@ static void xen_ioreq_run_state(void *opaque, bool running, RunState state)
         error_report("xen: cannot %s ioreq server %u: %s",
                      serve ? "enable" : "disable", s->id, strerror(errno));
     }
-    qemu_set_fd_handler(s->xce_fd, serve ? xen_ioreq_fd_event : NULL, NULL,
-                        s);
     s->serving = serve;
     trace_xen_ioreq_server_serving(s->id, serve);
     if (serve) {
@@ -359,7 +470,7 @@ static void xen_ioreq_run_state(void *opaque, bool running, RunState state)
         } else {
             bufioreq_drain_batch(s);
         }
-        serve_ready_slots(s);
+        serve_slots(s, -1);
     }
 }
 
@@ -367,12 +478,15 @@ static void xen_ioreq_exit(Notifier *n, void *data)
 {
     XenIOReqServer *s = container_of(n, XenIOReqServer, exit);
 
+    s->exiting = true;          /* BQL held: the thread serves no more */
     xendevicemodel_set_ioreq_server_state(xen_dmod, xen_domid, s->id, 0);
     xendevicemodel_destroy_ioreq_server(xen_dmod, xen_domid, s->id);
     if (s->fres) {
         xenforeignmemory_unmap_resource(xen_fmem, s->fres);
     }
-    xenevtchn_close(s->xce);
+    if (!s->thread_started) {
+        xenevtchn_close(s->xce);    /* else the thread may be reading it */
+    }
 }
 
 XenIOReqServer *xen_ioreq_server_create(unsigned int max_cpus, Error **errp)
@@ -393,17 +507,6 @@ XenIOReqServer *xen_ioreq_server_create(unsigned int max_cpus, Error **errp)
         error_setg_errno(errp, errno, "xen: cannot open event channels");
         goto fail;
     }
-    s->xce_fd = xenevtchn_fd(s->xce);
-    /*
-     * Linux's evtchn device blocks a read with nothing pending; the
-     * wakeup handler reads until it is empty, so it must not block.
-     */
-    if (!g_unix_set_fd_nonblocking(s->xce_fd, true, NULL)) {
-        error_setg_errno(errp, errno, "xen: cannot make the event channel "
-                         "fd non-blocking");
-        xenevtchn_close(s->xce);
-        goto fail;
-    }
     if (xendevicemodel_create_ioreq_server(xen_dmod, xen_domid,
                                            HVM_IOREQSRV_BUFIOREQ_ATOMIC,
                                            &s->id)) {
@@ -418,13 +521,23 @@ XenIOReqServer *xen_ioreq_server_create(unsigned int max_cpus, Error **errp)
     if (!map_pages(s, errp) || !bind_vcpu_ports(s, errp)) {
         return NULL;    /* the exit notifier tears the server down */
     }
-    s->buf_bh = qemu_bh_new(bufioreq_bh, s);
+    s->buf_timer = timer_new_ns(QEMU_CLOCK_REALTIME, bufioreq_timer, s);
     qemu_add_vm_change_state_handler(xen_ioreq_run_state, s);
     xen_ioreq_listeners_register(s);
+    /* It blocks in the event channel read until Xen sends something. */
+    qemu_thread_create(&s->thread, "xen-ioreq", xen_ioreq_thread, s,
+                       QEMU_THREAD_DETACHED);
+    s->thread_started = true;
+    xen_ioreq_server = s;
     return s;
 
 fail:
     g_free(s->vcpu_port);
     g_free(s);
     return NULL;
+}
+
+XenIOReqServer *xen_ioreq_server_current(void)
+{
+    return xen_ioreq_server;
 }

@@ -8,7 +8,8 @@
  * which addresses, ports and PCI functions the server claims.  The
  * machine glue (xen-hvm.c) owns RAM, the physmap and shutdown.
  *
- * Everything here runs in the main loop with the BQL held.
+ * Everything here runs with the BQL held: in the main loop, or in the
+ * "xen-ioreq" thread that reads the event channels (xen-ioreq-server.c).
  *
  * Copyright (c) 2026 Xen DM Developers
  *
@@ -40,10 +41,16 @@ typedef struct XenPciFunction {
 } XenPciFunction;
 
 typedef struct XenIOReqStats {
+    /* requests carried out, synchronous and buffered, by ioreq type */
+    uint64_t pio, copy, pci_config, timeoffset, invalidate;
     uint64_t sync;              /* synchronous ioreqs answered */
     uint64_t buffered;          /* buffered entries carried out */
+    uint64_t buffered_batches;  /* passes over the buffered ring */
     uint64_t rejected;          /* ioreqs or entries refused as malformed */
-    uint64_t spurious;          /* events with no ready slot */
+    uint64_t stale;             /* notified slots INPROCESS or invalid */
+    uint64_t spurious;          /* events with nothing to serve */
+    uint64_t wakeups;           /* event channel fd wakeups */
+    uint64_t notifies;          /* responses notified to Xen */
 } XenIOReqStats;
 
 typedef struct XenIOReqServer {
@@ -53,12 +60,14 @@ typedef struct XenIOReqServer {
     buffered_iopage_t *buf_page;
     xenforeignmemory_resource_handle *fres; /* NULL: legacy gfn mappings */
     xenevtchn_handle *xce;
-    int xce_fd;
+    QemuThread thread;                  /* reads xce, serves with the BQL */
+    bool thread_started;
+    bool exiting;                       /* the exit notifier ran */
     evtchn_port_t *vcpu_port;           /* local port of each vCPU slot */
     evtchn_port_t buf_port;             /* local port of the buffered ring */
-    QEMUBH *buf_bh;                     /* drains what one batch left */
+    QEMUTimer *buf_timer;               /* paces passes over a busy ring */
     bool buf_masked;                    /* buffered port taken, not unmasked */
-    bool serving;                       /* enabled, fd handler installed */
+    bool serving;                       /* enabled, requests served */
 
     MemoryListener mem_listener;
     MemoryListener io_listener;
@@ -71,6 +80,8 @@ typedef struct XenIOReqServer {
 
 /* xen-ioreq-server.c */
 XenIOReqServer *xen_ioreq_server_create(unsigned int max_cpus, Error **errp);
+/* The server xen_ioreq_server_create() set up, or NULL. */
+XenIOReqServer *xen_ioreq_server_current(void);
 
 /* xen-ioreq-dispatch.c */
 

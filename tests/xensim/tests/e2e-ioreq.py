@@ -21,27 +21,32 @@ One device model per binary, started like libxl does (build/xensim/run
     its own slot and notified on its own vCPU's port;
   - Xen's internal devices answered by the hv without an ioreq, CMOS
     RAM, PM1a_CNT and 0xe9 reads still sent to QEMU;
+  - query-xen-ioreq (and HMP info xen-ioreq) counting all of it;
 and at the end no device-model bug reported by the hv.
 
-usage: e2e-ioreq.py BUILD_XENSIM_DIR NAME=QEMU [NAME=QEMU...]
+usage: e2e-ioreq.py [--only REGEX] BUILD_XENSIM_DIR NAME=QEMU [NAME=QEMU...]
+(--only: the checks whose name REGEX matches, then the device-model bug
+check)
 A NAME starting with "stock" records failures as SKIP.  A NAME
 "mutant-M" runs QEMU as mutant M of tests/mutant-dm.c (XENSIM_MUTANT=M,
 built as build/xensim/tests/libxensim-mutant-dm.so) and passes only if
 the checks guarding against that bug fail on it.  TAP on stdout.
 """
 import os
+import re
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "py"))
-from xensim import Control, Failure, Guest, Tap  # noqa: E402
+from xensim import Control, Failure, Guest, Qmp, Tap  # noqa: E402
 
 GPA = 0x200000
 VGA = 0xa0000
 PIO, COPY, PCI_CONFIG = 0, 1, 2
 READ, PTR, DF = 1, 2, 4
+ONLY = None             # --only REGEX: the checks whose name matches
 
 
 class Run:
@@ -57,9 +62,11 @@ class Run:
         self.t.check(ok, "%s: %s" % (self.label, what), detail, self.stock)
 
     def check(self, what, fn):
+        if ONLY and not ONLY.search(what):
+            return
         try:
             ok, detail = fn()
-        except (Failure, OSError, ValueError) as e:
+        except (Failure, OSError, ValueError, KeyError) as e:
             ok, detail = False, str(e)
         self.tap(ok, what, detail)
 
@@ -349,6 +356,28 @@ def xen_internal(c):
     return not detail, "; ".join(detail)
 
 
+def ioreq_counters(qmp_path, vcpus):
+    """query-xen-ioreq after the checks above: every type counted, the
+    buffered entries, nothing refused, one notify per answer."""
+    q = Qmp(qmp_path, timeout=30)
+    try:
+        info = q.command("query-xen-ioreq")
+        hmp = q.command("human-monitor-command",
+                        {"command-line": "info xen-ioreq"})
+    finally:
+        q.close()
+    if "error" in info:
+        return False, "query-xen-ioreq: %s" % info["error"]
+    i = info["return"]
+    ok = (i["serving"] and i["vcpus"] == vcpus and i["pio"] > 0 and
+          i["copy"] > 0 and i["pci-config"] > 0 and i["invalidate"] > 0 and
+          i["buffered"] >= 700 and i["buffered-batches"] > 0 and
+          i["rejected"] == 0 and i["stale"] == 0 and
+          i["sync"] == i["notifies"] and
+          "server %d" % i["server-id"] in hmp.get("return", ""))
+    return ok, "%s / %r" % (i, hmp.get("return", hmp))
+
+
 MUTANTS = {
     # XENSIM_MUTANT: the checks that must fail on it
     "vcpu0-notify": ("each vCPU answered on its own port", "4 vCPUs at once"),
@@ -413,6 +442,8 @@ def run(t, sim, label, qemu):
         r.check("Xen's internal devices (PIC, PIT, RTC clock, ACPI PM, "
                 "IOAPIC, LAPIC, HPET, port 0xe9) answer without an ioreq, "
                 "their neighbours reach QEMU", lambda: xen_internal(c))
+        r.check("query-xen-ioreq and info xen-ioreq count what was served",
+                lambda: ioreq_counters(g.env["XENSIM_QMP"], 4))
         cnt = c.counters()
         bugs, timeouts = cnt.get("dm_bugs"), cnt.get("ioreq_timeouts")
         r.tap(bugs == 0 and timeouts == 0,
@@ -423,9 +454,14 @@ def run(t, sim, label, qemu):
 
 
 def main():
-    sim = sys.argv[1]
+    global ONLY
+    args = sys.argv[1:]
+    if len(args) > 1 and args[0] == "--only":
+        ONLY = re.compile(args[1])
+        args = args[2:]
+    sim = args[0]
     t = Tap()
-    for arg in sys.argv[2:]:
+    for arg in args[1:]:
         label, qemu = arg.split("=", 1)
         run(t, sim, label, qemu)
     t.plan()

@@ -10,12 +10,19 @@ One device model per binary (build/xensim/run --keep, std VGA):
   - xen-set-global-dirty-log: while on, a DMA into guest RAM (rep insb)
     is reported to Xen (modified_memory dm_op); while off it is not;
   - stop, xen-save-devices-state (live false, then live true) writes a
-    QEMU device state stream, cont runs again.
+    QEMU device state stream, cont runs again;
+  - a second device model for the domain started while xenstore is
+    unreachable, then while event channel binds fail: each exits with
+    status 1 and a message naming what failed, and leaves no ioreq
+    server behind; the first one goes on serving.
 
-usage: e2e-lifecycle.py BUILD_XENSIM_DIR NAME=QEMU [NAME=QEMU...]
+usage: e2e-lifecycle.py [--only REGEX] BUILD_XENSIM_DIR NAME=QEMU...
+(--only: the checks whose name REGEX matches, then the device-model bug
+check)
 A NAME starting with "stock" records failures as SKIP.  TAP on stdout.
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,6 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "py"))
 from xensim import Failure, Guest, Tap, xs_read  # noqa: E402
 
+ONLY = None             # --only REGEX: the checks whose name matches
 BAR = 0xf0000000
 GPA = 0x200000
 
@@ -103,6 +111,61 @@ def save_state(q, tmp):
     return ok, "saves %s, then %s" % (results, status)
 
 
+def servers(c):
+    _, lines = c.cmd("state")
+    return [l for l in lines if l.startswith("server ")]
+
+
+def second_dm(env, tmp, extra_env, timeout=60):
+    """Start another device model for the same domain, with the first
+    one's command line and environment (QMP sockets moved aside); its
+    (exit status or None if still running, log)."""
+    pid = int(env["XENSIM_QEMU_PID"])
+    argv = open("/proc/%d/cmdline" % pid).read().split("\0")[:-1]
+    denv = dict(l.split("=", 1) for l in
+                open("/proc/%d/environ" % pid).read().split("\0") if "=" in l)
+    denv.update(extra_env)
+    argv = [a.replace("path=%s/qmp-" % env["XENSIM_RUN_DIR"],
+                      "path=%s/second-qmp-" % tmp) for a in argv]
+    log = os.path.join(tmp, "second-dm.log")
+    with open(log, "w") as out:
+        p = subprocess.Popen(argv, env=denv, stdin=subprocess.DEVNULL,
+                             stdout=out, stderr=subprocess.STDOUT)
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rc = None
+    return rc, open(log).read()
+
+
+def setup_failures(c, env, tmp):
+    """The toolstack's services failing under a starting device model:
+    it must end with status 1 and a message saying what failed (no abort,
+    no core), and leave no ioreq server behind; the running one goes on."""
+    before = servers(c)
+    problems = []
+    rc, log = second_dm(env, tmp, {"XENSTORED_PATH": tmp + "/no-xenstored"})
+    if rc != 1 or "xenstore" not in log:
+        problems.append("no xenstore: status %s, log %r" % (rc, log[-300:]))
+    c.cmd("fault evtchn-fail 1")
+    rc, log = second_dm(env, tmp, {})
+    c.cmd("fault clear")
+    if rc != 1 or not re.search("event channel|evtchn", log):
+        problems.append("event channel bind failing: status %s, log %r"
+                        % (rc, log[-300:]))
+    after = servers(c)
+    if after != before:
+        problems.append("ioreq servers %s, before %s" % (after, before))
+    # Not seen here: a server left behind by the failed device model.
+    # xensim destroys a vanished client's servers itself (Xen keeps them)
+    # and the launcher runs it quiet, so the leak has no witness yet.
+    if c.value("inw 0x10") != 0x49d2:
+        problems.append("the running device model stopped serving")
+    return not problems, "; ".join(problems)
+
+
 def run(t, sim, label, qemu):
     stock = label.startswith("stock")
     g = Guest(sim, qemu, vga="std", domid=3)
@@ -112,14 +175,18 @@ def run(t, sim, label, qemu):
     tmp = tempfile.mkdtemp(prefix="xensim-life.")
     try:
         c, q = g.ctl, g.qmp
-        for what, fn in (
+        for what, fn in [(w, f) for w, f in (
                 ("VRAM relocated onto its BAR, physmap recorded in xenstore "
                  "and removed with the BAR", lambda: physmap(
                      c, g.env["XENSTORED_PATH"], 3)),
                 ("xen-set-global-dirty-log: DMA reported to Xen only while "
                  "on", lambda: dirty_log(c, q)),
                 ("stop, xen-save-devices-state live false and true, cont",
-                 lambda: save_state(q, tmp))):
+                 lambda: save_state(q, tmp)),
+                ("set-up failures (no xenstore, event channel bind) end "
+                 "with status 1 and a message, no ioreq server left",
+                 lambda: setup_failures(c, g.env, tmp))
+                ) if not ONLY or ONLY.search(w)]:
             try:
                 ok, detail = fn()
             except (OSError, ValueError, KeyError, IndexError,
@@ -134,9 +201,14 @@ def run(t, sim, label, qemu):
 
 
 def main():
-    sim = sys.argv[1]
+    global ONLY
+    args = sys.argv[1:]
+    if len(args) > 1 and args[0] == "--only":
+        ONLY = re.compile(args[1])
+        args = args[2:]
+    sim = args[0]
     t = Tap()
-    for arg in sys.argv[2:]:
+    for arg in args[1:]:
         label, qemu = arg.split("=", 1)
         run(t, sim, label, qemu)
     t.plan()
