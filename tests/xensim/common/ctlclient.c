@@ -129,14 +129,15 @@ static int wait_readable(CtlClient *c)
 /* Take the next line into c->line.  0 or -1 (c->err set). */
 static int next_line(CtlClient *c)
 {
-    char *nl;
+    char *nl = NULL;
     size_t n;
 
     if (c->broken || c->fd < 0) {
         snprintf(c->err, sizeof(c->err), "xensim control socket unusable");
         return -1;
     }
-    while (!(nl = memchr(c->buf, '\n', c->len))) {
+    /* (no buffer before the first read: memchr(NULL, ..., 0) is UB) */
+    while (!c->len || !(nl = memchr(c->buf, '\n', c->len))) {
         ssize_t r;
 
         if (c->len >= CTLC_MAX_LINE) {
