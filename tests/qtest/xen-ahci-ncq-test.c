@@ -34,18 +34,16 @@
  * It needs Xen: run it through the xensim qtest bridge
  * (QTEST_QEMU_BINARY=.../xensim/qemu-system-x86_64); elsewhere every
  * case skips.  The hypervisor's control socket is reached through the
- * bridge's run directory, under a TMPDIR of the test's own.
+ * bridge's run directory with libqos/xen-sim.
  */
 
 #include "qemu/osdep.h"
-#include <glob.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include "qemu/bswap.h"
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/ahci.h"
+#include "libqos/xen-sim.h"
 #include "qapi/qmp/qdict.h"
 
 #define PORTS           6
@@ -56,7 +54,7 @@
 #define REGION_BYTES    (40 * MiB)      /* guest RAM for data buffers */
 #define PAGE            4096
 
-static char *tmp_dir;
+static const char *tmp_dir;
 static char *img_path[PORTS];
 
 /* ---- the disks ----------------------------------------------------------- */
@@ -81,86 +79,6 @@ static void make_images(void)
         g_assert_true(g_file_set_contents(img_path[d], (char *)buf,
                                           DISK_BYTES, NULL));
     }
-}
-
-/* ---- the simulated hypervisor ------------------------------------------- */
-
-static int connect_run_dir(const char *name)
-{
-    g_autofree char *pattern = g_strdup_printf("%s/xensim-bridge.*/%s",
-                                               tmp_dir, name);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    glob_t g;
-    int fd;
-
-    g_assert_cmpint(glob(pattern, 0, NULL, &g), ==, 0);
-    g_assert_cmpint(g.gl_pathc, ==, 1);
-    g_assert_cmpint(strlen(g.gl_pathv[0]), <, sizeof(sa.sun_path));
-    strcpy(sa.sun_path, g.gl_pathv[0]);
-    globfree(&g);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    g_assert(fd >= 0);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
-/*
- * One control command (invalidate, fault ..., counters); the reply's
- * lines before the final "ok" go to @out when it is not NULL.
- */
-static void hv_control(const char *line, GString *out)
-{
-    int fd = connect_run_dir("control");
-    GString *reply = g_string_new(NULL);
-    char buf[4096];
-    const char *last;
-    ssize_t r;
-    size_t n = strlen(line);
-
-    g_assert(write(fd, line, n) == n && write(fd, "\n", 1) == 1);
-    for (;;) {
-        r = read(fd, buf, sizeof(buf));
-        g_assert(r > 0);
-        g_string_append_len(reply, buf, r);
-        if (reply->str[reply->len - 1] != '\n') {
-            continue;
-        }
-        /* the last complete line decides */
-        last = reply->len > 1 ?
-               g_strrstr_len(reply->str, reply->len - 1, "\n") : NULL;
-        last = last ? last + 1 : reply->str;
-        if (g_str_has_prefix(last, "ok") || g_str_has_prefix(last, "err")) {
-            break;
-        }
-    }
-    close(fd);
-    if (!g_str_has_prefix(last, "ok")) {
-        g_error("hv control '%s': %s", line, last);
-    }
-    if (out) {
-        g_string_append_len(out, reply->str, last - reply->str);
-    }
-    g_string_free(reply, true);
-}
-
-static uint64_t hv_counter(const char *name)
-{
-    GString *s = g_string_new(NULL);
-    g_auto(GStrv) lines = NULL;
-    uint64_t v = UINT64_MAX;
-    size_t n = strlen(name);
-    int i;
-
-    hv_control("counters", s);
-    lines = g_strsplit(s->str, "\n", -1);
-    for (i = 0; lines[i]; i++) {
-        if (!strncmp(lines[i], name, n) && lines[i][n] == ' ') {
-            v = g_ascii_strtoull(lines[i] + n + 1, NULL, 0);
-        }
-    }
-    g_string_free(s, true);
-    g_assert_cmpuint(v, !=, UINT64_MAX);
-    return v;
 }
 
 /* ---- the guest -------------------------------------------------------- */
@@ -257,7 +175,7 @@ static void guest_finish(Guest *g)
         g_assert_cmpint(f.doomed, ==, g->mc0.doomed);
     }
     g_assert_cmpint(f.failures, ==, g->mc0.failures);
-    g_assert_cmpuint(hv_counter("dm_bugs"), ==, 0);
+    g_assert_cmpuint(xen_sim_counter("dm_bugs"), ==, 0);
 
     free_ahci_device(g->ahci->dev);
     qtest_pc_shutdown(g->ahci->parent);
@@ -493,7 +411,7 @@ static void run_report(Report which)
         for (i = 0; i < 32; i++) {
             identify_into(g, 1, g->region + i * MiB + 0x80000);
         }
-        hv_control("invalidate", NULL);
+        xen_sim_control("invalidate", NULL);
         g->invalidated = true;
         g_assert_false(xfer_done(g, &c) || xfer_done(g, &d));
         release(g, "D");
@@ -629,13 +547,13 @@ static void test_stress(void)
     g = guest_boot(PORTS, false);
     g->invalidated = true;
     rng_state = 0x6a5f32;
-    inv0 = hv_counter("ioreq_invalidate");
-    maps0 = hv_counter("fmem_maps");
+    inv0 = xen_sim_counter("ioreq_invalidate");
+    maps0 = xen_sim_counter("fmem_maps");
     for (w = 0; w < WAVES; w++) {
         plan_wave(g, xs, &straddling);
         /* 32 per port at 4 IOPS per disk: eight seconds in flight */
         throttle_all(g, 4);
-        hv_control("fault slow 2", NULL);
+        xen_sim_control("fault slow 2", NULL);
         fault = g_strdup_printf("fault page-error 0x%" PRIx64,
                                 untouched_page(g, xs) / PAGE);
         for (k = 0; k < CMDS; k++) {
@@ -643,26 +561,26 @@ static void test_stress(void)
             /* mid-flight: an invalidate, a bad page in a bucket in use */
             if (k == CMDS / 3) {
                 held_max = MAX(held_max, in_flight(g, xs, k + 1));
-                hv_control("invalidate", NULL);
+                xen_sim_control("invalidate", NULL);
             } else if (k == CMDS / 2) {
-                hv_control(fault, NULL);
+                xen_sim_control(fault, NULL);
             }
         }
         g_free(fault);
         held_max = MAX(held_max, in_flight(g, xs, CMDS));
-        hv_control("invalidate", NULL);
+        xen_sim_control("invalidate", NULL);
         for (k = 0; k < CMDS; k++) {
             xfer_complete(g, &xs[k]);
         }
-        hv_control("fault clear", NULL);
+        xen_sim_control("fault clear", NULL);
         throttle_all(g, 0);
     }
     g_test_message("%u transfers, %u across a 1 MiB border, up to %u in "
                    "flight at an invalidate; %" PRIu64 " invalidates, %"
                    PRIu64 " foreign maps", WAVES * CMDS, straddling,
-                   held_max, hv_counter("ioreq_invalidate") - inv0,
-                   hv_counter("fmem_maps") - maps0);
-    g_assert_cmpuint(hv_counter("ioreq_invalidate") - inv0, >=, 2 * WAVES);
+                   held_max, xen_sim_counter("ioreq_invalidate") - inv0,
+                   xen_sim_counter("fmem_maps") - maps0);
+    g_assert_cmpuint(xen_sim_counter("ioreq_invalidate") - inv0, >=, 2 * WAVES);
     g_assert_cmpuint(held_max, >=, SLOTS / 2);
     g_assert_cmpuint(straddling, >=, WAVES * CMDS / 8);
     g_free(xs);
@@ -671,29 +589,15 @@ static void test_stress(void)
 
 /* ---- setup -------------------------------------------------------------- */
 
-/* Run through the xensim bridge, which has xensim-hv next to it. */
-static bool under_xensim(void)
-{
-    const char *qemu = getenv("QTEST_QEMU_BINARY");
-    g_autofree char *dir = qemu ? g_path_get_dirname(qemu) : NULL;
-    g_autofree char *hv = dir ? g_build_filename(dir, "xensim-hv", NULL)
-                              : NULL;
-
-    return hv && access(hv, X_OK) == 0;
-}
-
 int main(int argc, char **argv)
 {
-    char tmpl[] = "/tmp/xen-ahci-ncq-test.XXXXXX";
     int ret, d;
 
     /* Before anything asks glib for it: the bridge's run dir goes here */
-    tmp_dir = g_strdup(mkdtemp(tmpl));
-    g_assert(tmp_dir);
-    g_setenv("TMPDIR", tmp_dir, true);
+    tmp_dir = xen_sim_init("xen-ahci-ncq-test");
 
     g_test_init(&argc, &argv, NULL);
-    if (!under_xensim()) {
+    if (!xen_sim_bridged()) {
         g_test_skip("needs Xen: run through the xensim qtest bridge");
         rmdir(tmp_dir);
         return g_test_run();

@@ -10,8 +10,9 @@
  * its map cache), and the interrupt is the ISA IRQ level QEMU set with a
  * dm_op.  It passes unchanged on the qtest accelerator.
  *
- * Only aligned CF8 values are written: real chipsets and Xen ignore CF8's
- * low two bits, unlike QEMU's host bridge that libqos relies on.
+ * Config space is reached through libqos/xen-sim's CF8/CFC accessors,
+ * which write only aligned CF8 values: real chipsets and Xen ignore CF8's
+ * low two bits, unlike QEMU's host bridge that libqos's pci-pc relies on.
  *
  * Copyright (c) 2026 Xen DM Developers
  *
@@ -21,13 +22,12 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "libqos/xen-sim.h"
 #include "qemu/bswap.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qlist.h"
 
 #define DEVFN(slot, fn)     ((slot) << 3 | (fn))
-#define PCI_CONFIG_ADDR     0xcf8
-#define PCI_CONFIG_DATA     0xcfc
 
 #define IDE_DEVFN           DEVFN(1, 1)
 #define IDE_CMD_BASE        0x1f0
@@ -65,29 +65,6 @@ static uint8_t image_byte(unsigned lba, unsigned i)
     return (lba * 37 + i * 7 + (i >> 8)) ^ 0xa5;
 }
 
-static uint32_t cfg_addr(int devfn, int reg)
-{
-    return 0x80000000u | (devfn << 8) | (reg & 0xfc);
-}
-
-static uint32_t cfg_readl(QTestState *qts, int devfn, int reg)
-{
-    qtest_outl(qts, PCI_CONFIG_ADDR, cfg_addr(devfn, reg));
-    return qtest_inl(qts, PCI_CONFIG_DATA);
-}
-
-static void cfg_writel(QTestState *qts, int devfn, int reg, uint32_t val)
-{
-    qtest_outl(qts, PCI_CONFIG_ADDR, cfg_addr(devfn, reg));
-    qtest_outl(qts, PCI_CONFIG_DATA, val);
-}
-
-static void cfg_writew(QTestState *qts, int devfn, int reg, uint16_t val)
-{
-    qtest_outl(qts, PCI_CONFIG_ADDR, cfg_addr(devfn, reg));
-    qtest_outw(qts, PCI_CONFIG_DATA + (reg & 2), val);
-}
-
 typedef struct PciFunc {
     int devfn;
     uint16_t vendor;
@@ -102,7 +79,7 @@ static int scan_bus0(QTestState *qts, PciFunc *found, int max)
     for (slot = 0; slot < 32; slot++) {
         for (fn = 0; fn < 8; fn++) {
             int devfn = DEVFN(slot, fn);
-            uint32_t ids = cfg_readl(qts, devfn, 0x00);
+            uint32_t ids = xen_sim_cfg_readl(qts, devfn, 0x00);
 
             if ((ids & 0xffff) == 0xffff) {
                 if (fn == 0) {
@@ -116,7 +93,8 @@ static int scan_bus0(QTestState *qts, PciFunc *found, int max)
             found[n].device = ids >> 16;
             n++;
             /* Header type bit 7: more functions behind function 0 */
-            if (fn == 0 && !(cfg_readl(qts, devfn, 0x0c) & 0x00800000)) {
+            if (fn == 0 &&
+                !(xen_sim_cfg_readl(qts, devfn, 0x0c) & 0x00800000)) {
                 break;
             }
         }
@@ -206,9 +184,10 @@ static void test_bmdma_read(void)
     qtest_irq_intercept_in(qts, "ioapic");
 
     /* Firmware's job: an I/O BAR for the bus master, and enable it */
-    cfg_writel(qts, IDE_DEVFN, 0x20, BMDMA_BASE | 1);
-    cfg_writew(qts, IDE_DEVFN, 0x04, 0x0005);   /* I/O space, bus master */
-    g_assert_cmphex(cfg_readl(qts, IDE_DEVFN, 0x20) & 0xfffc, ==,
+    xen_sim_cfg_writel(qts, IDE_DEVFN, 0x20, BMDMA_BASE | 1);
+    /* I/O space, bus master */
+    xen_sim_cfg_writew(qts, IDE_DEVFN, 0x04, 0x0005);
+    g_assert_cmphex(xen_sim_cfg_readl(qts, IDE_DEVFN, 0x20) & 0xfffc, ==,
                     BMDMA_BASE);
 
     /* Guard bytes around the target so a stray write shows */

@@ -10,26 +10,20 @@
  * accelerator every case skips.  Each access is a trapped guest
  * instruction routed by the simulated hypervisor.  What only the
  * hypervisor sees (injected MSIs) and xenstore (the driver blacklist) are
- * reached through the bridge's run directory: the test points TMPDIR at a
- * directory of its own, where the bridge makes its xensim-bridge.XXXXXX
- * with the hv's control socket and xenstored's socket.
+ * reached through the bridge's run directory with libqos/xen-sim.
  *
  * The firmware's work (BAR assignment, enabling decoding) is done here
- * with aligned CF8/CFC accesses, as in xen-dma-test.
+ * with libqos/xen-sim's aligned CF8/CFC accesses, as in xen-dma-test.
  */
 
 #include "qemu/osdep.h"
-#include <glob.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include "libqtest.h"
+#include "libqos/xen-sim.h"
 #include "qemu/bswap.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qlist.h"
 
 #define DEVFN(slot, fn)     ((slot) << 3 | (fn))
-#define PCI_CONFIG_ADDR     0xcf8
-#define PCI_CONFIG_DATA     0xcfc
 
 #define PLATFORM_PORT       0x10
 #define UNPLUG_DISKS        0x0001
@@ -50,7 +44,8 @@
 
 #define TIMEOUT_US          (20 * G_USEC_PER_SEC)
 
-static char *disk_path, *cd_path, *tmp_dir;
+static char *disk_path, *cd_path;
+static const char *tmp_dir;
 
 static uint8_t image_byte(unsigned lba, unsigned i)
 {
@@ -59,26 +54,10 @@ static uint8_t image_byte(unsigned lba, unsigned i)
 
 /* ---- PCI config space, as firmware reaches it -------------------------- */
 
-static uint32_t cfg_addr(int devfn, int reg)
-{
-    return 0x80000000u | (devfn << 8) | (reg & 0xfc);
-}
-
-static uint32_t cfg_readl(QTestState *qts, int devfn, int reg)
-{
-    qtest_outl(qts, PCI_CONFIG_ADDR, cfg_addr(devfn, reg));
-    return qtest_inl(qts, PCI_CONFIG_DATA);
-}
-
-static void cfg_writel(QTestState *qts, int devfn, int reg, uint32_t val)
-{
-    qtest_outl(qts, PCI_CONFIG_ADDR, cfg_addr(devfn, reg));
-    qtest_outl(qts, PCI_CONFIG_DATA, val);
-}
-
+/* A byte of config space, from a read of its dword */
 static uint8_t cfg_readb(QTestState *qts, int devfn, int reg)
 {
-    return cfg_readl(qts, devfn, reg) >> ((reg & 3) * 8);
+    return xen_sim_cfg_readl(qts, devfn, reg) >> ((reg & 3) * 8);
 }
 
 /* The function with these IDs on bus 0, or -1. */
@@ -87,7 +66,8 @@ static int find_devfn(QTestState *qts, uint16_t vendor, uint16_t device)
     int devfn;
 
     for (devfn = 0; devfn < 256; devfn++) {
-        if (cfg_readl(qts, devfn, 0) == ((uint32_t)device << 16 | vendor)) {
+        if (xen_sim_cfg_readl(qts, devfn, 0) ==
+            ((uint32_t)device << 16 | vendor)) {
             return devfn;
         }
     }
@@ -98,11 +78,11 @@ static int find_devfn(QTestState *qts, uint16_t vendor, uint16_t device)
 static uint32_t bar_probe(QTestState *qts, int devfn, int bar)
 {
     int reg = 0x10 + bar * 4;
-    uint32_t old = cfg_readl(qts, devfn, reg), mask;
+    uint32_t old = xen_sim_cfg_readl(qts, devfn, reg), mask;
 
-    cfg_writel(qts, devfn, reg, 0xffffffff);
-    mask = cfg_readl(qts, devfn, reg);
-    cfg_writel(qts, devfn, reg, old);
+    xen_sim_cfg_writel(qts, devfn, reg, 0xffffffff);
+    mask = xen_sim_cfg_readl(qts, devfn, reg);
+    xen_sim_cfg_writel(qts, devfn, reg, old);
     return mask;
 }
 
@@ -197,71 +177,6 @@ static int64_t platform_counter(QTestState *qts, const char *name)
     return val;
 }
 
-/* ---- the simulator's side: hv control socket and xenstore -------------- */
-
-static int connect_run_dir(const char *name)
-{
-    g_autofree char *pattern = g_strdup_printf("%s/xensim-bridge.*/%s",
-                                               tmp_dir, name);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    glob_t g;
-    int fd;
-
-    g_assert_cmpint(glob(pattern, 0, NULL, &g), ==, 0);
-    g_assert_cmpint(g.gl_pathc, ==, 1);
-    g_assert_cmpint(strlen(g.gl_pathv[0]), <, sizeof(sa.sun_path));
-    strcpy(sa.sun_path, g.gl_pathv[0]);
-    globfree(&g);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    g_assert(fd >= 0);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
-/* The hv's MSI log: how many were injected, the last address and data. */
-static uint64_t hv_msi(uint64_t *addr, uint32_t *data)
-{
-    int fd = connect_run_dir("control");
-    char buf[256];
-    unsigned long long n, a;
-    unsigned int d;
-    ssize_t len = 0, r;
-
-    g_assert(write(fd, "msi\n", 4) == 4);
-    while (!memchr(buf, '\n', len) && len < sizeof(buf) - 1) {
-        r = read(fd, buf + len, sizeof(buf) - 1 - len);
-        g_assert(r > 0);
-        len += r;
-    }
-    buf[len] = '\0';
-    close(fd);
-    g_assert_cmpint(sscanf(buf, "ok %llx %llx %x", &n, &a, &d), ==, 3);
-    *addr = a;
-    *data = d;
-    return n;
-}
-
-/* XS_WRITE of @path = @val to the simulated xenstored, as dom0 would. */
-static void xenstore_write(const char *path, const char *val)
-{
-    int fd = connect_run_dir("xenstored");
-    uint32_t hdr[4], plen = strlen(path) + 1, vlen = strlen(val);
-    char reply[64];
-
-    hdr[0] = 11;        /* XS_WRITE */
-    hdr[1] = 1;
-    hdr[2] = 0;
-    hdr[3] = plen + vlen;
-    g_assert(write(fd, hdr, sizeof(hdr)) == sizeof(hdr));
-    g_assert(write(fd, path, plen) == plen);
-    g_assert(write(fd, val, vlen) == vlen);
-    g_assert(read(fd, hdr, sizeof(hdr)) == sizeof(hdr));
-    g_assert_cmpint(hdr[0], ==, 11);
-    g_assert_cmpint(hdr[3], <, sizeof(reply));
-    g_assert(read(fd, reply, hdr[3]) == hdr[3]);
-    close(fd);
-}
-
 /* ---- the guest's platform driver --------------------------------------- */
 
 static QTestState *boot(const char *extra)
@@ -293,8 +208,8 @@ static void test_platform_pci(void)
     int devfn = find_devfn(qts, 0x5853, 0x0001);
 
     g_assert_cmpint(devfn, >=, 0);
-    g_assert_cmphex(cfg_readl(qts, devfn, 0x08), ==, 0xff800001);
-    g_assert_cmphex(cfg_readl(qts, devfn, 0x2c), ==, 0x00015853);
+    g_assert_cmphex(xen_sim_cfg_readl(qts, devfn, 0x08), ==, 0xff800001);
+    g_assert_cmphex(xen_sim_cfg_readl(qts, devfn, 0x2c), ==, 0x00015853);
     g_assert_cmphex(cfg_readb(qts, devfn, 0x3d), ==, 1);
     g_assert_cmphex(bar_probe(qts, devfn, 0), ==, 0xffffff01);
     g_assert_cmphex(bar_probe(qts, devfn, 1), ==, 0xff000008);
@@ -302,9 +217,9 @@ static void test_platform_pci(void)
     g_assert(pci_listed(qts, 0x5853, 0x0001));
 
     /* The BARs decode where firmware puts them */
-    cfg_writel(qts, devfn, 0x10, PLATFORM_IO_BAR | 1);
-    cfg_writel(qts, devfn, 0x14, PLATFORM_MMIO_BAR);
-    cfg_writel(qts, devfn, 0x04, 0x3);
+    xen_sim_cfg_writel(qts, devfn, 0x10, PLATFORM_IO_BAR | 1);
+    xen_sim_cfg_writel(qts, devfn, 0x14, PLATFORM_MMIO_BAR);
+    xen_sim_cfg_writel(qts, devfn, 0x04, 0x3);
     g_assert_cmphex(qtest_inb(qts, PLATFORM_IO_BAR), ==, 0);
     g_assert_cmphex(qtest_inb(qts, PLATFORM_IO_BAR + 1), ==, 0xff);
     g_assert_cmphex(qtest_readl(qts, PLATFORM_MMIO_BAR + 0x1000), ==, 0);
@@ -359,7 +274,7 @@ static void test_platform_blacklist(void)
         disk_path);
     QTestState *qts = boot(args);
 
-    xenstore_write("/mh/driver-blacklist/linux/4242", "1");
+    xen_sim_xenstore_write("/mh/driver-blacklist/linux/4242", "1");
     g_assert_cmphex(qtest_inw(qts, 0x10), ==, 0x49d2);
     qtest_outw(qts, 0x12, 0x0003);
     qtest_outl(qts, 0x10, 4241);
@@ -446,8 +361,8 @@ static void test_unplug_ide(void)
     QTestState *qts = boot(args);
     bool inserted;
 
-    cfg_writel(qts, IDE_DEVFN, 0x20, BMDMA_BASE | 1);
-    cfg_writel(qts, IDE_DEVFN, 0x04, 0x5);
+    xen_sim_cfg_writel(qts, IDE_DEVFN, 0x20, BMDMA_BASE | 1);
+    xen_sim_cfg_writel(qts, IDE_DEVFN, 0x04, 0x5);
     cd_check(qts);
 
     unplug(qts, UNPLUG_AUX_DISKS);
@@ -541,8 +456,8 @@ static int ahci_setup(QTestState *qts)
     uint8_t cap;
 
     g_assert_cmpint(devfn, >=, 0);
-    cfg_writel(qts, devfn, 0x24, AHCI_BAR);
-    cfg_writel(qts, devfn, 0x04, 0x6);          /* memory, bus master */
+    xen_sim_cfg_writel(qts, devfn, 0x24, AHCI_BAR);
+    xen_sim_cfg_writel(qts, devfn, 0x04, 0x6);      /* memory, bus master */
 
     /* MSI: the first capability whose ID is 5 */
     for (cap = cfg_readb(qts, devfn, 0x34); cap;
@@ -552,10 +467,11 @@ static int ahci_setup(QTestState *qts)
         }
     }
     g_assert(cap);
-    cfg_writel(qts, devfn, cap + 4, MSI_ADDR);
-    cfg_writel(qts, devfn, cap + 8, 0);
-    cfg_writel(qts, devfn, cap + 12, MSI_DATA);
-    cfg_writel(qts, devfn, cap, cfg_readl(qts, devfn, cap) | 0x10000);
+    xen_sim_cfg_writel(qts, devfn, cap + 4, MSI_ADDR);
+    xen_sim_cfg_writel(qts, devfn, cap + 8, 0);
+    xen_sim_cfg_writel(qts, devfn, cap + 12, MSI_DATA);
+    xen_sim_cfg_writel(qts, devfn, cap,
+                       xen_sim_cfg_readl(qts, devfn, cap) | 0x10000);
 
     qtest_writel(qts, AHCI_BAR + 0x04, 0x80000000);     /* GHC.AE */
     qtest_writel(qts, AHCI_PORT0 + 0x18, 0);
@@ -628,7 +544,7 @@ static void test_unplug_ahci_ncq(void)
 
     ahci_setup(qts);
     g_assert_cmphex(qtest_readl(qts, AHCI_PORT0 + 0x28) & 0xf, ==, 3);
-    msis = hv_msi(&addr, &data);
+    msis = xen_sim_msi(&addr, &data);
 
     ahci_queue_reads(qts);
     /* The throttle holds most of them: they are in flight now */
@@ -646,7 +562,7 @@ static void test_unplug_ahci_ncq(void)
     g_assert(pci_listed(qts, 0x8086, 0x2922));
 
     /* Completions were MSIs, injected with the address and data set */
-    g_assert_cmpint(hv_msi(&addr, &data), >, msis);
+    g_assert_cmpint(xen_sim_msi(&addr, &data), >, msis);
     g_assert_cmphex(addr, ==, MSI_ADDR);
     g_assert_cmphex(data, ==, MSI_DATA);
 
@@ -664,9 +580,9 @@ static void test_apic_msi_window(void)
     uint64_t n, addr;
     uint32_t data;
 
-    n = hv_msi(&addr, &data);
+    n = xen_sim_msi(&addr, &data);
     qtest_writel(qts, 0xfee02000, 0x4062);
-    g_assert_cmpint(hv_msi(&addr, &data), ==, n + 1);
+    g_assert_cmpint(xen_sim_msi(&addr, &data), ==, n + 1);
     g_assert_cmphex(addr, ==, 0xfee02000);
     g_assert_cmphex(data, ==, 0x4062);
 
@@ -675,7 +591,7 @@ static void test_apic_msi_window(void)
     qtest_writew(qts, 0xfee00002, 0x41);
     qtest_writel(qts, 0xfee00001, 0x4041);
     qtest_writeq(qts, 0xfee00008, 0x4041);
-    g_assert_cmpint(hv_msi(&addr, &data), ==, n + 1);
+    g_assert_cmpint(xen_sim_msi(&addr, &data), ==, n + 1);
     g_assert_cmphex(qtest_readl(qts, 0xfee00000), ==, 0xffffffff);
     assert_running(qts);
     qtest_quit(qts);
@@ -718,9 +634,11 @@ static void test_platform_bad_input(void)
     }
 
     /* The unmapped MMIO BAR, the legacy I/O BAR's bad offsets */
-    cfg_writel(qts, find_devfn(qts, 0x5853, 1), 0x10, PLATFORM_IO_BAR | 1);
-    cfg_writel(qts, find_devfn(qts, 0x5853, 1), 0x14, PLATFORM_MMIO_BAR);
-    cfg_writel(qts, find_devfn(qts, 0x5853, 1), 0x04, 0x3);
+    xen_sim_cfg_writel(qts, find_devfn(qts, 0x5853, 1), 0x10,
+                       PLATFORM_IO_BAR | 1);
+    xen_sim_cfg_writel(qts, find_devfn(qts, 0x5853, 1), 0x14,
+                       PLATFORM_MMIO_BAR);
+    xen_sim_cfg_writel(qts, find_devfn(qts, 0x5853, 1), 0x04, 0x3);
     qtest_writel(qts, PLATFORM_MMIO_BAR, 0x12345678);
     g_assert_cmphex(qtest_readl(qts, PLATFORM_MMIO_BAR), ==, 0);
     qtest_outb(qts, PLATFORM_IO_BAR + 0x40, 1);
@@ -752,13 +670,13 @@ static void test_pvdevice(void)
     QDict *rsp;
 
     g_assert_cmpint(devfn, >=, 0);
-    g_assert_cmphex(cfg_readl(qts, devfn, 0x08), ==, 0x08800001);
-    g_assert_cmphex(cfg_readl(qts, devfn, 0x2c), ==, 0xc0005853);
+    g_assert_cmphex(xen_sim_cfg_readl(qts, devfn, 0x08), ==, 0x08800001);
+    g_assert_cmphex(xen_sim_cfg_readl(qts, devfn, 0x2c), ==, 0xc0005853);
     g_assert_cmphex(cfg_readb(qts, devfn, 0x3d), ==, 1);
     g_assert_cmphex(bar_probe(qts, devfn, 0), ==, 0);
     g_assert_cmphex(bar_probe(qts, devfn, 1), ==, 0xffc00008);
-    cfg_writel(qts, devfn, 0x14, PVDEVICE_BAR);
-    cfg_writel(qts, devfn, 0x04, 0x2);
+    xen_sim_cfg_writel(qts, devfn, 0x14, PVDEVICE_BAR);
+    xen_sim_cfg_writel(qts, devfn, 0x04, 0x2);
     g_assert_cmphex(qtest_readl(qts, PVDEVICE_BAR + 0x10), ==, 0xffffffff);
 
     /* Bad properties: a clear error, and QEMU carries on */
@@ -783,8 +701,8 @@ static void test_pvdevice(void)
     g_assert(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
     devfn = DEVFN(0x1e, 0);
-    g_assert_cmphex(cfg_readl(qts, devfn, 0x00), ==, 0x56781234);
-    g_assert_cmphex(cfg_readl(qts, devfn, 0x08), ==, 0x08800003);
+    g_assert_cmphex(xen_sim_cfg_readl(qts, devfn, 0x00), ==, 0x56781234);
+    g_assert_cmphex(xen_sim_cfg_readl(qts, devfn, 0x08), ==, 0x08800003);
     g_assert_cmphex(bar_probe(qts, devfn, 1), ==, 0xffffe008);
     qtest_quit(qts);
 }
@@ -813,17 +731,6 @@ static void create_images(void)
     close(cd);
 }
 
-/* Run through the xensim bridge, which has xensim-hv next to it. */
-static bool under_xensim(void)
-{
-    const char *qemu = getenv("QTEST_QEMU_BINARY");
-    g_autofree char *dir = qemu ? g_path_get_dirname(qemu) : NULL;
-    g_autofree char *hv = dir ? g_build_filename(dir, "xensim-hv", NULL)
-                              : NULL;
-
-    return hv && access(hv, X_OK) == 0;
-}
-
 static void add(const char *name, void (*fn)(void))
 {
     g_autofree char *path = g_strdup_printf("/xen-platform/%s", name);
@@ -833,16 +740,13 @@ static void add(const char *name, void (*fn)(void))
 
 int main(int argc, char **argv)
 {
-    char tmpl[] = "/tmp/xen-platform-test.XXXXXX";
     int ret;
 
     /* Before anything asks glib for it: the bridge's run dir goes here */
-    tmp_dir = g_strdup(mkdtemp(tmpl));
-    g_assert(tmp_dir);
-    g_setenv("TMPDIR", tmp_dir, true);
+    tmp_dir = xen_sim_init("xen-platform-test");
 
     g_test_init(&argc, &argv, NULL);
-    if (!under_xensim()) {
+    if (!xen_sim_bridged()) {
         g_test_skip("needs Xen: run through the xensim qtest bridge");
         rmdir(tmp_dir);
         return g_test_run();
