@@ -14,15 +14,8 @@
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 . "$(dirname "$0")/lib/tap.sh"
-sim=$BUILD/xensim
-stock=/usr/libexec/xen-qemu-system-i386
-tap_need "$sim/xensim-hv" "$sim/run" "$BUILD/qemu-system-x86_64" ||
-    { tap_end; exit 1; }
-args=("ours=$BUILD/qemu-system-x86_64")
-[ -x "$stock" ] && args+=("stock=$stock")
-args+=("mutant-vcpu0-notify=$BUILD/qemu-system-x86_64")
-# The script states its plan at its end: a run cut short misses it.
-tap_run "" python3 "$TOP/tests/xensim/tests/e2e-ioreq.py" "$sim" "${args[@]}"
+tap_e2e "$TOP/tests/xensim/tests/e2e-ioreq.py" \
+    "mutant-vcpu0-notify=$BUILD/qemu-system-x86_64"
 rc=$?
 tap_end
 exit $rc

@@ -10,14 +10,7 @@
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 . "$(dirname "$0")/lib/tap.sh"
-sim=$BUILD/xensim
-stock=/usr/libexec/xen-qemu-system-i386
-tap_need "$sim/xensim-hv" "$sim/run" "$BUILD/qemu-system-x86_64" ||
-    { tap_end; exit 1; }
-args=("ours=$BUILD/qemu-system-x86_64")
-[ -x "$stock" ] && args+=("stock=$stock")
-# The script states its plan at its end: a run cut short misses it.
-tap_run "" python3 "$TOP/tests/xensim/tests/e2e-lifecycle.py" "$sim" "${args[@]}"
+tap_e2e "$TOP/tests/xensim/tests/e2e-lifecycle.py"
 rc=$?
 tap_end
 exit $rc

@@ -23,6 +23,11 @@
 #                         diagnostics; with PREFIX empty CMD's script is the
 #                         NAME); a non-zero exit that no "not ok"
 #                         explains adds one.  Returns CMD's status.
+#   tap_e2e SCRIPT ARG... an xensim end-to-end script (tap_run, after
+#                         tap_need of what it runs): python3 SCRIPT
+#                         BUILD/xensim ours=OUR-QEMU [stock=STOCK] ARG...,
+#                         stock when Debian's is installed.  Returns its
+#                         status, 1 when something is not built.
 # Results are numbered by the suite (tap_n).  Other output should be "# "
 # diagnostics; check.sh passes it through and counts only result lines.
 
@@ -103,4 +108,16 @@ tap_need() {
     [ ${#missing[@]} = 0 ] && return 0
     tap_notok "built by make build: ${missing[*]} missing"
     return 1
+}
+
+# tap_e2e SCRIPT ARG...: see the top.  The script states its plan at its
+# end, so a run cut short misses it.
+tap_e2e() {
+    local script=$1 sim=$BUILD/xensim ours=$BUILD/qemu-system-x86_64
+    local stock=/usr/libexec/xen-qemu-system-i386 args
+    shift
+    tap_need "$sim/xensim-hv" "$sim/run" "$ours" || return 1
+    args=("ours=$ours")
+    [ -x "$stock" ] && args+=("stock=$stock")
+    tap_run "" python3 "$script" "$sim" "${args[@]}" "$@"
 }
