@@ -252,40 +252,42 @@ for e in EPERM ENOSYS; do
 done
 
 # --- an explicit aio= wins, both ways
-bin=$(wrapper explicit-threads -- -set drive.ahcidisk-0.aio=threads)
-if start explicit-threads "$bin"; then
+# explicit_aio AIO DEFAULT DESC [START-ARG...]: a drive with aio=AIO on a
+# machine whose default engine is DEFAULT: verified, on AIO's engine
+# (threads: no completion through the io_uring ring), and
+# query-xen-drive-aio names the drive's own aio=.
+explicit_aio() {
+    local aio=$1 default=$2 desc=$3 name bin pid rc rings cq
+    shift 3
+    name=explicit-${aio#io_}
+    bin=$(wrapper "$name" -- -set "drive.ahcidisk-0.aio=$aio")
+    if ! start "$name" "$bin" "$@"; then
+        tap 1 "explicit aio=$aio: launch"
+        return
+    fi
     pid=$(qemu_var XENSIM_QEMU_PID)
-    workload explicit-threads --no-overlap --batches 16
+    workload "$name" --no-overlap --batches 16
     rc=$?
     read -r rings cq < <(ring_stats "$pid")
-    [ $rc = 0 ] && [ "$rings" = 1 ] && [ "$cq" = 0 ]
-    tap $? "explicit aio=threads: verified, no I/O through io_uring (completions=$cq)"
-    aio_query explicit-threads
-    aio_is explicit-threads 'q["default-engine"] == "io_uring" and
-        d["ahcidisk-0"] == {"device": "ahcidisk-0", "engine": "threads",
-                            "from-default": False}'
-    tap $? "explicit aio=threads: query-xen-drive-aio: threads, the drive's own aio="
-    finish explicit-threads
-else
-    tap 1 "explicit aio=threads: launch"
-fi
-bin=$(wrapper explicit-uring -- -set drive.ahcidisk-0.aio=io_uring)
-if start explicit-uring "$bin" -accel xen,aio-default=threads; then
-    pid=$(qemu_var XENSIM_QEMU_PID)
-    workload explicit-uring --no-overlap --batches 16
-    rc=$?
-    read -r rings cq < <(ring_stats "$pid")
-    [ $rc = 0 ] && [ "$rings" = 1 ] && [ "$cq" -ge "$(ios explicit-uring)" ]
-    tap $? "explicit aio=io_uring under aio-default=threads: verified, on io_uring"
-    aio_query explicit-uring
-    aio_is explicit-uring 'q["default-engine"] == "threads" and
-        d["ahcidisk-0"] == {"device": "ahcidisk-0", "engine": "io_uring",
-                            "from-default": False}'
-    tap $? "explicit aio=io_uring: query-xen-drive-aio: io_uring, the drive's own aio="
-    finish explicit-uring
-else
-    tap 1 "explicit aio=io_uring: launch"
-fi
+    if [ "$aio" = threads ]; then
+        [ $rc = 0 ] && [ "$rings" = 1 ] && [ "$cq" = 0 ]
+        tap $? "$desc (completions=$cq)"
+    else
+        [ $rc = 0 ] && [ "$rings" = 1 ] && [ "$cq" -ge "$(ios "$name")" ]
+        tap $? "$desc"
+    fi
+    aio_query "$name"
+    aio_is "$name" 'q["default-engine"] == sys.argv[3] and
+        d["ahcidisk-0"] == {"device": "ahcidisk-0", "engine": sys.argv[4],
+                            "from-default": False}' "$default" "$aio"
+    tap $? "explicit aio=$aio: query-xen-drive-aio: $aio, the drive's own aio="
+    finish "$name"
+}
+explicit_aio threads io_uring \
+    "explicit aio=threads: verified, no I/O through io_uring"
+explicit_aio io_uring threads \
+    "explicit aio=io_uring under aio-default=threads: verified, on io_uring" \
+    -accel xen,aio-default=threads
 
 # --- cd-insert as libxl does it, on an empty CD drive
 head -c $((1 << 20)) /dev/zero | tr '\0' 'Z' > "$scratch/cd.iso"
