@@ -71,19 +71,20 @@ tap $rc "fuzz smoke (${FUZZ_SMOKE_SECONDS:-60} s): no finding"
 grep -q '^fuzz: [1-9][0-9]* executions' "$scratch/smoke.out"
 tap $? "fuzz smoke ran executions"
 
-# The sanitized QEMU through the end-to-end suites' own tests.
-python3 "$TOP/tests/xensim/tests/e2e-pci.py" "$sim" "$san" \
-    >"$scratch/pci.out" 2>&1
-rc=$?
-grep -q '^not ok' "$scratch/pci.out" && rc=1
-tap $rc "sanitized QEMU: e2e-pci ($(grep -c '^ok' "$scratch/pci.out") ok)"
-[ $rc = 0 ] || grep '^not ok' "$scratch/pci.out" | head -5 | sed 's/^/# /'
-python3 "$TOP/tests/xensim/tests/e2e-hostile.py" "$sim" "ours=$san" \
-    >"$scratch/hostile.out" 2>&1
-rc=$?
-grep -q '^not ok' "$scratch/hostile.out" && rc=1
-tap $rc "sanitized QEMU: hostile ioreqs ($(grep -c '^ok' "$scratch/hostile.out") ok)"
-[ $rc = 0 ] || grep '^not ok' "$scratch/hostile.out" | head -5 | sed 's/^/# /'
+# The sanitized QEMU through the end-to-end suites' own tests:
+# sanitized_e2e NAME WHAT SCRIPT ARG... runs tests/xensim/tests/SCRIPT
+# SIM ARG... as one result, its first failures as diagnostics.
+sanitized_e2e() {
+    local out=$scratch/$1.out what=$2 script=$3 rc
+    shift 3
+    python3 "$TOP/tests/xensim/tests/$script" "$sim" "$@" >"$out" 2>&1
+    rc=$?
+    grep -q '^not ok' "$out" && rc=1
+    tap $rc "sanitized QEMU: $what ($(grep -c '^ok' "$out") ok)"
+    [ $rc = 0 ] || grep '^not ok' "$out" | head -5 | sed 's/^/# /'
+}
+sanitized_e2e pci e2e-pci e2e-pci.py "$san"
+sanitized_e2e hostile "hostile ioreqs" e2e-hostile.py "ours=$san"
 "$sim/ahci-workload" --mkimage "$scratch/disk.img" 64 >/dev/null 2>&1
 bash "$TOP/tests/xensim/workload/guest-run.sh" --sim "$sim" "$san" \
     "$scratch/disk.img" -- --seed 7 >"$scratch/ahci.out" 2>&1
