@@ -17,6 +17,8 @@ Q35 workload.  One client per interface:
             with its Control and Qmp, torn down by stop()
   Tap       TAP output; a run labelled "stock..." (Debian's 7.2) turns
             its failures into "ok ... # SKIP known stock 7.2 failure"
+  e2e_main  the command line of an e2e test: [--only REGEX] SIM
+            LABEL=QEMU..., one run per device model
 
 Invariants: nothing here exits the process; a protocol violation or a
 closed connection raises Failure (with what went wrong); socket errors
@@ -24,6 +26,7 @@ stay OSError.  Blocking calls carry a timeout.
 """
 import json
 import os
+import re
 import select
 import shlex
 import shutil
@@ -559,6 +562,12 @@ class Tap:
     def __init__(self):
         self.n = 0
         self.failed = 0
+        self.only = None
+
+    def wanted(self, what):
+        """Whether the command line's --only REGEX (if any) selects the
+        check named what."""
+        return not self.only or bool(self.only.search(what))
 
     def check(self, ok, what, detail="", stock=False, skip=None):
         self.n += 1
@@ -580,3 +589,20 @@ class Tap:
 
     def plan(self):
         print("1..%d" % self.n)
+
+
+def e2e_main(run, argv):
+    """An e2e test's main: argv is [--only REGEX] SIM LABEL=QEMU...;
+    run(tap, sim, label, qemu) for each device model in order (tap.wanted()
+    says which checks --only selects), then the plan.  Returns the exit
+    status: 1 when a check failed."""
+    t = Tap()
+    if len(argv) > 1 and argv[0] == "--only":
+        t.only = re.compile(argv[1])
+        argv = argv[2:]
+    sim = argv[0]
+    for arg in argv[1:]:
+        label, qemu = arg.split("=", 1)
+        run(t, sim, label, qemu)
+    t.plan()
+    return 1 if t.failed else 0

@@ -33,20 +33,18 @@ built as build/xensim/tests/libxensim-mutant-dm.so) and passes only if
 the checks guarding against that bug fail on it.  TAP on stdout.
 """
 import os
-import re
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "py"))
-from xensim import Control, Failure, Guest, Qmp, Tap  # noqa: E402
+from xensim import Control, Failure, Guest, Qmp, e2e_main  # noqa: E402
 
 GPA = 0x200000
 VGA = 0xa0000
 PIO, COPY, PCI_CONFIG = 0, 1, 2
 READ, PTR, DF = 1, 2, 4
-ONLY = None             # --only REGEX: the checks whose name matches
 
 
 class Run:
@@ -62,7 +60,7 @@ class Run:
         self.t.check(ok, "%s: %s" % (self.label, what), detail, self.stock)
 
     def check(self, what, fn):
-        if ONLY and not ONLY.search(what):
+        if not self.t.wanted(what):
             return
         try:
             ok, detail = fn()
@@ -453,20 +451,5 @@ def run(t, sim, label, qemu):
         g.stop()
 
 
-def main():
-    global ONLY
-    args = sys.argv[1:]
-    if len(args) > 1 and args[0] == "--only":
-        ONLY = re.compile(args[1])
-        args = args[2:]
-    sim = args[0]
-    t = Tap()
-    for arg in args[1:]:
-        label, qemu = arg.split("=", 1)
-        run(t, sim, label, qemu)
-    t.plan()
-    return 1 if t.failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(e2e_main(run, sys.argv[1:]))

@@ -29,9 +29,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "py"))
-from xensim import Failure, Guest, Tap, xs_read  # noqa: E402
+from xensim import Failure, Guest, e2e_main, xs_read  # noqa: E402
 
-ONLY = None             # --only REGEX: the checks whose name matches
 BAR = 0xf0000000
 GPA = 0x200000
 
@@ -186,7 +185,7 @@ def run(t, sim, label, qemu):
                 ("set-up failures (no xenstore, event channel bind) end "
                  "with status 1 and a message, no ioreq server left",
                  lambda: setup_failures(c, g.env, tmp))
-                ) if not ONLY or ONLY.search(w)]:
+                ) if t.wanted(w)]:
             try:
                 ok, detail = fn()
             except (OSError, ValueError, KeyError, IndexError,
@@ -200,20 +199,5 @@ def run(t, sim, label, qemu):
         subprocess.run(["rm", "-rf", tmp])
 
 
-def main():
-    global ONLY
-    args = sys.argv[1:]
-    if len(args) > 1 and args[0] == "--only":
-        ONLY = re.compile(args[1])
-        args = args[2:]
-    sim = args[0]
-    t = Tap()
-    for arg in args[1:]:
-        label, qemu = arg.split("=", 1)
-        run(t, sim, label, qemu)
-    t.plan()
-    return 1 if t.failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(e2e_main(run, sys.argv[1:]))
