@@ -120,6 +120,30 @@ import re
 import sys
 
 work, names = sys.argv[1], sys.argv[2:]
+
+
+def workload_run(stem, keys):
+    """A workload's output (STEM.wl) and exit status (STEM.rc, None when
+    it did not finish): its "KEY: k=v ..." lines of each of keys merged
+    into the dict, its "phase NAME: ok|FAIL" lines as phases."""
+    r = {"rc": None, "text": ""}
+    try:
+        with open(os.path.join(work, stem + ".wl")) as f:
+            r["text"] = f.read()
+        with open(os.path.join(work, stem + ".rc")) as f:
+            r["rc"] = int(f.read())
+    except (OSError, ValueError):
+        pass
+    for key in keys:
+        m = re.search(r"^%s: (.*)$" % key, r["text"], re.M)
+        if m:
+            r.update(kv.split("=", 1) for kv in m.group(1).split()
+                     if "=" in kv)
+    r["phases"] = dict(re.findall(r"^phase (\S+): (ok|FAIL)", r["text"],
+                                  re.M))
+    return r
+
+
 runs, wls = [], []
 for name in names:
     try:
@@ -127,21 +151,7 @@ for name in names:
             runs.append(json.load(f))
     except (OSError, ValueError):
         runs.append({})
-    wl = {"rc": None, "text": ""}
-    try:
-        with open(os.path.join(work, name + ".wl")) as f:
-            wl["text"] = f.read()
-        with open(os.path.join(work, name + ".rc")) as f:
-            wl["rc"] = int(f.read())
-    except (OSError, ValueError):
-        pass
-    for key in ("summary", "hv", "mapcache"):
-        m = re.search(r"^%s: (.*)$" % key, wl["text"], re.M)
-        if m:
-            wl.update(kv.split("=", 1) for kv in m.group(1).split()
-                      if "=" in kv)
-    wl["phases"] = dict(re.findall(r"^phase (\S+): (ok|FAIL)", wl["text"],
-                                   re.M))
+    wl = workload_run(name, ("summary", "hv", "mapcache"))
     m = re.search(r"Bad ram offset \w+|mapcache entry lock overflow",
                   wl["text"])
     wl["bug"] = m.group(0) if m else ""
@@ -154,21 +164,7 @@ def row(label, values):
 
 
 def q35_run(name):
-    r = {"rc": None, "text": ""}
-    try:
-        with open(os.path.join(work, "q35-" + name + ".wl")) as f:
-            r["text"] = f.read()
-        with open(os.path.join(work, "q35-" + name + ".rc")) as f:
-            r["rc"] = int(f.read())
-    except (OSError, ValueError):
-        pass
-    for key in ("summary", "figures"):
-        m = re.search(r"^%s: (.*)$" % key, r["text"], re.M)
-        if m:
-            r.update(kv.split("=", 1) for kv in m.group(1).split()
-                     if "=" in kv)
-    r["phases"] = dict(re.findall(r"^phase (\S+): (ok|FAIL)", r["text"],
-                                  re.M))
+    r = workload_run("q35-" + name, ("summary", "figures"))
     m = re.search(r"QEMU exited with status (-?\d+) before 'running'",
                   r["text"])
     r["start_status"] = int(m.group(1)) if m else None
