@@ -190,6 +190,16 @@ static QTestState *boot(const char *extra)
                        "-device xen-platform,id=platform %s", extra);
 }
 
+/* boot() with the disk image as the PIIX IDE primary master, drive hd0 */
+static QTestState *boot_hd0(void)
+{
+    g_autofree char *args = g_strdup_printf(
+        "-drive file=%s,if=ide,bus=0,unit=0,format=raw,id=hd0,snapshot=on",
+        disk_path);
+
+    return boot(args);
+}
+
 static void unplug(QTestState *qts, uint16_t mask)
 {
     /* What every PV driver does first: check the magic */
@@ -269,10 +279,7 @@ static void test_platform_ports(void)
 /* A build listed under /mh/driver-blacklist reads the magic reversed. */
 static void test_platform_blacklist(void)
 {
-    g_autofree char *args = g_strdup_printf(
-        "-drive file=%s,if=ide,bus=0,unit=0,format=raw,id=hd0,snapshot=on",
-        disk_path);
-    QTestState *qts = boot(args);
+    QTestState *qts = boot_hd0();
 
     xen_sim_xenstore_write("/mh/driver-blacklist/linux/4242", "1");
     g_assert_cmphex(qtest_inw(qts, 0x10), ==, 0x49d2);
@@ -572,27 +579,76 @@ static void test_unplug_ahci_ncq(void)
     qtest_quit(qts);
 }
 
-/* ---- xen-apic: the MSI window --------------------------------------- */
+/* ---- xen-apic: the MSI window, as devices write to it ---------------- */
+
+/*
+ * Under Xen a vCPU's access to the 0xfee00000 page is Xen's own (its
+ * vlapic); what reaches QEMU's xen-apic is a device's write there, the
+ * way an MSI arrives.  Here the PIIX IDE bus master makes the accesses:
+ * ide_dma_sector() moves one sector of the primary master by DMA, its
+ * first @len bytes at @gpa and the rest at SPLIT_GPA.
+ */
+#define PRDT_GPA            0x8000
+#define MSG_GPA             0x20000
+#define SPLIT_GPA           0x21000
+#define MSG_LBA             200
+#define WINDOW              0xfee00000u
+
+static void ide_dma_sector(QTestState *qts, bool to_memory, uint32_t lba,
+                           uint32_t gpa, uint32_t len)
+{
+    uint32_t prd[4] = { cpu_to_le32(gpa), cpu_to_le32(len),
+                        cpu_to_le32(SPLIT_GPA),
+                        cpu_to_le32((SECTOR_SIZE - len) | 0x80000000u) };
+
+    qtest_memwrite(qts, PRDT_GPA, prd, sizeof(prd));
+    qtest_outb(qts, BMDMA_BASE, 0);
+    qtest_outb(qts, BMDMA_BASE + 2, 6);         /* clear interrupt, error */
+    qtest_outl(qts, BMDMA_BASE + 4, PRDT_GPA);
+    qtest_outb(qts, 0x1f6, 0xe0 | ((lba >> 24) & 0xf));
+    qtest_outb(qts, 0x1f2, 1);
+    qtest_outb(qts, 0x1f3, lba);
+    qtest_outb(qts, 0x1f4, lba >> 8);
+    qtest_outb(qts, 0x1f5, lba >> 16);
+    qtest_outb(qts, 0x1f7, to_memory ? 0xc8 : 0xca);   /* READ/WRITE DMA */
+    qtest_outb(qts, BMDMA_BASE, to_memory ? 0x09 : 0x01);
+    wait_bm(qts, BMDMA_BASE);
+    qtest_outb(qts, BMDMA_BASE, 0);
+    g_assert_cmphex(qtest_inb(qts, 0x1f7) & 0x89, ==, 0);  /* BSY DRQ ERR */
+}
 
 static void test_apic_msi_window(void)
 {
-    QTestState *qts = boot("");
+    QTestState *qts = boot_hd0();
+    uint32_t msg = cpu_to_le32(0x4062), got;
     uint64_t n, addr;
     uint32_t data;
 
+    xen_sim_cfg_writel(qts, IDE_DEVFN, 0x20, BMDMA_BASE | 1);
+    xen_sim_cfg_writel(qts, IDE_DEVFN, 0x04, 0x5);
+    /* The message data onto the disk, from RAM */
+    qtest_memwrite(qts, MSG_GPA, &msg, sizeof(msg));
+    ide_dma_sector(qts, false, MSG_LBA, MSG_GPA, 4);
+
+    /* An aligned 4-byte device write: one MSI, full address, its data */
     n = xen_sim_msi(&addr, &data);
-    qtest_writel(qts, 0xfee02000, 0x4062);
+    ide_dma_sector(qts, true, MSG_LBA, WINDOW + 0x2000, 4);
     g_assert_cmpint(xen_sim_msi(&addr, &data), ==, n + 1);
-    g_assert_cmphex(addr, ==, 0xfee02000);
+    g_assert_cmphex(addr, ==, WINDOW + 0x2000);
     g_assert_cmphex(data, ==, 0x4062);
 
-    /* Odd sizes and alignments: nothing injected, QEMU carries on */
-    qtest_writeb(qts, 0xfee00000, 0x41);
-    qtest_writew(qts, 0xfee00002, 0x41);
-    qtest_writel(qts, 0xfee00001, 0x4041);
-    qtest_writeq(qts, 0xfee00008, 0x4041);
+    /* Other sizes and alignments: nothing injected, QEMU carries on */
+    ide_dma_sector(qts, true, MSG_LBA, WINDOW + 0x2, 2);
+    ide_dma_sector(qts, true, MSG_LBA, WINDOW + 0x11, 4);
+    ide_dma_sector(qts, true, MSG_LBA, WINDOW + 0x8, 8);
     g_assert_cmpint(xen_sim_msi(&addr, &data), ==, n + 1);
-    g_assert_cmphex(qtest_readl(qts, 0xfee00000), ==, 0xffffffff);
+
+    /* A device reading the window gets all-ones */
+    ide_dma_sector(qts, false, MSG_LBA, WINDOW, 4);
+    qtest_memset(qts, MSG_GPA, 0, sizeof(got));
+    ide_dma_sector(qts, true, MSG_LBA, MSG_GPA, 4);
+    qtest_memread(qts, MSG_GPA, &got, sizeof(got));
+    g_assert_cmphex(got, ==, 0xffffffff);
     assert_running(qts);
     qtest_quit(qts);
 }
@@ -601,10 +657,7 @@ static void test_apic_msi_window(void)
 
 static void test_platform_bad_input(void)
 {
-    g_autofree char *args = g_strdup_printf(
-        "-drive file=%s,if=ide,bus=0,unit=0,format=raw,id=hd0,snapshot=on",
-        disk_path);
-    QTestState *qts = boot(args);
+    QTestState *qts = boot_hd0();
     int64_t lines, dropped;
     int i;
     const char *msg;
