@@ -4,9 +4,10 @@
  * libqos helpers for qtests of the Xen device model under the xensim
  * qtest bridge (see xen-sim.h).
  *
- * The run directory is the one xen_sim_init() made; the bridge makes
- * exactly one xensim-bridge.XXXXXX in it per QEMU it runs, and a test
- * runs one QEMU at a time.
+ * The sockets are looked for under the directory xen_sim_init() made:
+ * the bridge makes its xensim-bridge.XXXXXX there for the QEMU it runs
+ * and removes it when QEMU quits, so with one QEMU at a time (as these
+ * tests run) exactly one matches.
  */
 
 #include "qemu/osdep.h"
