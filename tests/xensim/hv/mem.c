@@ -311,45 +311,73 @@ int hv_relocate(uint64_t src, uint64_t dst, uint64_t nr)
     return ret;
 }
 
+/* Room for n more memory-type entries. */
+static int memtype_reserve(unsigned n)
+{
+    unsigned cap = hv.memtype_cap ? hv.memtype_cap : 16;
+    HvMemType *m;
+
+    while (cap < hv.memtype_len + n) {
+        cap *= 2;
+    }
+    if (cap == hv.memtype_cap) {
+        return 0;
+    }
+    m = realloc(hv.memtype, cap * sizeof(*m));
+    if (!m) {
+        return -ENOMEM;
+    }
+    hv.memtype = m;
+    hv.memtype_cap = cap;
+    return 0;
+}
+
+/*
+ * Xen's set_mem_type() changes the type of each page of the range
+ * (p2m_change_type_one()); the pages around it keep theirs.  Here an
+ * entry overlapping the range loses the overlap: it is dropped, cut on
+ * one side, or, when the range lies strictly inside it, split in two.
+ */
 int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type)
 {
+    uint64_t end = gfn + nr;
     unsigned i;
 
     if (!p2m_covers(gfn, nr)) {
         return -EINVAL;
     }
-    /* Drop overlapping entries (whole ones; partial overlaps are cut). */
+    /* A split and the new entry: at most two more. */
+    if (memtype_reserve(2) < 0) {
+        return -ENOMEM;
+    }
     for (i = 0; i < hv.memtype_len;) {
         HvMemType *m = &hv.memtype[i];
+        uint64_t m_end = m->gfn + m->nr;
 
-        if (m->gfn >= gfn && m->gfn + m->nr <= gfn + nr) {
+        if (m_end <= gfn || m->gfn >= end) {
+            i++;
+            continue;
+        }
+        if (m->gfn >= gfn && m_end <= end) {
             *m = hv.memtype[--hv.memtype_len];
             continue;
         }
-        if (m->gfn < gfn + nr && m->gfn + m->nr > gfn) {
-            if (m->gfn < gfn) {
-                m->nr = gfn - m->gfn;
-            } else {
-                m->nr -= gfn + nr - m->gfn;
-                m->gfn = gfn + nr;
-            }
+        if (m->gfn < gfn && m_end > end) {
+            /* Ranges never overlap, so this happens once per call. */
+            hv.memtype[hv.memtype_len++] =
+                (HvMemType) { end, m_end - end, m->type };
+            m->nr = gfn - m->gfn;
+        } else if (m->gfn < gfn) {
+            m->nr = gfn - m->gfn;
+        } else {
+            m->nr = m_end - end;
+            m->gfn = end;
         }
         i++;
     }
-    if (type == HVMMEM_ram_rw) {
-        return 0;
+    if (type != HVMMEM_ram_rw) {
+        hv.memtype[hv.memtype_len++] = (HvMemType) { gfn, nr, type };
     }
-    if (hv.memtype_len == hv.memtype_cap) {
-        unsigned cap = hv.memtype_cap ? hv.memtype_cap * 2 : 16;
-        HvMemType *n = realloc(hv.memtype, cap * sizeof(*n));
-
-        if (!n) {
-            return -ENOMEM;
-        }
-        hv.memtype = n;
-        hv.memtype_cap = cap;
-    }
-    hv.memtype[hv.memtype_len++] = (HvMemType) { gfn, nr, type };
     return 0;
 }
 

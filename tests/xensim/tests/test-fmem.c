@@ -315,6 +315,32 @@ int main(void)
         ctl("memwrite 0x60000 22");
         reply = ctl("memread 0x60000 1");
         check(!strcmp(reply, "ok 22"), "ram_rw again (%s)", reply);
+        /* Xen changes the type page by page (dm.c set_mem_type()): a
+         * range strictly inside a ram_ro one leaves both sides ram_ro. */
+        {
+            static const unsigned gfn[] = { 0x61, 0x63, 0x64, 0x67 };
+            static const char *const want[] = { "11", "22", "22", "11" };
+            char got[4][16];
+            unsigned i;
+            bool good = true;
+
+            for (i = 0; i < 4; i++) {
+                ctl("memwrite %#x 11", gfn[i] << 12);
+            }
+            xendevicemodel_set_mem_type(dmod, 1, HVMMEM_ram_ro, 0x60, 8);
+            xendevicemodel_set_mem_type(dmod, 1, HVMMEM_ram_rw, 0x63, 2);
+            for (i = 0; i < 4; i++) {
+                ctl("memwrite %#x 22", gfn[i] << 12);
+                reply = ctl("memread %#x 1", gfn[i] << 12);
+                snprintf(got[i], sizeof(got[i]), "%s", reply);
+                good &= !strncmp(reply, "ok ", 3) &&
+                        !strcmp(reply + 3, want[i]);
+            }
+            check(good, "ram_rw of 0x63-0x64 inside ram_ro 0x60-0x67: "
+                  "0x61 and 0x67 stay ram_ro, 0x63-0x64 writable (%s, %s, "
+                  "%s, %s)", got[0], got[1], got[2], got[3]);
+            xendevicemodel_set_mem_type(dmod, 1, HVMMEM_ram_rw, 0x60, 8);
+        }
         check(xendevicemodel_set_mem_type(dmod, 1, 77, 0x60, 1) == -1 &&
               errno == EINVAL, "unknown memory type: EINVAL");
         check(xendevicemodel_pin_memory_cacheattr(dmod, 1, 0x60, 0x61,
