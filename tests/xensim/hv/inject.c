@@ -109,45 +109,55 @@ static HvIoreqServer *server_locked(uint16_t id)
     return s && s->shared && s->buf ? s : NULL;
 }
 
+/* Take hv.lock and return server id as server_locked() finds it; NULL
+ * (and hv.lock released) if there is none.  The caller unlocks. */
+static HvIoreqServer *server_lock(uint16_t id)
+{
+    HvIoreqServer *s;
+
+    pthread_mutex_lock(&hv.lock);
+    s = server_locked(id);
+    if (!s) {
+        pthread_mutex_unlock(&hv.lock);
+    }
+    return s;
+}
+
 int xensim_slot_set(uint16_t id, unsigned cpu, XenSimSlotField f,
                     uint64_t val)
 {
     HvIoreqServer *s;
-    int ret = -ENOENT;
 
     if (cpu >= hv.nr_vcpus || f >= XENSIM_SLOT_NR_FIELDS) {
         return -EINVAL;
     }
-    pthread_mutex_lock(&hv.lock);
-    s = server_locked(id);
-    if (s) {
-        set_field(&s->shared->vcpu_ioreq[cpu], f, val);
-        ret = 0;
+    s = server_lock(id);
+    if (!s) {
+        return -ENOENT;
     }
+    set_field(&s->shared->vcpu_ioreq[cpu], f, val);
     pthread_mutex_unlock(&hv.lock);
-    return ret;
+    return 0;
 }
 
 int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out,
                     uint64_t *notified)
 {
     HvIoreqServer *s;
-    int ret = -ENOENT;
 
     if (cpu >= hv.nr_vcpus) {
         return -EINVAL;
     }
-    pthread_mutex_lock(&hv.lock);
-    s = server_locked(id);
-    if (s) {
-        *out = s->shared->vcpu_ioreq[cpu];
-        if (notified) {
-            *notified = hv.gport[s->vcpu_port[cpu]].notified;
-        }
-        ret = 0;
+    s = server_lock(id);
+    if (!s) {
+        return -ENOENT;
+    }
+    *out = s->shared->vcpu_ioreq[cpu];
+    if (notified) {
+        *notified = hv.gport[s->vcpu_port[cpu]].notified;
     }
     pthread_mutex_unlock(&hv.lock);
-    return ret;
+    return 0;
 }
 
 static bool passed(const struct timespec *t)
@@ -260,33 +270,31 @@ int xensim_inject(const XenSimInjection *inj, uint64_t *data)
 int xensim_notify_vcpu(uint16_t id, unsigned cpu)
 {
     HvIoreqServer *s;
-    int ret = -ENOENT;
 
     if (cpu >= hv.nr_vcpus) {
         return -EINVAL;
     }
-    pthread_mutex_lock(&hv.lock);
-    s = server_locked(id);
-    if (s) {
-        hv_guest_send(s->vcpu_port[cpu]);
-        ret = 0;
+    s = server_lock(id);
+    if (!s) {
+        return -ENOENT;
     }
+    hv_guest_send(s->vcpu_port[cpu]);
     pthread_mutex_unlock(&hv.lock);
-    return ret;
+    return 0;
 }
 
 int xensim_notify_buffered(uint16_t id)
 {
-    HvIoreqServer *s;
+    HvIoreqServer *s = server_lock(id);
     int ret = -ENOENT;
 
-    pthread_mutex_lock(&hv.lock);
-    s = server_locked(id);
-    if (s && s->buf_port) {
-        hv_guest_send(s->buf_port);
-        ret = 0;
+    if (s) {
+        if (s->buf_port) {
+            hv_guest_send(s->buf_port);
+            ret = 0;
+        }
+        pthread_mutex_unlock(&hv.lock);
     }
-    pthread_mutex_unlock(&hv.lock);
     return ret;
 }
 
@@ -304,51 +312,42 @@ static void ring_ptrs_set_locked(HvIoreqServer *s, uint32_t rp, uint32_t wp)
 
 int xensim_bufring_set_slot(uint16_t id, uint32_t index, uint64_t raw)
 {
-    HvIoreqServer *s;
-    int ret = -ENOENT;
+    HvIoreqServer *s = server_lock(id);
 
-    pthread_mutex_lock(&hv.lock);
-    s = server_locked(id);
-    if (s) {
-        ring_slot_set_locked(s, index, raw);
-        ret = 0;
+    if (!s) {
+        return -ENOENT;
     }
+    ring_slot_set_locked(s, index, raw);
     pthread_mutex_unlock(&hv.lock);
-    return ret;
+    return 0;
 }
 
 int xensim_bufring_set_ptrs(uint16_t id, uint32_t rp, uint32_t wp)
 {
-    HvIoreqServer *s;
-    int ret = -ENOENT;
+    HvIoreqServer *s = server_lock(id);
 
-    pthread_mutex_lock(&hv.lock);
-    s = server_locked(id);
-    if (s) {
-        ring_ptrs_set_locked(s, rp, wp);
-        ret = 0;
+    if (!s) {
+        return -ENOENT;
     }
+    ring_ptrs_set_locked(s, rp, wp);
     pthread_mutex_unlock(&hv.lock);
-    return ret;
+    return 0;
 }
 
 int xensim_bufring_get_ptrs(uint16_t id, uint32_t *rp, uint32_t *wp)
 {
-    HvIoreqServer *s;
-    int ret = -ENOENT;
+    HvIoreqServer *s = server_lock(id);
+    uint64_t both;
 
-    pthread_mutex_lock(&hv.lock);
-    s = server_locked(id);
-    if (s) {
-        uint64_t both = __atomic_load_n((uint64_t *)&s->buf->read_pointer,
-                                        __ATOMIC_ACQUIRE);
-
-        *rp = both;
-        *wp = both >> 32;
-        ret = 0;
+    if (!s) {
+        return -ENOENT;
     }
+    both = __atomic_load_n((uint64_t *)&s->buf->read_pointer,
+                           __ATOMIC_ACQUIRE);
     pthread_mutex_unlock(&hv.lock);
-    return ret;
+    *rp = both;
+    *wp = both >> 32;
+    return 0;
 }
 
 /* A buf_ioreq_t as 8 raw bytes. */
@@ -367,14 +366,11 @@ static uint64_t buf_entry(uint8_t type, unsigned size_code, uint32_t addr,
 
 int xensim_bufring_scenario(uint16_t id, const char *name)
 {
-    HvIoreqServer *s;
+    HvIoreqServer *s = server_lock(id);
     uint32_t rp, wp;
     int ret = 0;
 
-    pthread_mutex_lock(&hv.lock);
-    s = server_locked(id);
     if (!s) {
-        pthread_mutex_unlock(&hv.lock);
         return -ENOENT;
     }
     rp = __atomic_load_n(&s->buf->read_pointer, __ATOMIC_ACQUIRE);
