@@ -18,6 +18,9 @@ out=$BUILD/xensim
 plain=22
 restrict=23
 total=$((1 + 2 * (plain + restrict)))
+# the launcher's argv against real libxl's, five xl.cfg files (argv_cases)
+argv_checks=10
+total=$((total + argv_checks))
 tap_plan $total
 ok() { tap_ok "$@"; }
 notok() { tap_notok "$@"; }
@@ -64,3 +67,13 @@ for dm in ours stock; do
     run $dm "$bin" plain $plain
     run $dm "$bin" dm_restrict $restrict
 done
+
+# build/xensim/run (the launcher) must build the argv real libxl builds
+# for the same guest: tests/xensim/xl/xl-argv.py, with our QEMU.
+argv_cases() {
+    echo "# the launcher's device-model argv against real libxl 4.17's"
+    tap_run "launcher vs libxl" timeout 600 python3 \
+        "$TOP/tests/xensim/xl/xl-argv.py" --xensim "$out" \
+        --dm "$BUILD/qemu-system-x86_64" --qemu-img "$BUILD/qemu-img"
+}
+argv_cases

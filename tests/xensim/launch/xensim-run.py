@@ -21,6 +21,7 @@ EXIT_NOT_BUILT when the simulator is not built, 1 otherwise.
 import argparse
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -49,7 +50,7 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, os.path.join(HERE, "py"))
 sys.path.insert(1, os.path.join(HERE, "..", "py"))
 from xensim import (Control, Failure, LIBXL_QMP_ID_BASE,  # noqa: E402
-                    Qmp, XenStore, lib_env, pci_scan)
+                    QMP_CMD_TIMEOUT, Qmp, XenStore, lib_env, pci_scan)
 
 # Which Xen libraries the device model runs on ($XENSIM_LIBS, --libs):
 # "real" (the default) = Debian's own libxen* over the devxen shim
@@ -65,15 +66,24 @@ def log(msg):
 
 # ---- the launcher --------------------------------------------------------
 
-def libxl_argv(opts, run_dir, qemu_args):
-    """The device-model argv libxl 4.17 builds (libxl-dm.md section 1)."""
+def libxl_argv(opts, run_dir, qemu_args, qmp_fd=None):
+    """The device-model argv libxl 4.17 builds (libxl-dm.md section 1,
+    libxl__build_device_model_args_new()); qmp_fd: dm_restrict's
+    pre-opened QMP socket."""
     d = opts.domid
-    argv = [opts.qemu, "-xen-domid", str(d), "-no-shutdown"]
-    for cid, name in (("libxl-cmd", "qmp-libxl"),
-                      ("libxenstat-cmd", "qmp-libxenstat")):
-        argv += ["-chardev", "socket,id=%s,path=%s/%s-%d,server=on,wait=off"
-                 % (cid, run_dir, name, d),
-                 "-mon", "chardev=%s,mode=control" % cid]
+    argv = [opts.qemu, "-xen-domid", str(d), "-no-shutdown", "-chardev"]
+    if qmp_fd is not None:
+        # libxl listens itself and starts QEMU stopped (query-status =
+        # prelaunch until "cont").
+        argv += ["socket,id=libxl-cmd,fd=%d,server=on,wait=off" % qmp_fd,
+                 "-S"]
+    else:
+        argv += ["socket,id=libxl-cmd,path=%s/qmp-libxl-%d,server=on,"
+                 "wait=off" % (run_dir, d)]
+    argv += ["-mon", "chardev=libxl-cmd,mode=control",
+             "-chardev", "socket,id=libxenstat-cmd,path=%s/qmp-libxenstat-"
+             "%d,server=on,wait=off" % (run_dir, d),
+             "-mon", "chardev=libxenstat-cmd,mode=control"]
     argv += ["-nodefaults", "-no-user-config", "-name", opts.name,
              "-vnc", "none", "-display", "none"]
     if opts.serial:
@@ -87,28 +97,112 @@ def libxl_argv(opts, run_dir, qemu_args):
     if opts.vcpus > 1:
         argv += ["-smp", "%d,maxcpus=%d" % (opts.vcpus, opts.vcpus)]
     argv += ["-net", "none"]
+    if opts.dm_restrict:
+        argv += ["-xen-domid-restrict", "-chroot", chroot_dir(run_dir, d)]
     argv += ["-machine", "xenfv,suppress-vmdesc=on"]
     # device_model_args_hvm: verbatim, right after the machine (section 1)
     argv += qemu_args
     argv += ["-m", str(opts.memory - videoram)]
-    if opts.disk:
-        fmt = disk_format(opts.disk)
-        if opts.hdtype == "ahci":
-            argv += ["-device", "ahci,id=ahci0",
-                     "-drive", "file=%s,if=none,id=ahcidisk-0,format=%s,"
-                     "cache=writeback" % (opts.disk, fmt),
-                     "-device", "ide-hd,bus=ahci0.0,unit=0,"
-                     "drive=ahcidisk-0"]
-        else:
-            argv += ["-drive", "file=%s,if=ide,index=0,media=disk,"
-                     "format=%s,cache=writeback" % (opts.disk, fmt)]
+    if opts.hdtype == "ahci":
+        argv += ["-device", "ahci,id=ahci0"]
+    for disk in opts.disks:
+        argv += disk_args(disk, opts.hdtype)
+    if opts.dm_restrict:
+        argv += ["-runas", opts.dm_user]
     return argv
+
+
+def chroot_dir(run_dir, domid):
+    return "%s/qemu-root-%d" % (run_dir, domid)
+
+
+def disk_args(disk, hdtype):
+    """One disk's options, as libxl's per-disk loop (section 1.3)."""
+    idx, devnum = disk["index"], disk["devnum"]
+    if disk["cdrom"]:
+        drive = "if=none,readonly=on,id=ide-%d" % devnum
+        if disk["path"]:
+            drive += ",file=%s,format=%s" % (disk["path"], disk["format"])
+        return ["-drive", drive, "-device",
+                "ide-cd,id=ide-%d,drive=ide-%d,bus=ide.%d,unit=%d"
+                % (devnum, devnum, idx // 2, idx % 2)]
+    if hdtype == "ahci" and idx < 6:
+        return ["-drive", "file=%s,if=none,id=ahcidisk-%d,format=%s,"
+                "cache=writeback" % (disk["path"], idx, disk["format"]),
+                "-device", "ide-hd,bus=ahci0.%d,unit=0,drive=ahcidisk-%d"
+                % (idx, idx)]
+    return ["-drive", "file=%s,if=ide,index=%d,media=disk,format=%s,"
+            "cache=writeback" % (disk["path"], idx, disk["format"])]
+
+
+def vdev_number(vdev):
+    """(disk index, device number) of a vdev, as
+    libxl__device_disk_dev_number(): hd[a-d], xvd<letters>, sd[a-p]."""
+    m = re.fullmatch(r"(hd|sd|xvd)([a-z]+)", vdev)
+    if not m:
+        return None
+    idx = 0
+    for c in m.group(2):
+        idx = idx * 26 + ord(c) - ord("a") + 1
+    idx -= 1
+    if m.group(1) == "hd" and idx < 4:
+        return idx, ((3 if idx < 2 else 22) << 8) | ((idx & 1) << 6)
+    if m.group(1) == "xvd" and idx <= 15:
+        return idx, (202 << 8) | (idx << 4)
+    return None         # sd*: the launcher has no SCSI; past hdd: none
 
 
 def disk_format(path):
     with open(path, "rb") as f:
         magic = f.read(4)
     return "qcow2" if magic == b"QFI\xfb" else "raw"
+
+
+def parse_disk(spec, cdrom, used, hdtype):
+    """--disk/--cdrom IMG[,vdev=VDEV][,format=FMT]: a disk dict, or an
+    error string.  Without vdev: the first free index (hda...hdd, then
+    xvde...; a CD: hdc).  Without format: qcow2 if the image says so,
+    else raw (xl wants format= for anything but raw)."""
+    path, *keys = spec.split(",")
+    disk = {"path": os.path.abspath(path) if path else "", "cdrom": cdrom,
+            "format": None, "vdev": None}
+    for kv in keys:
+        k, _, v = kv.partition("=")
+        if k not in ("vdev", "format") or not v:
+            return "%s: unknown or empty key '%s'" % (spec, kv)
+        disk[k] = v
+    if not disk["path"] and not cdrom:
+        return "%s: a disk needs an image" % spec
+    if disk["path"] and not os.path.isfile(disk["path"]):
+        return "no such disk image: %s" % disk["path"]
+    if disk["format"] not in (None, "raw", "qcow2"):
+        return "%s: format raw or qcow2" % spec
+    if disk["vdev"] is None:
+        free = [i for i in range(6) if i not in used]
+        if cdrom and 2 not in used:
+            free = [2]
+        if not free:
+            return "%s: no free disk index" % spec
+        disk["vdev"] = ("hd%c" if free[0] < 4 else "xvd%c") % (
+            ord("a") + free[0])
+    num = vdev_number(disk["vdev"])
+    if num is None:
+        return "%s: vdev hda-hdd or xvda-xvdp" % spec
+    disk["index"], disk["devnum"] = num
+    if disk["index"] in used:
+        return "%s: disk index %d used twice" % (spec, disk["index"])
+    # libxl's checks: a CD past index 4, an IDE disk past 3 or an AHCI
+    # one past 5 is left to PV drivers (index 4 passes for a CD, though
+    # PIIX3 has no ide.2: QEMU then refuses the argv).
+    limit = 5 if cdrom else 4 if hdtype == "ide" else 6
+    if disk["index"] >= limit:
+        # libxl leaves such a disk to PV drivers (a warning); no emulation
+        return "%s: libxl emulates no %s at index %d" % (
+            spec, "CD" if cdrom else "%s disk" % hdtype.upper(),
+            disk["index"])
+    if disk["path"] and disk["format"] is None:
+        disk["format"] = disk_format(disk["path"])
+    return disk
 
 
 def wait_for(cond, timeout, what, alive=None):
@@ -155,7 +249,10 @@ class Launch:
         self.checks_failed = 0
         self.result = {"qemu": opts.qemu, "domid": opts.domid,
                        "memory_mib": opts.memory, "vcpus": opts.vcpus,
-                       "disk": opts.disk, "hdtype": opts.hdtype}
+                       "disks": [d["vdev"] + (":cdrom" if d["cdrom"] else "")
+                                 + "=" + d["path"] for d in opts.disks],
+                       "hdtype": opts.hdtype, "dm_restrict": opts.dm_restrict,
+                       "run_dir": self.dir}
 
     # -- helpers
 
@@ -165,11 +262,11 @@ class Launch:
             self.checks_failed += 1
         log(("ok: " if ok else "FAILED: ") + what)
 
-    def spawn(self, key, argv, env=None, log_name=None):
+    def spawn(self, key, argv, env=None, log_name=None, pass_fds=()):
         out = open(os.path.join(self.dir, log_name or key + ".log"), "wb")
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+                                start_new_session=True, pass_fds=pass_fds)
         out.close()
         self.procs[key] = proc
         with open(os.path.join(self.dir, "pids"), "a") as f:
@@ -235,13 +332,32 @@ class Launch:
         xs.mkdir("/local/domain/0/device-model/%d" % d)
 
     def spawn_qemu(self):
-        argv = libxl_argv(self.opts, self.dir, self.qemu_args)
+        listener = None
+        if self.opts.dm_restrict:
+            # As libxl: the QMP socket bound and listening (backlog 1)
+            # before the spawn, its fd passed; the chroot made mode 0000.
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(self.paths["qmp"])
+            listener.listen(1)
+            os.mkdir(chroot_dir(self.dir, self.opts.domid), 0o000)
+        argv = libxl_argv(self.opts, self.dir, self.qemu_args,
+                          listener.fileno() if listener else None)
+        self.result["argv"] = argv
         with open(os.path.join(self.dir, "qemu-argv"), "w") as f:
             f.write(" ".join(shlex.quote(a) for a in argv) + "\n")
         log("spawning " + " ".join(shlex.quote(a) for a in argv))
-        self.watch_state()
-        qemu = self.spawn("qemu", argv, env=self.env(),
-                          log_name=os.path.basename(self.paths["qemu_log"]))
+        if not listener:
+            self.watch_state()
+        try:
+            qemu = self.spawn("qemu", argv, env=self.env(),
+                              log_name=os.path.basename(
+                                  self.paths["qemu_log"]),
+                              pass_fds=(listener.fileno(),) if listener
+                              else ())
+        finally:
+            if listener:
+                # Only QEMU holds it now: if QEMU dies, QMP sees EOF.
+                listener.close()
         self.xs.write("/local/domain/%d/image/device-model-pid"
                       % self.opts.domid, str(qemu.pid))
         return qemu
@@ -252,7 +368,10 @@ class Launch:
         self.xs.watch(self.state_path, "dm-state")
 
     def wait_running(self, qemu):
-        """libxl's readiness wait: a watch on state, 60 s, QEMU alive."""
+        """libxl's readiness wait: a watch on state, 60 s, QEMU alive;
+        with dm_restrict, QMP query-status instead (qmp_postconfig)."""
+        if self.opts.dm_restrict:
+            return
         start = time.monotonic()
         deadline = start + DM_START_TIMEOUT
         while True:
@@ -277,20 +396,28 @@ class Launch:
     def qmp_postconfig(self):
         """libxl's first connection after the spawn, plus unpause."""
         transcript = []
+        # Without dm_restrict QEMU is running once it wrote "state";
+        # with it, libxl's readiness is query-status = prelaunch (-S).
+        want = "prelaunch" if self.opts.dm_restrict else "running"
         try:
-            conn = Qmp(self.paths["qmp"], transcript)
+            start = time.monotonic()
+            conn = Qmp(self.paths["qmp"], transcript,
+                       timeout=DM_START_TIMEOUT if self.opts.dm_restrict
+                       else QMP_CMD_TIMEOUT)
+            conn.timeout = QMP_CMD_TIMEOUT
+            conn.sock.settimeout(QMP_CMD_TIMEOUT)
             self.result["qemu_version"] = "%d.%d.%d" % conn.greeting
             self.note(True, "QMP greeting (QEMU %s) and qmp_capabilities "
-                      "(id %#x)" % (self.result["qemu_version"],
-                                    LIBXL_QMP_ID_BASE))
+                      "(id %#x)%s" % (self.result["qemu_version"],
+                                      LIBXL_QMP_ID_BASE,
+                                      " on the pre-opened socket after "
+                                      "%.1f s" % (time.monotonic() - start)
+                                      if self.opts.dm_restrict else ""))
             status = conn.execute("query-status")
-            ok = isinstance(status, dict) and \
-                status.get("status") == "running"
-            self.result["status"] = status.get("status") \
-                if isinstance(status, dict) else None
-            self.note(ok, "query-status: %s" % (
-                status.get("status") if isinstance(status, dict)
-                else status))
+            status = status.get("status") if isinstance(status, dict) \
+                else status
+            self.result["status"] = status
+            self.note(status == want, "query-status: %s" % status)
             chardevs = conn.execute("query-chardev")
             if not isinstance(chardevs, list) or \
                     not all(isinstance(c, dict) for c in chardevs):
@@ -313,8 +440,16 @@ class Launch:
             # libxl_domain_unpause: a new connection, then "cont".
             conn = Qmp(self.paths["qmp"], transcript)
             conn.execute("cont")
+            if self.opts.dm_restrict:
+                status = conn.execute("query-status")
+                self.note(isinstance(status, dict) and
+                          status.get("status") == "running",
+                          "unpause: cont, then query-status: %s" % (
+                              status.get("status") if isinstance(
+                                  status, dict) else status))
+            else:
+                self.note(True, "unpause: cont on a running VM succeeds")
             conn.close()
-            self.note(True, "unpause: cont on a running VM succeeds")
             self.result["qmp_commands"] = sum(
                 1 for t in transcript if t.startswith("-> "))
         finally:
@@ -520,9 +655,10 @@ class Launch:
         print("== xensim-run summary: domid %d, %s, %d MiB, %d vCPU(s)%s"
               % (self.opts.domid, os.path.basename(self.opts.qemu),
                  self.opts.memory, self.opts.vcpus,
-                 ", disk %s (%s)" % (os.path.basename(self.opts.disk),
-                                     self.opts.hdtype)
-                 if self.opts.disk else ""))
+                 ", disks %s (%s)" % (
+                     " ".join(d["vdev"] + (":cdrom" if d["cdrom"] else "")
+                              for d in self.opts.disks), self.opts.hdtype)
+                 if self.opts.disks else ""))
         for line in self.summary:
             print("   " + line)
         c = self.result.get("counters")
@@ -679,7 +815,24 @@ def parse_args(argv):
                    help="xensim-hv's --timeout-ms (how long a vCPU waits "
                    "for the device model); default the hv's own")
     p.add_argument("--name", default=None)
-    p.add_argument("--disk", metavar="IMG")
+    p.add_argument("--disk", metavar="IMG[,vdev=V][,format=F]",
+                   action="append", default=[],
+                   type=lambda v: (v, False), dest="disk_specs",
+                   help="an emulated disk (repeatable), vdev hda-hdd or "
+                   "xvda-xvdf (default: the first free), format raw or "
+                   "qcow2 (default: from the image)")
+    p.add_argument("--cdrom", metavar="[IMG][,vdev=V][,format=F]",
+                   action="append", type=lambda v: (v, True),
+                   dest="disk_specs",
+                   help="a CD-ROM as xl's devtype=cdrom (default vdev "
+                   "hdc; no IMG: empty drive)")
+    p.add_argument("--dm-restrict", action="store_true",
+                   help="xl's dm_restrict=1: QMP socket opened by the "
+                   "launcher and passed as an fd, -S, -xen-domid-restrict, "
+                   "-chroot, -runas (needs root)")
+    p.add_argument("--dm-user", default="xen-qemuuser-shared",
+                   help="-runas user with --dm-restrict (libxl's "
+                   "xen-qemuuser-shared)")
     p.add_argument("--hdtype", choices=("ahci", "ide"), default="ide")
     p.add_argument("--vga", choices=sorted(VIDEORAM_MIB), default="cirrus")
     p.add_argument("--serial", action="store_true",
@@ -720,13 +873,21 @@ def parse_args(argv):
         p.error("--vcpus must be 1..128")
     if opts.memory - VIDEORAM_MIB[opts.vga] < 16:
         p.error("--memory too small")
-    if opts.disk:
-        opts.disk = os.path.abspath(opts.disk)
-        if not os.path.isfile(opts.disk):
-            p.error("no such disk image: %s" % opts.disk)
-        if "," in opts.disk:
-            # libxl does not escape it either; QEMU would split the option.
-            p.error("a disk path must not contain ','")
+    opts.disks, used = [], set()
+    for spec, cdrom in opts.disk_specs:
+        disk = parse_disk(spec, cdrom, used, opts.hdtype)
+        if isinstance(disk, str):
+            p.error(disk)
+        used.add(disk["index"])
+        opts.disks.append(disk)
+    if opts.dm_restrict:
+        if os.geteuid() != 0:
+            p.error("--dm-restrict needs root (QEMU's -chroot and -runas)")
+        try:
+            pwd.getpwnam(opts.dm_user)
+        except KeyError:
+            # libxl: "Couldn't find device_model_user" and no create
+            p.error("--dm-restrict: no user %s" % opts.dm_user)
     opts.qemu = rest[0]
     if not os.access(opts.qemu, os.X_OK):
         p.error("not executable: %s" % opts.qemu)
