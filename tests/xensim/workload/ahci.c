@@ -86,13 +86,13 @@ static int fail(Ahci *a, const char *fmt, ...)
 
 static bool dm_exited(Ahci *a);
 
-static int hv_fail(Ahci *a, const char *what)
+static int cpu_fail(Ahci *a, const char *what)
 {
     if (dm_exited(a)) {
         return fail(a, "%s: %s; the device model (pid %d) has exited",
-                    what, a->hv->err, a->qemu_pid);
+                    what, a->cpu->err, a->qemu_pid);
     }
-    return fail(a, "%s: %s", what, a->hv->err);
+    return fail(a, "%s: %s", what, a->cpu->err);
 }
 
 static int64_t now_ms(void)
@@ -140,8 +140,8 @@ static bool dm_exited(Ahci *a)
  * its device model) is gone. */
 static int rd(Ahci *a, uint64_t addr, uint32_t *v, const char *name)
 {
-    if (hv_readl(a->hv, addr, v) < 0) {
-        return hv_fail(a, name);
+    if (vcpu_readl(a->cpu, addr, v) < 0) {
+        return cpu_fail(a, name);
     }
     if (*v == 0xffffffffu) {
         if (dm_exited(a)) {
@@ -155,20 +155,20 @@ static int rd(Ahci *a, uint64_t addr, uint32_t *v, const char *name)
 
 static int wr(Ahci *a, uint64_t addr, uint32_t v, const char *name)
 {
-    return hv_writel(a->hv, addr, v) < 0 ? hv_fail(a, name) : 0;
+    return vcpu_writel(a->cpu, addr, v) < 0 ? cpu_fail(a, name) : 0;
 }
 
 static int cfg_rd(Ahci *a, uint32_t bdf, unsigned reg, unsigned size,
                   uint32_t *v)
 {
-    return hv_cfg_read(a->hv, bdf, reg, size, v) < 0 ?
-           hv_fail(a, "PCI config read") : 0;
+    return vcpu_cfg_read(a->cpu, bdf, reg, size, v) < 0 ?
+           cpu_fail(a, "PCI config read") : 0;
 }
 
 static int cfg_wr(Ahci *a, unsigned reg, unsigned size, uint32_t v)
 {
-    return hv_cfg_write(a->hv, a->bdf, reg, size, v) < 0 ?
-           hv_fail(a, "PCI config write") : 0;
+    return vcpu_cfg_write(a->cpu, a->bdf, reg, size, v) < 0 ?
+           cpu_fail(a, "PCI config write") : 0;
 }
 
 /* Bus 0 scan for the first function of class SATA/AHCI. */
@@ -299,8 +299,8 @@ static int setup_irq(Ahci *a)
     {
         uint64_t n;
 
-        if (hv_cmd(a->hv, &n, "msi") < 0) {
-            return hv_fail(a, "msi");
+        if (vcpu_cmd(a->cpu, &n, "msi") < 0) {
+            return cpu_fail(a, "msi");
         }
         a->msi_seen = n;
     }
@@ -373,8 +373,8 @@ static int start_port(Ahci *a)
         return fail(a, "port %u still running after HBA reset (PxCMD %#x)",
                     a->port, cmd);
     }
-    if (hv_memset(a->hv, a->clb, CT_OFF, 0) < 0) {
-        return hv_fail(a, "clear command list");
+    if (vcpu_memset(a->cpu, a->clb, CT_OFF, 0) < 0) {
+        return cpu_fail(a, "clear command list");
     }
     if (wr(a, port_reg(a, PX_CLB), a->clb, "PxCLB") < 0 ||
         wr(a, port_reg(a, PX_CLBU), a->clb >> 32, "PxCLBU") < 0 ||
@@ -396,8 +396,8 @@ static int start_port(Ahci *a)
     if (tfd & (TFD_BSY | TFD_DRQ)) {
         return fail(a, "port %u busy (PxTFD %#x)", a->port, tfd);
     }
-    if (hv_readl(a->hv, port_reg(a, PX_SIG), &sig) < 0) {
-        return hv_fail(a, "PxSIG");
+    if (vcpu_readl(a->cpu, port_reg(a, PX_SIG), &sig) < 0) {
+        return cpu_fail(a, "PxSIG");
     }
     if (sig != SIG_ATA) {
         return fail(a, "port %u: signature %#x, not an ATA disk", a->port,
@@ -415,14 +415,14 @@ static int start_port(Ahci *a)
     return 0;
 }
 
-int ahci_init(Ahci *a, Hv *hv, uint64_t base, uint64_t abar, bool use_msi,
+int ahci_init(Ahci *a, Vcpu *cpu, uint64_t base, uint64_t abar, bool use_msi,
               int timeout_ms)
 {
     int pid = a->qemu_pid;
 
     memset(a, 0, sizeof(*a));
     a->qemu_pid = pid;
-    a->hv = hv;
+    a->cpu = cpu;
     a->use_msi = use_msi;
     a->timeout_ms = timeout_ms;
     a->clb = base + CL_OFF;
@@ -542,10 +542,10 @@ int ahci_issue(Ahci *a, const AhciCmd *cmds, unsigned n, unsigned first)
     if ((!ncq && a->busy) || (ncq && a->busy & ~a->ncq_busy)) {
         return fail(a, "cannot mix NCQ and non-NCQ commands in flight");
     }
-    if (hv_memwrite(a->hv, a->ctba + (uint64_t)first * CT_SIZE, tbls,
-                    (size_t)CT_SIZE * n) < 0 ||
-        hv_memwrite(a->hv, a->clb + 32 * first, hdrs, 32 * n) < 0) {
-        return hv_fail(a, "command list");
+    if (vcpu_memwrite(a->cpu, a->ctba + (uint64_t)first * CT_SIZE, tbls,
+                      (size_t)CT_SIZE * n) < 0 ||
+        vcpu_memwrite(a->cpu, a->clb + 32 * first, hdrs, 32 * n) < 0) {
+        return cpu_fail(a, "command list");
     }
     if (ncq && wr(a, port_reg(a, PX_SACT), mask, "PxSACT") < 0) {
         return -1;
@@ -570,9 +570,9 @@ int ahci_pending(Ahci *a, uint32_t *pending)
 
     /* All-ones is legal here (32 slots busy); ahci_wait() checks the
      * bits against what was issued. */
-    if ((a->ncq_busy && hv_readl(a->hv, port_reg(a, PX_SACT), &sact) < 0) ||
-        hv_readl(a->hv, port_reg(a, PX_CI), &ci) < 0) {
-        return hv_fail(a, "PxSACT/PxCI");
+    if ((a->ncq_busy && vcpu_readl(a->cpu, port_reg(a, PX_SACT), &sact) < 0) ||
+        vcpu_readl(a->cpu, port_reg(a, PX_CI), &ci) < 0) {
+        return cpu_fail(a, "PxSACT/PxCI");
     }
     *pending = sact | ci;
     return 0;
@@ -586,15 +586,15 @@ static int wait_irq(Ahci *a, int ms)
     uint64_t n;
 
     if (!a->use_msi) {
-        if (hv_cmd(a->hv, NULL, "waitirq %u 1 %d", a->gsi, ms) < 0) {
-            return a->hv->broken ? hv_fail(a, "waitirq") : 0;
+        if (vcpu_cmd(a->cpu, NULL, "waitirq %u 1 %d", a->gsi, ms) < 0) {
+            return a->cpu->broken ? cpu_fail(a, "waitirq") : 0;
         }
         a->irqs++;
         return 0;
     }
     for (;;) {
-        if (hv_cmd(a->hv, &n, "msi") < 0) {
-            return hv_fail(a, "msi");
+        if (vcpu_cmd(a->cpu, &n, "msi") < 0) {
+            return cpu_fail(a, "msi");
         }
         if (n != a->msi_seen) {
             a->msi_seen = n;
@@ -631,8 +631,8 @@ int ahci_wait(Ahci *a, uint32_t mask, bool wait_all, uint32_t *done_now)
             return -1;
         }
         if (is & PXIS_ERRORS) {
-            hv_readl(a->hv, port_reg(a, PX_TFD), &tfd);
-            hv_readl(a->hv, port_reg(a, PX_SERR), &serr);
+            vcpu_readl(a->cpu, port_reg(a, PX_TFD), &tfd);
+            vcpu_readl(a->cpu, port_reg(a, PX_SERR), &serr);
             return fail(a, "port %u error: PxIS %#x PxTFD %#x PxSERR %#x "
                         "(slots %#x outstanding)", a->port, is, tfd, serr,
                         a->busy);
@@ -695,14 +695,14 @@ int ahci_identify(Ahci *a)
     uint16_t w[256];
     unsigned i;
 
-    if (hv_memset(a->hv, a->ident_buf, 512, 0xee) < 0) {
-        return hv_fail(a, "identify buffer");
+    if (vcpu_memset(a->cpu, a->ident_buf, 512, 0xee) < 0) {
+        return cpu_fail(a, "identify buffer");
     }
     if (ahci_issue(a, &c, 1, 0) < 0 || ahci_wait(a, 1, true, NULL) < 0) {
         return -1;
     }
-    if (hv_memread(a->hv, a->ident_buf, id, 512) < 0) {
-        return hv_fail(a, "identify data");
+    if (vcpu_memread(a->cpu, a->ident_buf, id, 512) < 0) {
+        return cpu_fail(a, "identify data");
     }
     for (i = 0; i < 256; i++) {
         w[i] = id[2 * i] | id[2 * i + 1] << 8;

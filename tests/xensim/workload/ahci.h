@@ -6,7 +6,7 @@
  * places and enables its ABAR, resets it, gives one port a command list,
  * a received-FIS area and 32 command tables in guest RAM, and issues
  * commands into slots.  Completion is seen through the interrupt (MSI
- * count or INTx level, as recorded by the hv) and PxIS/PxSACT/PxCI.
+ * count or INTx level, as recorded by the cpu) and PxIS/PxSACT/PxCI.
  *
  * Invariants: every wait has a deadline; anything the device does that
  * the AHCI spec does not allow (all-ones registers, error bits, a slot
@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hvctl.h"
+#include "vcpu.h"
 
 #define AHCI_SLOTS          32
 #define AHCI_MAX_PRD        64
@@ -47,7 +47,7 @@ typedef struct AhciCmd {
 } AhciCmd;
 
 typedef struct Ahci {
-    Hv *hv;
+    Vcpu *cpu;
     int timeout_ms;         /* per command batch */
     bool use_msi;
     int qemu_pid;           /* > 0: named when the device goes away */
@@ -82,7 +82,7 @@ typedef struct Ahci {
 
 /* PCI scan, ABAR placement, HBA reset, port start.  base: guest RAM for
  * the driver's structures; abar: where to place BAR5. */
-int ahci_init(Ahci *a, Hv *hv, uint64_t base, uint64_t abar, bool use_msi,
+int ahci_init(Ahci *a, Vcpu *cpu, uint64_t base, uint64_t abar, bool use_msi,
               int timeout_ms);
 
 /* IDENTIFY DEVICE; fills sectors, ncq, queue_depth, model. */

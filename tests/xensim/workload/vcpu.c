@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ahci-workload: the guest's view through xensim-hv's control socket
+ * ahci-workload: a guest vCPU through xensim-hv's control socket
  * (the shared client, ../common/ctlclient.h, under guest-level helpers:
  * config space, RAM through a foreign mapping or memread/memwrite,
- * counters) and a QMP client (see hvctl.h).
+ * counters) and a QMP client (see vcpu.h).
  *
  * Invariants: each reply line has a deadline; a connection that lost a
  * reply, or got one it cannot parse, is broken for good.
@@ -23,21 +23,21 @@
 #include <xenforeignmemory.h>
 
 #include "../common/sockio.h"
-#include "hvctl.h"
+#include "vcpu.h"
 
 #define PIECE       (64 * 1024)         /* bytes per memread/memwrite */
 
-static int fail(Hv *hv, bool broken, const char *fmt, ...)
+static int fail(Vcpu *v, bool broken, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int fail(Hv *hv, bool broken, const char *fmt, ...)
+static int fail(Vcpu *v, bool broken, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(hv->err, sizeof(hv->err), fmt, ap);
+    vsnprintf(v->err, sizeof(v->err), fmt, ap);
     va_end(ap);
-    hv->broken |= broken;
+    v->broken |= broken;
     return -1;
 }
 
@@ -49,46 +49,46 @@ static int64_t now_ms(void)
     return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
 }
 
-int hv_open(Hv *hv, const char *path, int timeout_ms)
+int vcpu_open(Vcpu *v, const char *path, int timeout_ms)
 {
-    memset(hv, 0, sizeof(*hv));
-    if (ctlc_connect(&hv->ctl, path, -1, timeout_ms) < 0) {
-        return fail(hv, true, "%s", hv->ctl.err);
+    memset(v, 0, sizeof(*v));
+    if (ctlc_connect(&v->ctl, path, -1, timeout_ms) < 0) {
+        return fail(v, true, "%s", v->ctl.err);
     }
     return 0;
 }
 
-void hv_close(Hv *hv)
+void vcpu_close(Vcpu *v)
 {
-    hv_unmap_ram(hv);
-    ctlc_close(&hv->ctl);
+    vcpu_unmap_ram(v);
+    ctlc_close(&v->ctl);
 }
 
 /* Send cmd (one line, its newline optional); body lines go to body()
  * (NULL: ignored); the final "ok ..." line is in *final until the next
  * command. */
-static int transact(Hv *hv, const char *cmd, char **final,
+static int transact(Vcpu *v, const char *cmd, char **final,
                     void (*body)(void *, const char *), void *opaque)
 {
     int n = strcspn(cmd, "\n");
     const char *rest;
 
-    if (hv->broken) {
-        char why[sizeof(hv->err)];
+    if (v->broken) {
+        char why[sizeof(v->err)];
 
-        snprintf(why, sizeof(why), "%s", hv->err);
-        return fail(hv, true, "control connection broken earlier: %s", why);
+        snprintf(why, sizeof(why), "%s", v->err);
+        return fail(v, true, "control connection broken earlier: %s", why);
     }
-    if (ctlc_send(&hv->ctl, "%.*s", n, cmd) < 0 ||
-        ctlc_reply_body(&hv->ctl, &rest, body, opaque) < 0) {
-        return fail(hv, hv->ctl.broken, "'%.*s': %s", n > 60 ? 60 : n, cmd,
-                    hv->ctl.err);
+    if (ctlc_send(&v->ctl, "%.*s", n, cmd) < 0 ||
+        ctlc_reply_body(&v->ctl, &rest, body, opaque) < 0) {
+        return fail(v, v->ctl.broken, "'%.*s': %s", n > 60 ? 60 : n, cmd,
+                    v->ctl.err);
     }
-    *final = hv->ctl.line;
+    *final = v->ctl.line;
     return 0;
 }
 
-int hv_cmd(Hv *hv, uint64_t *val, const char *fmt, ...)
+int vcpu_cmd(Vcpu *v, uint64_t *val, const char *fmt, ...)
 {
     char cmd[256], *line, *end;
     va_list ap;
@@ -98,66 +98,66 @@ int hv_cmd(Hv *hv, uint64_t *val, const char *fmt, ...)
     n = vsnprintf(cmd, sizeof(cmd) - 1, fmt, ap);
     va_end(ap);
     if (n < 0 || n >= (int)sizeof(cmd) - 1) {
-        return fail(hv, false, "command too long");
+        return fail(v, false, "command too long");
     }
     strcat(cmd, "\n");
-    if (transact(hv, cmd, &line, NULL, NULL) < 0) {
+    if (transact(v, cmd, &line, NULL, NULL) < 0) {
         return -1;
     }
     if (val) {
         errno = 0;
         *val = strtoull(line + 2, &end, 0);
         if (errno || end == line + 2 || (*end && *end != ' ')) {
-            fail(hv, true, "'%s': malformed reply '%s'", fmt, line);
+            fail(v, true, "'%s': malformed reply '%s'", fmt, line);
             return -1;
         }
     }
     return 0;
 }
 
-int hv_readl(Hv *hv, uint64_t addr, uint32_t *val)
+int vcpu_readl(Vcpu *v, uint64_t addr, uint32_t *val)
 {
-    uint64_t v;
+    uint64_t got;
 
-    if (hv_cmd(hv, &v, "readl %#llx", (unsigned long long)addr) < 0) {
+    if (vcpu_cmd(v, &got, "readl %#llx", (unsigned long long)addr) < 0) {
         return -1;
     }
-    *val = v;
+    *val = got;
     return 0;
 }
 
-int hv_writel(Hv *hv, uint64_t addr, uint32_t val)
+int vcpu_writel(Vcpu *v, uint64_t addr, uint32_t val)
 {
-    return hv_cmd(hv, NULL, "writel %#llx %#x", (unsigned long long)addr,
-                  val);
+    return vcpu_cmd(v, NULL, "writel %#llx %#x", (unsigned long long)addr,
+                    val);
 }
 
 static const char *const size_suffix = "?bw?l";
 
-int hv_cfg_read(Hv *hv, uint32_t bdf, unsigned reg, unsigned size,
-                uint32_t *val)
+int vcpu_cfg_read(Vcpu *v, uint32_t bdf, unsigned reg, unsigned size,
+                  uint32_t *val)
 {
-    uint64_t v;
+    uint64_t got;
 
-    if (hv_cmd(hv, NULL, "outl 0xcf8 %#x",
-               0x80000000u | bdf << 8 | (reg & 0xfc)) < 0 ||
-        hv_cmd(hv, &v, "in%c %#x", size_suffix[size],
-               0xcfc + (reg & 3)) < 0) {
+    if (vcpu_cmd(v, NULL, "outl 0xcf8 %#x",
+                 0x80000000u | bdf << 8 | (reg & 0xfc)) < 0 ||
+        vcpu_cmd(v, &got, "in%c %#x", size_suffix[size],
+                 0xcfc + (reg & 3)) < 0) {
         return -1;
     }
-    *val = v;
+    *val = got;
     return 0;
 }
 
-int hv_cfg_write(Hv *hv, uint32_t bdf, unsigned reg, unsigned size,
-                 uint32_t val)
+int vcpu_cfg_write(Vcpu *v, uint32_t bdf, unsigned reg, unsigned size,
+                   uint32_t val)
 {
-    if (hv_cmd(hv, NULL, "outl 0xcf8 %#x",
-               0x80000000u | bdf << 8 | (reg & 0xfc)) < 0) {
+    if (vcpu_cmd(v, NULL, "outl 0xcf8 %#x",
+                 0x80000000u | bdf << 8 | (reg & 0xfc)) < 0) {
         return -1;
     }
-    return hv_cmd(hv, NULL, "out%c %#x %#x", size_suffix[size],
-                  0xcfc + (reg & 3), val);
+    return vcpu_cmd(v, NULL, "out%c %#x %#x", size_suffix[size],
+                    0xcfc + (reg & 3), val);
 }
 
 /* libxenforeignmemory, resolved at run time. */
@@ -168,7 +168,7 @@ static void *(*fm_map)(xenforeignmemory_handle *, uint32_t, int, size_t,
 static int (*fm_unmap)(xenforeignmemory_handle *, void *, size_t);
 static int (*fm_close)(xenforeignmemory_handle *);
 
-int hv_map_ram(Hv *hv, unsigned domid, uint64_t lo, uint64_t hi)
+int vcpu_map_ram(Vcpu *v, unsigned domid, uint64_t lo, uint64_t hi)
 {
     size_t n = (hi - lo) >> 12, i;
     xen_pfn_t *pfn;
@@ -176,21 +176,21 @@ int hv_map_ram(Hv *hv, unsigned domid, uint64_t lo, uint64_t hi)
     void *lib = dlopen("libxenforeignmemory.so.1", RTLD_NOW);
 
     if (!lib) {
-        return fail(hv, false, "dlopen: %s", dlerror());
+        return fail(v, false, "dlopen: %s", dlerror());
     }
     fm_open = dlsym(lib, "xenforeignmemory_open");
     fm_map = dlsym(lib, "xenforeignmemory_map");
     fm_unmap = dlsym(lib, "xenforeignmemory_unmap");
     fm_close = dlsym(lib, "xenforeignmemory_close");
     if (!fm_open || !fm_map || !fm_unmap || !fm_close) {
-        return fail(hv, false, "libxenforeignmemory lacks symbols");
+        return fail(v, false, "libxenforeignmemory lacks symbols");
     }
     if ((lo | hi) & 0xfff || hi <= lo) {
-        return fail(hv, false, "bad RAM range");
+        return fail(v, false, "bad RAM range");
     }
-    hv->fmem = fm_open(NULL, 0);
-    if (!hv->fmem) {
-        return fail(hv, false, "xenforeignmemory_open: %s",
+    v->fmem = fm_open(NULL, 0);
+    if (!v->fmem) {
+        return fail(v, false, "xenforeignmemory_open: %s",
                     strerror(errno));
     }
     pfn = calloc(n, sizeof(*pfn));
@@ -198,59 +198,59 @@ int hv_map_ram(Hv *hv, unsigned domid, uint64_t lo, uint64_t hi)
     if (!pfn || !err) {
         free(pfn);
         free(err);
-        hv_unmap_ram(hv);
-        return fail(hv, false, "out of memory");
+        vcpu_unmap_ram(v);
+        return fail(v, false, "out of memory");
     }
     for (i = 0; i < n; i++) {
         pfn[i] = (lo >> 12) + i;
     }
-    hv->ram = fm_map(hv->fmem, domid, PROT_READ | PROT_WRITE, n, pfn, err);
-    for (i = 0; hv->ram && i < n && !err[i]; i++) {
+    v->ram = fm_map(v->fmem, domid, PROT_READ | PROT_WRITE, n, pfn, err);
+    for (i = 0; v->ram && i < n && !err[i]; i++) {
     }
     free(pfn);
-    if (!hv->ram) {
-        fail(hv, false, "xenforeignmemory_map: %s", strerror(errno));
+    if (!v->ram) {
+        fail(v, false, "xenforeignmemory_map: %s", strerror(errno));
     } else if (i < n) {
-        fail(hv, false, "guest page %#llx: error %d",
+        fail(v, false, "guest page %#llx: error %d",
              (unsigned long long)(lo >> 12) + i, err[i]);
     }
-    if (!hv->ram || i < n) {
+    if (!v->ram || i < n) {
         free(err);
-        hv_unmap_ram(hv);
+        vcpu_unmap_ram(v);
         return -1;
     }
     free(err);
-    hv->ram_lo = lo;
-    hv->ram_hi = hi;
+    v->ram_lo = lo;
+    v->ram_hi = hi;
     return 0;
 }
 
-void hv_unmap_ram(Hv *hv)
+void vcpu_unmap_ram(Vcpu *v)
 {
-    if (hv->ram) {
-        fm_unmap(hv->fmem, hv->ram, (hv->ram_hi - hv->ram_lo) >> 12);
+    if (v->ram) {
+        fm_unmap(v->fmem, v->ram, (v->ram_hi - v->ram_lo) >> 12);
     }
-    if (hv->fmem) {
-        fm_close(hv->fmem);
+    if (v->fmem) {
+        fm_close(v->fmem);
     }
-    hv->ram = NULL;
-    hv->fmem = NULL;
-    hv->ram_lo = hv->ram_hi = 0;
+    v->ram = NULL;
+    v->fmem = NULL;
+    v->ram_lo = v->ram_hi = 0;
 }
 
 /* The mapped bytes of [gpa, gpa + len), or NULL. */
-static uint8_t *mapped(Hv *hv, uint64_t gpa, size_t len)
+static uint8_t *mapped(Vcpu *v, uint64_t gpa, size_t len)
 {
-    if (hv->ram && gpa >= hv->ram_lo && gpa <= hv->ram_hi &&
-        len <= hv->ram_hi - gpa) {
-        return hv->ram + (gpa - hv->ram_lo);
+    if (v->ram && gpa >= v->ram_lo && gpa <= v->ram_hi &&
+        len <= v->ram_hi - gpa) {
+        return v->ram + (gpa - v->ram_lo);
     }
     return NULL;
 }
 
-int hv_memread(Hv *hv, uint64_t gpa, void *buf, size_t len)
+int vcpu_memread(Vcpu *v, uint64_t gpa, void *buf, size_t len)
 {
-    uint8_t *out = buf, *m = mapped(hv, gpa, len);
+    uint8_t *out = buf, *m = mapped(v, gpa, len);
 
     if (m) {
         memcpy(buf, m, len);
@@ -263,11 +263,11 @@ int hv_memread(Hv *hv, uint64_t gpa, void *buf, size_t len)
 
         snprintf(cmd, sizeof(cmd), "memread %#llx %zu\n",
                  (unsigned long long)gpa, n);
-        if (transact(hv, cmd, &line, NULL, NULL) < 0) {
+        if (transact(v, cmd, &line, NULL, NULL) < 0) {
             return -1;
         }
         if (strlen(line) != 3 + 2 * n || line[2] != ' ') {
-            fail(hv, true, "memread %#llx %zu: reply of %zu bytes",
+            fail(v, true, "memread %#llx %zu: reply of %zu bytes",
                  (unsigned long long)gpa, n, strlen(line));
             return -1;
         }
@@ -276,7 +276,7 @@ int hv_memread(Hv *hv, uint64_t gpa, void *buf, size_t len)
             int lo = sockio_hexval(line[4 + 2 * i]);
 
             if (hi < 0 || lo < 0) {
-                fail(hv, true, "memread: bad hex in reply");
+                fail(v, true, "memread: bad hex in reply");
                     return -1;
             }
             out[i] = hi << 4 | lo;
@@ -288,11 +288,11 @@ int hv_memread(Hv *hv, uint64_t gpa, void *buf, size_t len)
     return 0;
 }
 
-int hv_memwrite(Hv *hv, uint64_t gpa, const void *buf, size_t len)
+int vcpu_memwrite(Vcpu *v, uint64_t gpa, const void *buf, size_t len)
 {
     static const char digits[] = "0123456789abcdef";
     const uint8_t *in = buf;
-    uint8_t *m = mapped(hv, gpa, len);
+    uint8_t *m = mapped(v, gpa, len);
     char *cmd;
 
     if (m) {
@@ -302,7 +302,7 @@ int hv_memwrite(Hv *hv, uint64_t gpa, const void *buf, size_t len)
     cmd = malloc(2 * PIECE + 64);
 
     if (!cmd) {
-        return fail(hv, false, "out of memory");
+        return fail(v, false, "out of memory");
     }
     while (len) {
         size_t n = len < PIECE ? len : PIECE, i;
@@ -315,7 +315,7 @@ int hv_memwrite(Hv *hv, uint64_t gpa, const void *buf, size_t len)
         }
         cmd[off++] = '\n';
         cmd[off] = 0;
-        if (transact(hv, cmd, &line, NULL, NULL) < 0) {
+        if (transact(v, cmd, &line, NULL, NULL) < 0) {
             free(cmd);
             return -1;
         }
@@ -327,9 +327,9 @@ int hv_memwrite(Hv *hv, uint64_t gpa, const void *buf, size_t len)
     return 0;
 }
 
-int hv_memset(Hv *hv, uint64_t gpa, size_t len, uint8_t byte)
+int vcpu_memset(Vcpu *v, uint64_t gpa, size_t len, uint8_t byte)
 {
-    uint8_t *m = mapped(hv, gpa, len);
+    uint8_t *m = mapped(v, gpa, len);
 
     if (m) {
         memset(m, byte, len);
@@ -338,8 +338,8 @@ int hv_memset(Hv *hv, uint64_t gpa, size_t len, uint8_t byte)
     while (len) {
         size_t n = len < PIECE ? len : PIECE;
 
-        if (hv_cmd(hv, NULL, "memset %#llx %zu %u",
-                   (unsigned long long)gpa, n, byte) < 0) {
+        if (vcpu_cmd(v, NULL, "memset %#llx %zu %u",
+                     (unsigned long long)gpa, n, byte) < 0) {
             return -1;
         }
         gpa += n;
@@ -361,12 +361,12 @@ static void counter_line(void *opaque, const char *line)
     }
 }
 
-int hv_counters(Hv *hv, HvCounters *c)
+int vcpu_counters(Vcpu *v, HvCounters *c)
 {
     char *line;
 
     c->n = 0;
-    if (transact(hv, "counters\n", &line, counter_line, c) < 0) {
+    if (transact(v, "counters\n", &line, counter_line, c) < 0) {
         return -1;
     }
     return 0;
@@ -399,16 +399,16 @@ static void p2m_line(void *opaque, const char *line)
     }
 }
 
-int hv_ram_below_4g(Hv *hv, uint64_t *end)
+int vcpu_ram_below_4g(Vcpu *v, uint64_t *end)
 {
     RamScan r = { 0 };
     char *line;
 
-    if (transact(hv, "state\n", &line, p2m_line, &r) < 0) {
+    if (transact(v, "state\n", &line, p2m_line, &r) < 0) {
         return -1;
     }
     if (!r.end) {
-        return fail(hv, false, "no populated RAM extent covers 1 MiB");
+        return fail(v, false, "no populated RAM extent covers 1 MiB");
     }
     *end = r.end > 0xF0000000ull ? 0xF0000000ull : r.end;
     return 0;
