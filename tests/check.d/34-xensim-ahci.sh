@@ -7,7 +7,12 @@
 # batches verified with 32 commands in flight; the 2017 map cache bug
 # report's overlapping DMA pattern verified; the image file equal to what
 # the guest wrote; no errors, no DM BUG reports, no ioreq timeouts.  Ours
-# also with INTx instead of MSI.  Then the workload's own failure paths:
+# also with INTx instead of MSI, and both on a 4-vCPU guest whose vCPUs
+# 1-3 make PIO, MMIO and rep string I/O while vCPU 0 runs NCQ DMA, with
+# dom0 balloons leaving an invalidation pending per vCPU (the workload's
+# vcpus phase); that phase must fail on a device model that answers every
+# vCPU on vCPU 0's port (mutant-dm.c vcpu0-notify).  Then the workload's
+# own failure paths:
 # the device model killed under it (a clear error, exit 1, no hang), an
 # image it did not make (refused, exit 2), and the verifier finding wrong
 # data (a zeroed image it is told to trust).
@@ -38,7 +43,9 @@ known_bug() {
         "$1" | head -n 1
 }
 
-# check NAME BINARY [WORKLOAD-ARGS...]: one run, its TAP lines.
+# check NAME BINARY [WORKLOAD-ARGS...]: one run, its TAP lines; the
+# guest has $vcpus vCPUs (--vcpus also given to the workload when not 2).
+vcpus=2
 check() {
     local name=$1 bin=$2 out=$scratch/$1.out rc bug line
     shift 2
@@ -50,12 +57,12 @@ check() {
         tap 1 "$name: make the disk image"
         return
     }
-    bash "$guest" --sim "$sim" "$bin" "$scratch/disk.img" -- --seed 7 \
-        "$@" > "$out" 2>&1
+    bash "$guest" --sim "$sim" $([ $vcpus = 2 ] || echo --vcpus $vcpus) \
+        "$bin" "$scratch/disk.img" -- --seed 7 "$@" > "$out" 2>&1
     rc=$?
     sed 's/^/# /' "$out"
     bug=""
-    [ "$name" = stock ] && bug=$(known_bug "$out")
+    [[ $name == stock* ]] && bug=$(known_bug "$out")
     # result PATTERN DESCRIPTION
     result() {
         if grep -qE "$1" "$out"; then
@@ -78,6 +85,13 @@ check() {
         result '^summary: .*overlap=yes ' \
             "overlap pattern held (B and C in flight at the CPU access)"
     fi
+    if [ $vcpus != 2 ]; then
+        result '^phase vcpus: ok' "$vcpus vCPUs issuing at once (PIO, MMIO,"\
+" rep string I/O on 1-$((vcpus - 1)) during NCQ DMA on 0), data verified"
+        result '^   per-vCPU invalidate: all' \
+            "a dom0 balloon: an invalidation pending on each vCPU, each sent"\
+" once before that vCPU's next access"
+    fi
     result '^phase image: ok' "image file equals what the guest wrote"
     line=$(grep '^hv: ' "$out")
     if [ $rc = 0 ] && [[ $line == *" dm_bugs=0"* ]] &&
@@ -95,6 +109,22 @@ check() {
 check ours "$ours"
 check stock "$stock"
 check ours-intx "$ours" --irq intx --no-overlap --batches 16
+vcpus=4
+check ours-4vcpus "$ours" --no-overlap --batches 16
+check stock-4vcpus "$stock" --no-overlap --batches 16
+vcpus=2
+
+# The vcpus phase must see a device model that answers vCPUs 1-3 on
+# vCPU 0's port (their accesses never complete).
+"$sim/ahci-workload" --mkimage "$scratch/disk.img" 64
+XENSIM_MUTANT=vcpu0-notify LD_PRELOAD=$sim/tests/libxensim-mutant-dm.so \
+    bash "$guest" --sim "$sim" --vcpus 4 "$ours" "$scratch/disk.img" -- \
+    --seed 7 --no-overlap --batches 4 --timeout-ms 3000 \
+    > "$scratch/mutant.out" 2>&1
+sed 's/^/# /' "$scratch/mutant.out"
+grep -q '^phase ncq-mixed: ok' "$scratch/mutant.out" &&
+    grep -q '^phase vcpus: FAIL' "$scratch/mutant.out"
+tap $? "vcpus phase fails on the vcpu0-notify mutant (vCPU 0 alone passes)"
 
 # The device model dies under the guest: a clear error, not a hang.
 "$sim/ahci-workload" --mkimage "$scratch/disk.img" 64

@@ -6,7 +6,7 @@
  * places and enables its ABAR, resets it, gives one port a command list,
  * a received-FIS area and 32 command tables in guest RAM, and issues
  * commands into slots.  Completion is seen through the interrupt (MSI
- * count or INTx level, as recorded by the cpu) and PxIS/PxSACT/PxCI.
+ * count or INTx level, as recorded by the hv) and PxIS/PxSACT/PxCI.
  *
  * Invariants: every wait has a deadline; anything the device does that
  * the AHCI spec does not allow (all-ones registers, error bits, a slot

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Run ahci-workload against one QEMU binary on xensim, as libxl starts it.
 #
-#   guest-run.sh [--sim DIR] [--domid N] [--memory MiB] BINARY IMAGE \
-#                [-- WORKLOAD-ARGS...]
+#   guest-run.sh [--sim DIR] [--domid N] [--memory MiB] [--vcpus N] \
+#                BINARY IMAGE [-- WORKLOAD-ARGS...]
 #
-# Starts BINARY with `run --keep` (xenfv, AHCI raw disk IMAGE, 2 vCPUs),
+# Starts BINARY with `run --keep` (xenfv, AHCI raw disk IMAGE, 2 vCPUs;
+# --vcpus N: N vCPUs, and the workload's vcpus phase on all of them),
 # runs $SIM/ahci-workload against it with the environment run prints,
 # then tears everything down (also on interruption).  Prints the
 # workload's output; if it failed, adds what explains it:
@@ -18,9 +19,10 @@
 set -uo pipefail
 
 sim=${XENSIM_BUILD:-$(cd "$(dirname "$0")/../../.." && pwd)/build/xensim}
-domid=1 memory=256
+domid=1 memory=256 vcpus=2 wl_vcpus=()
 while [ $# -gt 0 ]; do
     case $1 in
+    --vcpus) vcpus=$2 wl_vcpus=(--vcpus "$2"); shift 2 ;;
     --sim) sim=$2; shift 2 ;;
     --domid) domid=$2; shift 2 ;;
     --memory) memory=$2; shift 2 ;;
@@ -45,7 +47,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if ! env=$("$sim/run" --keep --domid "$domid" --memory "$memory" \
-               --vcpus 2 --disk "$img" --hdtype ahci -- "$bin" 2>"$err")
+               --vcpus "$vcpus" --disk "$img" --hdtype ahci -- "$bin" \
+               2>"$err")
 then
     echo "launch failed:"
     sed 's/^/   /' "$err"
@@ -58,7 +61,7 @@ stop=$XENSIM_STOP
 qemu_log=$XENSIM_QEMU_LOG hv_log=$XENSIM_RUN_DIR/hv.log
 qemu_pid=$XENSIM_QEMU_PID
 
-timeout 300 "$sim/ahci-workload" --disk "$img" "$@"
+timeout 300 "$sim/ahci-workload" --disk "$img" "${wl_vcpus[@]}" "$@"
 rc=$?
 # The map cache's counters, where the device model has query-xen-mapcache
 "$sim/run" --qmp "$XENSIM_QMP" --execute query-xen-mapcache 2>/dev/null |

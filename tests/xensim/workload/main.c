@@ -116,6 +116,8 @@ static void usage(void)
 "  --timeout-ms T   per batch of commands (20000)\n"
 "  --no-overlap     skip the map cache bug pattern\n"
 "  --no-image-check trust the image (to test that mismatches are found)\n"
+"  --vcpus N        N > 1: the vcpus phase, vCPUs 1..N-1 issuing PIO, MMIO\n"
+"                   and rep string I/O while vCPU 0 runs NCQ batches\n"
 "  --bench SECS     timed NCQ read benchmark instead of the phases\n"
 "  --bench-set LIST what --bench runs, in order (warmup,seq:1,seq:32,\n"
 "                   rand:1,rand:32,cross:32; also seq1m:DEPTH, 1 MiB\n"
@@ -132,7 +134,7 @@ static int parse(int argc, char **argv)
         { "timeout-ms", 1, NULL, 't' }, { "no-overlap", 0, NULL, 'n' },
         { "bench", 1, NULL, 'B' }, { "domid", 1, NULL, 'm' },
         { "bench-set", 1, NULL, 'S' },
-        { "no-image-check", 0, NULL, 'I' },
+        { "no-image-check", 0, NULL, 'I' }, { "vcpus", 1, NULL, 'V' },
         { "help", 0, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -192,6 +194,9 @@ static int parse(int argc, char **argv)
             break;
         case 'I':
             opt.no_image_check = true;
+            break;
+        case 'V':
+            opt.vcpus = atoi(optarg);
             break;
         default:
             return -1;
@@ -296,6 +301,9 @@ int main(int argc, char **argv)
     } else {
         ok = phase("read-dma-ext", phase_dma_ext);
         ok = ok && phase("ncq-mixed", phase_ncq_mixed);
+        if (opt.vcpus > 1) {
+            ok = ok && phase("vcpus", phase_vcpus);
+        }
         if (ok && !opt.no_overlap) {
             ok = phase("overlap", overlap_fn);
         }

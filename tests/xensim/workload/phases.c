@@ -243,9 +243,8 @@ int run_batch(Batch *b, bool ncq_at_once)
 }
 
 /* A command of sectors split into 1..maxp pieces placed in [lo, hi). */
-static bool add_random_cmd(Batch *b, uint8_t ata, uint64_t lba,
-                           uint32_t sectors, unsigned maxp, uint64_t lo,
-                           uint64_t hi)
+bool add_random_cmd(Batch *b, uint8_t ata, uint64_t lba, uint32_t sectors,
+                    unsigned maxp, uint64_t lo, uint64_t hi)
 {
     unsigned first = b->npieces, np = 1 + rnd() % maxp, i;
     uint32_t left = sectors * 512;
@@ -269,7 +268,7 @@ static bool add_random_cmd(Batch *b, uint8_t ata, uint64_t lba,
     return true;
 }
 
-static uint32_t random_sectors(void)
+uint32_t random_sectors(void)
 {
     switch (rnd() % 4) {
     case 0:

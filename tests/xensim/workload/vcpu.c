@@ -227,7 +227,7 @@ int vcpu_map_ram(Vcpu *v, unsigned domid, uint64_t lo, uint64_t hi)
 
 void vcpu_unmap_ram(Vcpu *v)
 {
-    if (v->ram) {
+    if (v->ram && v->fmem) {
         fm_unmap(v->fmem, v->ram, (v->ram_hi - v->ram_lo) >> 12);
     }
     if (v->fmem) {
@@ -236,6 +236,14 @@ void vcpu_unmap_ram(Vcpu *v)
     v->ram = NULL;
     v->fmem = NULL;
     v->ram_lo = v->ram_hi = 0;
+}
+
+void vcpu_share_ram(Vcpu *v, const Vcpu *from)
+{
+    vcpu_unmap_ram(v);
+    v->ram = from->ram;         /* no fmem: vcpu_unmap_ram leaves it */
+    v->ram_lo = from->ram_lo;
+    v->ram_hi = from->ram_hi;
 }
 
 /* The mapped bytes of [gpa, gpa + len), or NULL. */
@@ -277,11 +285,11 @@ int vcpu_memread(Vcpu *v, uint64_t gpa, void *buf, size_t len)
 
             if (hi < 0 || lo < 0) {
                 fail(v, true, "memread: bad hex in reply");
-                    return -1;
+                return -1;
             }
             out[i] = hi << 4 | lo;
         }
-            out += n;
+        out += n;
         gpa += n;
         len -= n;
     }
@@ -319,7 +327,7 @@ int vcpu_memwrite(Vcpu *v, uint64_t gpa, const void *buf, size_t len)
             free(cmd);
             return -1;
         }
-            in += n;
+        in += n;
         gpa += n;
         len -= n;
     }
@@ -412,6 +420,36 @@ int vcpu_ram_below_4g(Vcpu *v, uint64_t *end)
     }
     *end = r.end > 0xF0000000ull ? 0xF0000000ull : r.end;
     return 0;
+}
+
+static void pending_line(void *opaque, const char *line)
+{
+    uint64_t *mask = opaque;
+    const char *p = line + strlen("invalidate-pending");
+    char *end;
+
+    if (strncmp(line, "invalidate-pending", strlen("invalidate-pending"))) {
+        return;
+    }
+    for (;;) {
+        unsigned long cpu = strtoul(p, &end, 10);
+
+        if (end == p) {
+            break;
+        }
+        if (cpu < 64) {
+            *mask |= 1ull << cpu;
+        }
+        p = end;
+    }
+}
+
+int vcpu_invalidate_pending(Vcpu *v, uint64_t *mask)
+{
+    char *line;
+
+    *mask = 0;
+    return transact(v, "state\n", &line, pending_line, mask);
 }
 
 /* QMP. */

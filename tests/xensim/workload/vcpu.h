@@ -59,6 +59,10 @@ int vcpu_cfg_write(Vcpu *v, uint32_t bdf, unsigned reg, unsigned size,
 int vcpu_map_ram(Vcpu *v, unsigned domid, uint64_t lo, uint64_t hi);
 void vcpu_unmap_ram(Vcpu *v);
 
+/* Use from's mapping of guest RAM (from keeps owning it and must
+ * outlive v's use of it). */
+void vcpu_share_ram(Vcpu *v, const Vcpu *from);
+
 /* Guest RAM (any length; through the mapping, or through the socket in
  * 64 KiB pieces). */
 int vcpu_memread(Vcpu *v, uint64_t gpa, void *buf, size_t len);
@@ -75,6 +79,10 @@ typedef struct HvCounters {
 
 int vcpu_counters(Vcpu *v, HvCounters *c);
 uint64_t hv_counter(const HvCounters *c, const char *name);
+
+/* The vCPUs with a mapcache invalidation pending (bit N: vCPU N), from
+ * `state`. */
+int vcpu_invalidate_pending(Vcpu *v, uint64_t *mask);
 
 /* Guest RAM below 4 GiB that the workload may use: the populated extent
  * that contains 1 MiB, from `state`. */

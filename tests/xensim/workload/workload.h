@@ -5,8 +5,10 @@
  * main.c: options, the shared state below, the phase runner;
  * image.c: the disk image's pattern and the shadow of what every disk
  * byte must be; phases.c: command batches and the verified phases;
- * bench.c: the benchmark mode.  Single-threaded unless a function says
- * otherwise: the globals are the workload's one guest and disk.
+ * vcpus.c: the phase issuing from several vCPUs at once; bench.c: the
+ * benchmark mode.  The globals are the workload's one guest and disk,
+ * used from the main thread (vCPU 0) only; vcpus.c's helper threads
+ * have their own connections and say what they share.
  */
 #ifndef WORKLOAD_H
 #define WORKLOAD_H
@@ -40,6 +42,7 @@ typedef struct Opts {
     const char *bench_set;
     bool no_overlap;
     bool no_image_check;        /* tests of the verifier itself */
+    unsigned vcpus;             /* > 1: the vcpus phase on that many */
 } Opts;
 
 typedef struct Stats {
@@ -98,11 +101,18 @@ int verify(Batch *b);
 void account(const Batch *b);
 int device_error(void);
 int run_batch(Batch *b, bool ncq_at_once);
+/* A command of sectors split into 1..maxp pieces placed in [lo, hi). */
+bool add_random_cmd(Batch *b, uint8_t ata, uint64_t lba, uint32_t sectors,
+                    unsigned maxp, uint64_t lo, uint64_t hi);
+uint32_t random_sectors(void);
 uint64_t hot_index(void);
 int phase_dma_ext(void);
 int phase_ncq_mixed(void);
 int phase_overlap(bool *overlapped);
 int phase_image(void);
+
+/* vcpus.c */
+int phase_vcpus(void);
 
 /* bench.c */
 bool run_bench_set(void);
