@@ -554,6 +554,29 @@ static char **rewrite_args(int argc, char **argv, unsigned long *mem,
 
 /* ---- startup ------------------------------------------------------------ */
 
+/* XENSIM_BRIDGE_CPU=N: the qtest commands' accesses are vCPU N's. */
+static bool select_vcpu(CtlClient *ctl, unsigned vcpus)
+{
+    const char *e = getenv("XENSIM_BRIDGE_CPU"), *rest;
+    char *end;
+    unsigned long cpu;
+
+    if (!e) {
+        return true;
+    }
+    cpu = strtoul(e, &end, 10);
+    if (!*e || *end || cpu >= vcpus) {
+        msg("XENSIM_BRIDGE_CPU=%s: not a vCPU of this guest (-smp %u)", e,
+            vcpus);
+        return false;
+    }
+    if (ctlc_cmd(ctl, &rest, "cpu %lu", cpu) < 0) {
+        msg("cpu %lu: %s", cpu, ctl->err);
+        return false;
+    }
+    return true;
+}
+
 static bool start_simulator(unsigned long mem, unsigned vcpus)
 {
     char exe[PATH_MAX + 32], log[PATH_MAX + 32], mems[32], cpus[16];
@@ -768,6 +791,9 @@ int main(int argc, char **argv)
     }
     if (ctlc_connect(&g.b.ctl, g.ctl_path, g.sigfd, 60000) < 0) {
         msg("control socket %s: %s", g.ctl_path, strerror(errno));
+        finish();
+    }
+    if (!select_vcpu(&g.b.ctl, vcpus)) {
         finish();
     }
     serve();

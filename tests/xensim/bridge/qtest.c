@@ -2,7 +2,8 @@
 /*
  * xensim qtest bridge: the qtest protocol (QEMU's softmmu/qtest.c is the
  * server side, tests/qtest/libqtest.c the client), answered by playing
- * the guest on xensim's vCPU 0 through the control socket.
+ * the guest on one of xensim's vCPUs (0, or XENSIM_BRIDGE_CPU's: main.c
+ * selects it) through the control socket.
  *
  * Invariants:
  *  - Every command gets one reply line; anything Xen cannot do, and any

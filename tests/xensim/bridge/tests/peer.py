@@ -38,7 +38,7 @@ def tap(ok, what, diag=None):
 class Peer:
     """libqtest's half: sockets, the spawned 'QEMU', line replies."""
 
-    def __init__(self, qemu, machine="pc", extra=()):
+    def __init__(self, qemu, machine="pc", extra=(), env=None):
         self.dir = tempfile.mkdtemp(prefix="bridge-peer-")
         qpath = os.path.join(self.dir, "qtest.sock")
         self.qmp_path = os.path.join(self.dir, "qtest.qmp")
@@ -48,7 +48,9 @@ class Peer:
         lm = socket.socket(socket.AF_UNIX)
         lm.bind(self.qmp_path)
         lm.listen(1)
-        env = dict(os.environ, XENSIM_QEMU=qemu)
+        # The bridge's run directory inside ours (its control socket).
+        env = dict(os.environ, XENSIM_QEMU=qemu, TMPDIR=self.dir,
+                   **(env or {}))
         argv = [BRIDGE, "-qtest", "unix:" + qpath, "-qtest-log", "/dev/null",
                 "-chardev", "socket,path=%s,id=char0" % self.qmp_path,
                 "-mon", "chardev=char0,mode=control", "-display", "none",
@@ -239,6 +241,38 @@ tap(ids == "OK 0x100e8086" and r == "OK" and
     irqs == ["IRQ raise 32", "IRQ lower 32"],
     "a pulse between two replies is reported as raise and lower (%s, %s)"
     % (ids, irqs))
+p.proc.send_signal(signal.SIGTERM)
+p.wait()
+
+# XENSIM_BRIDGE_CPU: the qtest accesses are vCPU 1's (the device model
+# answered them on vCPU 1's port, never on vCPU 0's).
+p = Peer(QEMU, extra=["-smp", "2"], env={"XENSIM_BRIDGE_CPU": "1"})
+p.qmp_handshake()
+p.cmd("outl 0xcf8 0x80000000")
+_, magic = p.cmd("inl 0xcfc")
+slots = {}
+try:
+    run = [d for d in os.listdir(p.dir) if d.startswith("xensim-bridge.")]
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(20)
+    c.connect(os.path.join(p.dir, run[0], "control"))
+    f = c.makefile("rw")
+    for cpu in (0, 1):
+        f.write("cpu %d\nslotget 0\n" % cpu)
+        f.flush()
+        f.readline()
+        slots[cpu] = dict(w.split("=", 1) for w in f.readline().split()[1:]
+                          if "=" in w)
+    c.close()
+except (OSError, IndexError, ValueError) as e:
+    slots["error"] = str(e)
+tap(magic == "OK 0x12378086" and
+    slots.get(1, {}).get("notified", "0") != "0" and
+    slots.get(0, {}).get("notified") == "0",
+    "XENSIM_BRIDGE_CPU=1: qtest's accesses are vCPU 1's ioreqs (00:00.0 "
+    "%s; notifies on vCPU 0/1: %s/%s)" % (
+        magic, slots.get(0, {}).get("notified"),
+        slots.get(1, {}).get("notified")))
 p.proc.send_signal(signal.SIGTERM)
 p.wait()
 
