@@ -472,7 +472,7 @@ static int do_invalidate(Call *c)
     int ret = 0;
 
     while (n-- && ret == 0) {
-        ret = xensim_invalidate();
+        ret = xensim_invalidate_cpu(c->s->cpu);
     }
     return ok_if(c, ret);
 }

@@ -629,18 +629,26 @@ int xensim_raw_ioreq(unsigned cpu, uint16_t id, ioreq_t *req)
     return ret;
 }
 
-int xensim_invalidate(void)
+int xensim_invalidate_cpu(unsigned cpu)
 {
     int ret;
 
-    pthread_mutex_lock(&vcpu_lock[0]);
+    if (cpu >= hv.nr_vcpus) {
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&vcpu_lock[cpu]);
     pthread_mutex_lock(&hv.lock);
     hv.creation_finished = true;
-    hv.invalidate_pending[0] = true;
-    ret = flush_invalidate(0);
+    hv.invalidate_pending[cpu] = true;
+    ret = flush_invalidate(cpu);
     pthread_mutex_unlock(&hv.lock);
-    pthread_mutex_unlock(&vcpu_lock[0]);
+    pthread_mutex_unlock(&vcpu_lock[cpu]);
     return ret;
+}
+
+int xensim_invalidate(void)
+{
+    return xensim_invalidate_cpu(0);
 }
 
 unsigned xensim_nr_vcpus(void)

@@ -96,8 +96,10 @@ int xensim_raw_ioreq(unsigned cpu, uint16_t id, ioreq_t *req);
 int xensim_raw_bufioreq(uint16_t id, const uint64_t *slots, unsigned n,
                         uint32_t advance);
 
-/* Broadcast IOREQ_TYPE_INVALIDATE to every enabled server now. */
+/* Broadcast IOREQ_TYPE_INVALIDATE to every enabled server now, from
+ * vCPU 0 / from vCPU cpu (-EINVAL: no such vCPU). */
 int xensim_invalidate(void);
+int xensim_invalidate_cpu(unsigned cpu);
 
 /* Number of vCPUs of the simulated guest. */
 unsigned xensim_nr_vcpus(void);

@@ -809,6 +809,7 @@ int main(void)
     pthread_t t;
     long long copies;
     int before_timeoffset;
+    const char *inval_slot;
 
     harness_start("1", "16", "2", "3000");
     if (!check(dm_start(&t), "fake device model registers its server")) {
@@ -907,14 +908,21 @@ int main(void)
     check(dm.invalidates == 1, "IOREQ_TYPE_INVALIDATE reached the DM");
     reply_is("invalidate 5", "ok");
     check(dm.invalidates == 6, "invalidate storm of 5");
+    reply_is("cpu 1", "ok");
+    reply_is("invalidate", "ok");
+    inval_slot = ctl("slotget 0");
+    check(dm.invalidates == 7 && strstr(inval_slot, " type=8 ") != NULL,
+          "invalidate on the connection's vCPU 1: vCPU 1's slot carries it "
+          "(%s)", inval_slot);
+    reply_is("cpu 0", "ok");
     check(xendevicemodel_relocate_memory(dm.dmod, DOMID, 2, 0x70, 0x7000)
-          == 0 && dm.invalidates == 6, "relocate_memory: no broadcast yet");
+          == 0 && dm.invalidates == 7, "relocate_memory: no broadcast yet");
     reply_is("inl 0x1004", "ok 0xcafe");
-    check(dm.invalidates == 7, "p2m change: IOREQ_TYPE_INVALIDATE before "
+    check(dm.invalidates == 8, "p2m change: IOREQ_TYPE_INVALIDATE before "
           "the next access");
     reply_is("balloon 0x80 1", "ok");
     reply_is("inl 0x1004", "ok 0xcafe");
-    check(dm.invalidates == 8, "balloon: invalidation too");
+    check(dm.invalidates == 9, "balloon: invalidation too");
 
     xendevicemodel_set_isa_irq_level(dm.dmod, DOMID, 5, 1);
     reply_is("irq 5", "ok 1");
