@@ -29,43 +29,18 @@ typedef struct Session {
     unsigned cpu;
 } Session;
 
+/* The errno's symbolic name (glibc knows every one), "E<number>" for
+ * a value it does not. */
 static const char *errname(int e)
 {
-    switch (e) {
-    case EINVAL:
-        return "EINVAL";
-    case EFAULT:
-        return "EFAULT";
-    case ETIMEDOUT:
-        return "ETIMEDOUT";
-    case EBUSY:
-        return "EBUSY";
-    case EIO:
-        return "EIO";
-    case ENODEV:
-        return "ENODEV";
-    case ENOMEM:
-        return "ENOMEM";
-    case E2BIG:
-        return "E2BIG";
-    case ENOENT:
-        return "ENOENT";
-    case EPERM:
-        return "EPERM";
-    case EEXIST:
-        return "EEXIST";
-    case ENOSPC:
-        return "ENOSPC";
-    case EOPNOTSUPP:
-        return "EOPNOTSUPP";
-    case ESRCH:
-        return "ESRCH";
-    case EACCES:
-        return "EACCES";
-    case ENOSYS:
-        return "ENOSYS";
+    static __thread char unknown[16];
+    const char *name = strerrorname_np(e);
+
+    if (name) {
+        return name;
     }
-    return "EUNKNOWN";
+    snprintf(unknown, sizeof(unknown), "E%d", e);
+    return unknown;
 }
 
 static bool num(const char *s, uint64_t *v)

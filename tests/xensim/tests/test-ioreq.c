@@ -787,6 +787,9 @@ static void test_injection(void)
           r);
     snprintf(cmd, sizeof(cmd), "cmp -s %s %s", path, path2);
     check(system(cmd) == 0, "the replay sent the same requests");
+    r = ctl("batch 1 1 log=/");
+    check(!strcmp(r, "err EISDIR Is a directory"), "a replay log that "
+          "cannot be written: the errno by name (%s)", r);
     r = ctl("batch 43 300 timeout=1000");
     check(strstr(r, "sent=300") && strstr(r, "alive=1 answering=1"),
           "another seed (%s)", r);
