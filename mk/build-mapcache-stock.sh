@@ -8,7 +8,8 @@
 # entry points renamed (stock_*, unfixed_*) so that all three link into
 # one program.  Compiled as meson compiles the cache and the test, into
 # $BUILD/mapcache-stock/test-xen-mapcache-stock; ccache makes a rerun
-# with unchanged sources cheap.
+# with unchanged sources cheap.  Also test-xen-physmem-{ours,stock}:
+# physmem.c's map cache hooks, ours and 7.2's (mk/physmem-slice.py).
 . "$(dirname "$0")/common.sh"
 . "$TOP/mk/meson-cc.sh"
 
@@ -53,6 +54,26 @@ EOT
     eval "$cc $common -I$SRC/tests/unit -c $SRC/tests/unit/test-xen-mapcache-stock.c -o $W/main.o"
     eval "cc -o $W/test-xen-mapcache-stock.new $W/main.o $W/ours.o $W/stock.o $W/unfixed.o $W/backend.o $link"
     mv "$W/test-xen-mapcache-stock.new" "$W/test-xen-mapcache-stock"
+
+    # physmem.c's map cache hooks (tests/unit/test-xen-physmem.c), cut
+    # out of our physmem.c and out of 7.2's, each with its own
+    # memory_ldst.c.inc, over our cache
+    local v dir
+    for v in ours stock; do
+        dir=$W/physmem-$v
+        mkdir -p "$dir"
+        if [ $v = ours ]; then
+            cp "$SRC/softmmu/physmem.c" "$dir/physmem.c"
+            cp "$SRC/memory_ldst.c.inc" "$dir/memory_ldst.c.inc"
+        else
+            git --git-dir="$BASE_REPO" show base:softmmu/physmem.c > "$dir/physmem.c"
+            git --git-dir="$BASE_REPO" show base:memory_ldst.c.inc > "$dir/memory_ldst.c.inc"
+        fi
+        python3 "$TOP/mk/physmem-slice.py" "$dir/physmem.c" "$dir/physmem-slice.c"
+        eval "$cc $common -I$SRC/tests/unit -I$dir -c $SRC/tests/unit/test-xen-physmem.c -o $dir/main.o"
+        eval "cc -o $W/test-xen-physmem-$v.new $dir/main.o $W/ours.o $W/backend.o $link"
+        mv "$W/test-xen-physmem-$v.new" "$W/test-xen-physmem-$v"
+    done
 }
 if ! (set -e; build) >"$W/build.log" 2>&1; then
     tail -20 "$W/build.log" >&2

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The map cache's model-based random test (tests/unit/test-xen-mapcache.c,
 # 4 threads: lockless hits, DMA locks, unlocks and reverse lookups against
-# maps, evictions, resizes and invalidates) and its miss storm (evictions
-# done by the RCU thread) built with ThreadSanitizer by make build
+# maps, evictions, resizes and invalidates), its miss storm (evictions
+# done by the RCU thread) and reverse-vs-invalidate (lockless reverse
+# lookups walking rev chains while invalidates free the entries on them)
+# built with ThreadSanitizer by make build
 # (mk/build-tsan.sh).  Any data race report fails;
 # tsan-mapcache.supp next to this suite lists the RCU synchronisation
 # TSan cannot model, with the reasons.
@@ -16,7 +18,8 @@ tap_need "$W/test-xen-mapcache-tsan" || { tap_end; exit 0; }
 XEN_MAPCACHE_RANDOM_OPS=${XEN_MAPCACHE_TSAN_OPS:-200000} \
 TSAN_OPTIONS="suppressions=$supp halt_on_error=0 exitcode=66" \
     "$W/test-xen-mapcache-tsan" --tap -p /xen-mapcache/random \
-    -p /xen-mapcache/rcu-paths -p /xen-mapcache/miss-storm >"$W/out" 2>&1
+    -p /xen-mapcache/rcu-paths -p /xen-mapcache/miss-storm \
+    -p /xen-mapcache/reverse-vs-invalidate >"$W/out" 2>&1
 rc=$?
 tap_relay "under TSan" < <(grep -E '^(1\.\.|ok|not ok)' "$W/out")
 grep -E '^# [0-9]+ ops' "$W/out"

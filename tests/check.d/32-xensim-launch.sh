@@ -170,8 +170,8 @@ done
 # with a message that names the property.
 qemu=$BUILD/qemu-system-x86_64
 cap_tests=("-accel xen,mapcache-max-size=64M: QEMU reaches running"
-           "query-xen-mapcache reports max-bytes 64M"
-           "info xen-mapcache reports the cap"
+           "query-xen-mapcache reports max-bytes 64M, eviction stalls, bytes pending"
+           "info xen-mapcache reports the cap, eviction stalls, bytes pending"
            "mapcache-max-size=512K: refused at start-up, named")
 if [ $have_sim = 0 ] || [ ! -x "$qemu" ]; then
     for t in "${cap_tests[@]}"; do skip "$t" "hv or QEMU not built"; done
@@ -187,14 +187,19 @@ eval "$env"
 stop=${XENSIM_STOP:-}
 "$out/run" --qmp "${XENSIM_QMP:-/nonexistent}" \
     --execute query-xen-mapcache >"$scratch/q" 2>&1
-grep -q '"max-bytes": 67108864,' "$scratch/q"
+grep -q '"max-bytes": 67108864,' "$scratch/q" &&
+    grep -q '"eviction-stalls": [0-9]' "$scratch/q" &&
+    grep -q '"bytes-pending": [0-9]' "$scratch/q"
 r=$?
 tap $r "${cap_tests[1]}"
 [ $r = 0 ] || show "$scratch/q"
 "$out/run" --qmp "${XENSIM_QMP:-/nonexistent}" \
     --execute human-monitor-command \
     --arguments '{"command-line": "info xen-mapcache"}' >"$scratch/h" 2>&1
-tr -d '\r' < "$scratch/h" | grep -q '^bytes mapped  *[0-9]* of 67108864$'
+tr -d '\r' < "$scratch/h" > "$scratch/h1"
+grep -q '^bytes mapped  *[0-9]* of 67108864$' "$scratch/h1" &&
+    grep -q '^eviction stalls  *[0-9]*$' "$scratch/h1" &&
+    grep -q '^bytes pending  *[0-9]*$' "$scratch/h1"
 r=$?
 tap $r "${cap_tests[2]}"
 [ $r = 0 ] || show "$scratch/h"

@@ -789,6 +789,36 @@ static void test_lock_vs_evict(void)
 }
 
 /*
+ * query-xen-mapcache (and "info xen-mapcache", which prints it) reports
+ * every counter of xen_map_cache_get_stats(); in a miss storm
+ * (@storm) evictions stall and evicted bytes wait for their unmap.
+ */
+static void check_qmp_counters(bool storm)
+{
+    XenMapCacheStats s = stats();
+    XenMapCacheInfo *info = qmp_query_xen_mapcache(&error_abort);
+
+    g_assert_cmpuint(info->entries, ==, s.entries);
+    g_assert_cmpuint(info->locked, ==, s.locked);
+    g_assert_cmpuint(info->doomed, ==, s.doomed);
+    g_assert_cmpuint(info->bytes_mapped, ==, s.bytes_mapped);
+    g_assert_cmpuint(info->max_bytes, ==, s.max_bytes);
+    g_assert_cmpuint(info->hits, ==, s.hits);
+    g_assert_cmpuint(info->misses, ==, s.misses);
+    g_assert_cmpuint(info->evictions, ==, s.evictions);
+    g_assert_cmpuint(info->reverse_lookups, ==, s.reverse_lookups);
+    g_assert_cmpuint(info->failures, ==, s.failures);
+    g_assert_cmpuint(info->invalidates, ==, s.invalidates);
+    g_assert_cmpuint(info->eviction_stalls, ==, s.eviction_stalls);
+    g_assert_cmpuint(info->bytes_pending, ==, s.bytes_pending);
+    if (storm) {
+        g_assert_cmpuint(info->eviction_stalls, >, 0);
+        g_assert_cmpuint(info->bytes_pending, >=, 64 * MiB);
+    }
+    qapi_free_XenMapCacheInfo(info);
+}
+
+/*
  * A miss storm under the BQL: an ioreq handler touching bucket after
  * bucket of a guest larger than the cap.  The RCU thread needs the BQL
  * to run its callbacks, so nothing evicted is unmapped until the handler
@@ -829,6 +859,8 @@ static void test_miss_storm(void)
                    "cache", i, s.misses, worst / MiB, limit / MiB,
                    s.bytes_mapped / MiB);
     g_assert_cmpuint(worst, <=, limit + MiB);
+    /* what an operator sees meanwhile (the RCU thread waits for the BQL) */
+    check_qmp_counters(true);
     qemu_mutex_unlock_iothread();
 
     /* the unmaps run, and evict a grace period's worth at a time */
@@ -837,6 +869,26 @@ static void test_miss_storm(void)
     }
     g_assert_cmpuint(stats().bytes_mapped, <=, cap);
     g_assert_true(check_invariants());
+}
+
+static void test_qmp(void)
+{
+    static uint8_t not_mapped[8];
+    XenMapCacheInfo *info;
+    uint8_t *p;
+
+    setup(64 * MiB, 2 * MiB);
+    p = dma_start(MiB, 0x100);
+    g_assert_nonnull(xen_map_cache(4 * MiB, 8, 0, false));
+    g_assert_cmphex(xen_ram_addr_from_mapcache(not_mapped), ==,
+                    RAM_ADDR_INVALID);
+    check_qmp_counters(false);
+    info = qmp_query_xen_mapcache(&error_abort);
+    g_assert_cmpuint(info->locked, ==, 1);
+    g_assert_cmpuint(info->max_bytes, ==, 2 * MiB);
+    g_assert_cmpuint(info->failures, ==, 1);
+    qapi_free_XenMapCacheInfo(info);
+    dma_end(p, MiB, 0x100);
 }
 
 /*
@@ -905,6 +957,88 @@ static void test_invalidate_bql(void)
 #define RND_THREADS     4
 #define RND_HELD        12
 #define RND_RAM         (128 * MiB)
+/*
+ * Reverse lookups of CPU pointers (what qemu_ram_block_from_host() does)
+ * in threads that walk long rev chains while invalidates free the
+ * entries on them, after their grace period, in the invalidating
+ * thread.  Each answer is the guest address mapped, or unknown once an
+ * invalidate took the mapping; under TSan (check.d/21) a reader that
+ * touched an entry after telling TSan it was done with it is reported
+ * against the free.
+ */
+#define RVI_READERS     3
+#define RVI_BUCKETS     48
+
+static bool rvi_done;
+static uint64_t rvi_ops;            /* per reader */
+
+static void *rvi_reader(void *opaque)
+{
+    GRand *r = g_rand_new_with_seed(0x5151 + GPOINTER_TO_INT(opaque));
+    uint64_t i, known = 0;
+
+    rcu_register_thread();
+    for (i = 0; i < rvi_ops; i++) {
+        uint64_t gpa = g_rand_int_range(r, 0, RVI_BUCKETS) * MiB +
+                       g_rand_int_range(r, 0, MiB - 8);
+        ram_addr_t back;
+        uint8_t *p;
+
+        rcu_read_lock();
+        p = xen_map_cache(gpa, 8, 0, false);
+        g_assert_nonnull(p);
+        back = xen_ram_addr_from_mapcache(p);
+        g_assert_true(back == gpa || back == RAM_ADDR_INVALID);
+        known += back == gpa;
+        rcu_read_unlock();
+    }
+    rcu_unregister_thread();
+    g_rand_free(r);
+    return (void *)(uintptr_t)known;
+}
+
+static void *rvi_invalidator(void *opaque)
+{
+    unsigned long n = 0;
+
+    rcu_register_thread();
+    while (!qatomic_read(&rvi_done)) {
+        xen_invalidate_map_cache();
+        n++;
+        g_usleep(200);
+    }
+    rcu_unregister_thread();
+    return (void *)(uintptr_t)n;
+}
+
+static void test_reverse_vs_invalidate(void)
+{
+    const char *env = g_getenv("XEN_MAPCACHE_RANDOM_OPS");
+    QemuThread readers[RVI_READERS], inval;
+    uint64_t known = 0;
+    uintptr_t invalidates;
+    int t;
+
+    rvi_ops = (env ? g_ascii_strtoull(env, NULL, 0) : 1000000) / 4;
+    setup(64 * MiB, 0);
+    rvi_done = false;
+    qemu_thread_create(&inval, "invalidate", rvi_invalidator, NULL,
+                       QEMU_THREAD_JOINABLE);
+    for (t = 0; t < RVI_READERS; t++) {
+        qemu_thread_create(&readers[t], "reverse", rvi_reader,
+                           GINT_TO_POINTER(t), QEMU_THREAD_JOINABLE);
+    }
+    for (t = 0; t < RVI_READERS; t++) {
+        known += (uintptr_t)qemu_thread_join(&readers[t]);
+    }
+    qatomic_set(&rvi_done, true);
+    invalidates = (uintptr_t)qemu_thread_join(&inval);
+    g_test_message("%" PRIu64 " reverse lookups answered, %" PRIuPTR
+                   " invalidates", known, invalidates);
+    g_assert_cmpuint(known, >, 0);
+    g_assert_true(check_invariants());
+}
+
 #define RND_CAP         (64 * MiB)
 #define RND_HOLES       (108 * MiB)     /* from here: every 61st page bad */
 #define RND_VRAM        (112 * MiB)     /* 2 MiB per thread, then BARs */
@@ -1161,6 +1295,9 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-mapcache/invalidate-bql", test_invalidate_bql);
     g_test_add_func("/xen-mapcache/lock-vs-evict", test_lock_vs_evict);
     g_test_add_func("/xen-mapcache/miss-storm", test_miss_storm);
+    g_test_add_func("/xen-mapcache/qmp", test_qmp);
     g_test_add_func("/xen-mapcache/random", test_random);
+    g_test_add_func("/xen-mapcache/reverse-vs-invalidate",
+                    test_reverse_vs_invalidate);
     return g_test_run();
 }

@@ -1697,5 +1697,7 @@ XenMapCacheInfo *qmp_query_xen_mapcache(Error **errp)
     info->reverse_lookups = s.reverse_lookups;
     info->failures = s.failures;
     info->invalidates = s.invalidates;
+    info->eviction_stalls = s.eviction_stalls;
+    info->bytes_pending = s.bytes_pending;
     return info;
 }
