@@ -500,17 +500,19 @@ static MapCacheEntry *mc_rev_find_in(MapCacheRevTable *t, const uint8_t *ptr,
                                      bool lockless)
 {
     uintptr_t chunk = (uintptr_t)ptr >> MC_SHIFT;
-    MapCacheRevNode *n = qatomic_rcu_read(mc_rev_head(t, chunk));
+    MapCacheRevNode *n = qatomic_rcu_read(mc_rev_head(t, chunk)), *next;
     int steps = 0;
 
     if (lockless) {
         mc_tsan_reader_done(t);
     }
-    for (; n; n = qatomic_rcu_read(&n->next)) {
+    for (; n; n = next) {
         MapCacheEntry *e = n->entry;
         bool found = n->chunk == chunk && ptr >= e->vaddr &&
                      ptr < e->vaddr + e->size;
 
+        /* the node is inside @e: read all of it before we are done */
+        next = qatomic_rcu_read(&n->next);
         if (lockless) {
             mc_tsan_reader_done(e);
         }
