@@ -4,7 +4,9 @@
 # the pristine base, against ours from the assembled tree, compiled with
 # the build's own flags into one harness over the same in-process
 # foreign-memory backend as the unit test.  Prints a table with ratios
-# ours/stock (for ns and us lower is better, for Mops/s higher).
+# ours/stock (for ns and us lower is better, for Mops/s higher).  Then
+# (argument "unmap", or none) physmem.c's DMA map+unmap path over ours,
+# today's against one that notifies the map clients at every unmap.
 . "$(cd "$(dirname "$0")/../.." && pwd)/mk/common.sh"
 
 Q=$QBUILD
@@ -41,6 +43,7 @@ eval "$CC $common_flags -O2 -I$SRC/tests/unit -c $TOP/bench/mapcache/bench-mapca
 link_args=$(meson_link_args tests/unit/test-xen-mapcache) || exit 1
 eval "$CC -o $W/bench-mapcache $W/bench.o $W/ours.o $W/stock.o $W/backend.o $link_args"
 
+if [ "${1:-}" != unmap ]; then
 "$W/bench-mapcache" "$@" > "$W/results.tsv"
 awk -F'\t' '
     BEGIN { printf "%-42s %12s %12s %8s  %s\n", "measurement", "stock 7.2",
@@ -83,3 +86,28 @@ awk -F'\t' '
             printf "  ops per CPU-second, 2 threads / 1 thread (1.0 = no contention; less load-dependent than wall time, not immune: other processes evict the caches): distinct ours %.2f, stock %.2f; shared ours %.2f, stock %.2f\n",
                    v[p2] / v[p1], s[p2] / s[p1], v[q2] / v[q1], s[q2] / s[q1]
     }' "$W/results.tsv"
+fi
+
+# physmem.c's DMA unmap (bench-physmem.c): today's, which takes the map
+# clients' lock only when a client waits, against the same code notifying
+# them at every unmap, as main did before.
+[ -n "${1:-}" ] && [ "$1" != unmap ] && exit 0
+for v in before ours; do
+    d=$W/physmem-$v
+    mkdir -p "$d"
+    cp "$SRC/memory_ldst.c.inc" "$d/"
+    python3 "$TOP/mk/physmem-slice.py" "$SRC/softmmu/physmem.c" "$d/physmem-slice.c"
+    if [ $v = before ]; then
+        sed -i 's/^\( *\)xen_notify_map_clients();/\1cpu_notify_map_clients();/' "$d/physmem-slice.c"
+        grep -q '^ *cpu_notify_map_clients();' "$d/physmem-slice.c" ||
+            die "bench-physmem: the notify in address_space_unmap was not found"
+    fi
+    eval "$CC $common_flags -O2 -Wno-unused-function -I$SRC/tests/unit -I$d -c $TOP/bench/mapcache/bench-physmem.c -o $d/bench.o"
+    eval "$CC -o $d/bench-physmem $d/bench.o $W/ours.o $W/backend.o $link_args"
+    "$d/bench-physmem" > "$d/results.tsv"
+done
+printf '\n%-42s %12s %12s %8s  %s\n' "physmem DMA path" "notify all" "ours" "ours/all" "unit"
+join -t "$(printf '\t')" -j1 <(sort "$W/physmem-before/results.tsv") \
+    <(sort "$W/physmem-ours/results.tsv") |
+    awk -F'\t' '{ r = ($2 > 0) ? sprintf("%.3f", $4 / $2) : "-"
+                  printf "%-42s %12.2f %12.2f %8s  %s\n", $1, $2, $4, r, $3 }'
