@@ -34,7 +34,7 @@
 #define VRAM_BYTES      (16 * MiB)
 #define RING_GPA        (8 * MiB + 0x3000)
 
-/* ---- what the cut-out functions call ------------------------------------ */
+/* ---- what the cut-out functions call ----------------------------------- */
 
 bool xen_allowed = true;
 #define SLICE_TARGET_PAGE_MASK  (~(ram_addr_t)(4096 - 1))
@@ -158,7 +158,7 @@ MemoryRegion *memory_region_from_host(void *ptr, ram_addr_t *offset)
     return block->mr;
 }
 
-/* ---- the machine ---------------------------------------------------------- */
+/* ---- the machine ------------------------------------------------------- */
 
 static MemoryRegion ram_mr, vram_mr;
 static RAMBlock ram_block, vram_block;

@@ -12,10 +12,11 @@
  * *_cached_slow instance of memory_ldst.c.inc) and compiled here, over
  * the real map cache and the unit test's in-process foreign-memory
  * backend (test-xen-mapcache-backend.c); what else they call is the small
- * stand-in of test-xen-physmem-harness.h.  mk/build-mapcache-stock.sh builds this file twice:
- * with our physmem.c from the assembled tree (every case passes) and with
- * QEMU 7.2's from the pristine base (each case but the immediate retry
- * ends in a crash or a failed assertion there; check.d/22 reports which).
+ * stand-in of test-xen-physmem-harness.h.  mk/build-mapcache-stock.sh
+ * builds this file twice: with our physmem.c from the assembled tree
+ * (every case passes) and with QEMU 7.2's from the pristine base (every
+ * case ends in a crash or a failed assertion there; check.d/22 says
+ * which).
  *
  * Guest RAM is "xen.ram" (RAM block offset 0, no host pointer, mapped
  * through the map cache page by page) plus a 16 MiB "vram" block mapped
@@ -220,7 +221,7 @@ static void test_unmap_vram_keeps_block(void)
                   VRAM_GPA + 0x4000);
 }
 
-/* ---- map clients ---------------------------------------------------------- */
+/* ---- map clients ---------------------------------------------------- */
 
 static unsigned long client_runs;
 static unsigned long client_lock_takes;
