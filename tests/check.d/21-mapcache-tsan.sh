@@ -35,7 +35,9 @@ tap $r "random test under TSan: no data race ($reports reports, status $rc)"
 # 7 after).  A report of a freed fwd table against a lockless hit's read
 # of it, seen in most runs of this stress and in no other test, is not
 # explained yet (the reads are inside the reader's RCU section, before
-# its release of the table); it is counted, not failed, until it is.
+# its release of the table, and a build that marks the table freed 3 ms
+# before freeing it never had a reader see the mark: see
+# docs/xen-mapcache.rst); it is counted, not failed, until it is.
 XEN_MAPCACHE_RANDOM_OPS=${XEN_MAPCACHE_TSAN_OPS:-200000} \
 TSAN_OPTIONS="suppressions=$supp halt_on_error=0 exitcode=66" \
     "$W/test-xen-mapcache-tsan" --tap -p /xen-mapcache/reverse-vs-invalidate \
