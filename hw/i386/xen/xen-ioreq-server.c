@@ -47,9 +47,9 @@
  *   monitor see the locking they see under any accelerator; one wakeup
  *   (one event) takes the BQL once and serves every ready slot; the hot
  *   path allocates nothing and makes three event channel calls per
- *   synchronous request: read the event, notify, then unmask (after the
- *   notify, so that both reach Xen together; a request raised meanwhile
- *   stays pending on the masked port and is delivered at the unmask).
+ *   synchronous request (read the event, unmask, notify), the least the
+ *   Linux evtchn device allows a thread that sleeps between requests: a
+ *   delivered port stays masked until written back.
  *
  * Copyright (c) 2026 Xen DM Developers
  *
@@ -282,8 +282,9 @@ static int port_vcpu(XenIOReqServer *s, evtchn_port_t port)
 
 /*
  * A vCPU's event: the buffered ring first (a buffered write precedes any
- * later synchronous access), then every ready slot; the port is unmasked
- * once the answers are notified.  While the VM is stopped nothing is
+ * later synchronous access), then every ready slot.  The port is
+ * unmasked before the slots are served, so that its next request raises
+ * a new event instead of being lost.  While the VM is stopped nothing is
  * served: the run state handler serves what is ready when it runs again.
  */
 static void xen_ioreq_event__locked(XenIOReqServer *s, evtchn_port_t port)
@@ -291,13 +292,13 @@ static void xen_ioreq_event__locked(XenIOReqServer *s, evtchn_port_t port)
     int vcpu = port_vcpu(s, port);
 
     s->stats.wakeups++;
+    xenevtchn_unmask(s->xce, port);
     if (vcpu < 0) {
         s->stats.spurious++;
     } else if (s->serving) {
         bufioreq_drain_batch(s);    /* only what Xen put before the slot */
         serve_slots(s, vcpu);
     }
-    xenevtchn_unmask(s->xce, port);
 }
 
 /*
