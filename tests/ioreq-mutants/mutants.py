@@ -237,6 +237,9 @@ def make_mutant(build_dir, m):
     finally:
         with open(src, "w") as f:
             f.write(orig)
+        # The next mutant, of another file, must not link this one's
+        # object: each mutant carries exactly one defect.
+        ninja(build_dir, obj)
     return None
 
 

@@ -12,6 +12,9 @@ One device model per binary, started like libxl does (build/xensim/run
     and through direct PCI_CONFIG ioreqs, a BAR written and read back, a
     data_is_ptr config read, registers past 255 of a conventional
     function reading all-ones;
+  - on a Q35 guest (PCIe root bus, so extended config space is
+    reachable), registers past 255 of its conventional functions read
+    all-ones through PCI_CONFIG ioreqs, and QEMU goes on;
   - the buffered ring wrapped several times with 4- and 8-byte entries
     (8-byte pairs straddling the ring's end), every value read back;
   - buffered writes, then at once a synchronous read of the same
@@ -45,7 +48,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "py"))
-from xensim import Control, Failure, Guest, Qmp, e2e_main  # noqa: E402
+from xensim import Control, Failure, Guest, Qmp, e2e_main, pci_scan  # noqa: E402
 
 GPA = 0x200000
 VGA = 0xa0000
@@ -180,6 +183,29 @@ def pci_config(c):
     return ok, ("cf8 %s direct %s bar %s ptr %#x reg 0x100 %#x" %
                 ({d: hex(v) for d, v in found.items()},
                  {d: hex(v) for d, v in direct.items()}, ok_bar, ptr, high))
+
+
+def q35_conventional_past_255(sim, qemu, env=None):
+    """A PCI_CONFIG read of register 0x100 and 0xffc of every function
+    on a Q35 guest's bus 0 (all conventional: 256-byte config space)."""
+    g = Guest(sim, qemu, vga="std", qmp=False, env=env,
+              args=["-machine", "q35,accel=xen"])
+    if not g.ok:
+        return False, "Q35 guest does not start: %s" % g.launch_log[-200:]
+    try:
+        c, bad, seen = g.ctl, [], 0
+        for dev, fn, _, _ in pci_scan(c):
+            for reg in (0x100, 0xffc):
+                reply, _ = c.cmd("rawioreq 0 %d %#x 0 4 1 %d" % (
+                    PCI_CONFIG, (dev << 3 | fn) << 32 | reg, READ))
+                seen += 1
+                if reply != "ok 0xffffffff":
+                    bad.append("%02x.%x reg %#x: %s" % (dev, fn, reg, reply))
+        alive = c.value("inw 0x10") == 0x49d2
+        return seen > 0 and not bad and alive, "%d reads, alive %s: %s" % (
+            seen, alive, "; ".join(bad[:4]))
+    finally:
+        g.stop()
 
 
 def buffered_wrap(c):
@@ -532,6 +558,8 @@ def run(t, sim, label, qemu):
         r.check("PCI config of every function (CF8/CFC and PCI_CONFIG), "
                 "BAR read-back, data_is_ptr, registers past 255",
                 lambda: pci_config(c))
+        r.check("PCI config past 255 of conventional functions on Q35 "
+                "reads all-ones", lambda: q35_conventional_past_255(sim, qemu))
         r.check("buffered ring wrapped with 4- and 8-byte entries",
                 lambda: buffered_wrap(c))
         r.check("buffered writes then a synchronous read: the read sees "
