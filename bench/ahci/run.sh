@@ -22,39 +22,17 @@
 # Settings: AHCI_BENCH_SECS per measurement (1.5), AHCI_BENCH_ROUNDS (3).
 . "$(cd "$(dirname "$0")/../.." && pwd)/mk/common.sh"
 set +e
+. "$TOP/bench/lib.sh"
 
-sim=$BUILD/xensim
-ours=$BUILD/qemu-system-x86_64
-stock=/usr/libexec/xen-qemu-system-i386
 secs=${AHCI_BENCH_SECS:-1.5}
 rounds=${AHCI_BENCH_ROUNDS:-3}
 configs="seq:1 seq:32 rand:1 rand:32 cross:32"
 mem=512 img_mib=256
 
-if [ ! -x "$sim/xensim-hv" ] || [ ! -x "$sim/run" ]; then
-    echo "xensim not built: run make build"
-    exit 0
-fi
-make --no-print-directory -s -C "$TOP/tests/xensim/workload" O="$sim" \
-    >/dev/null || die "cannot build ahci-workload"
-for b in "$ours" "$stock"; do
-    [ -x "$b" ] || die "$b missing"
-done
+bench_workload_setup ahci
 whos="uring threads stock"
 declare -A bin=([uring]=$ours [threads]=$ours [stock]=$stock)
 declare -A args=([threads]="-accel xen,aio-default=threads")
-
-work=$(mktemp -d /tmp/bench-ahci.XXXXXX)
-stops=()
-cleanup() {
-    local s
-    for s in "${stops[@]}"; do
-        $s >/dev/null 2>&1
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # One image per device model (QEMU locks its image), same contents.
 "$sim/ahci-workload" --mkimage "$work/uring.img" $img_mib || exit 1

@@ -7,13 +7,8 @@
 # IOREQ_BENCH_ROUNDS (5), IOREQ_BENCH_N (20000 synchronous ioreqs a round).
 . "$(cd "$(dirname "$0")/../.." && pwd)/mk/common.sh"
 set +e
-sim=$BUILD/xensim
-ours=$BUILD/qemu-system-x86_64
-stock=/usr/libexec/xen-qemu-system-i386
-if [ ! -x "$sim/xensim-hv" ] || [ ! -x "$sim/run" ]; then
-    echo "xensim not built: run make build"
-    exit 0
-fi
+. "$TOP/bench/lib.sh"
+bench_need_xensim
 echo "   load: $(uptime)"
 python3 "$TOP/bench/ioreq/bench-ioreq.py" "$sim" "$ours" "$stock" \
     "${IOREQ_BENCH_ROUNDS:-5}" "${IOREQ_BENCH_N:-20000}"

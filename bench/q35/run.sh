@@ -19,36 +19,14 @@
 # (3).
 . "$(cd "$(dirname "$0")/../.." && pwd)/mk/common.sh"
 set +e
+. "$TOP/bench/lib.sh"
 
-sim=$BUILD/xensim
-ours=$BUILD/qemu-system-x86_64
-stock=/usr/libexec/xen-qemu-system-i386
 secs=${Q35_BENCH_SECS:-2}
 rounds=${Q35_BENCH_ROUNDS:-3}
 configs="rand:32 seq1m:32"
 mem=512 img_mib=256
 
-if [ ! -x "$sim/xensim-hv" ] || [ ! -x "$sim/run" ]; then
-    echo "xensim not built: run make build"
-    exit 0
-fi
-make --no-print-directory -s -C "$TOP/tests/xensim/workload" O="$sim" \
-    >/dev/null || die "cannot build ahci-workload"
-for b in "$ours" "$stock"; do
-    [ -x "$b" ] || die "$b missing"
-done
-
-work=$(mktemp -d /tmp/bench-q35.XXXXXX)
-stops=()
-cleanup() {
-    local s
-    for s in "${stops[@]}"; do
-        $s >/dev/null 2>&1
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workload_setup q35
 cc -O2 -Wall -o "$work/memcpy-bw" "$TOP/bench/q35/memcpy-bw.c" ||
     die "cannot build memcpy-bw"
 

@@ -151,6 +151,10 @@ static void pio_write""", "ioreq", r"^PIO 1, 2, 4"),
      S, """        done += used;
 """, """        done++;
 """, "ioreq", r"^buffered ring wrapped"),
+    ("sync-before-ring", "a synchronous request served without draining "
+     "the buffered ring first",
+     S, """        bufioreq_drain_batch(s);    /* only what Xen put before the slot */
+""", "", "ioreq", r"^buffered writes then a synchronous read"),
     ("invalidate-unanswered", "INVALIDATE carried out but not answered",
      S, """    xen_ioreq_dispatch(s, &req);
 
@@ -233,6 +237,9 @@ def make_mutant(build_dir, m):
     finally:
         with open(src, "w") as f:
             f.write(orig)
+        # The next mutant, of another file, must not link this one's
+        # object: each mutant carries exactly one defect.
+        ninja(build_dir, obj)
     return None
 
 

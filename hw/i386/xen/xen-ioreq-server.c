@@ -28,12 +28,16 @@
  *   notified slot left INPROCESS or in a state that does not exist gets
  *   the answer of a refused request (its vCPU waits for one), NONE and
  *   IORESP_READY are left to Xen;
- * - the ring is drained before any synchronous request is served (Xen's
- *   ordering: buffered writes happen before a later synchronous access);
- * - one pass drains at most one ring's worth of entries; while passes
- *   find entries the buffered port stays masked and a main-loop timer
- *   paces the next pass (XEN_BUFIOREQ_PACE_NS), so no pass does unbounded
- *   work and a busy producer costs no event per entry;
+ * - the ring is drained before any synchronous request is served, the
+ *   buffered port masked or not (Xen's ordering: buffered writes happen
+ *   before a later synchronous access);
+ * - one pass drains at most one ring's worth of entries with the BQL
+ *   held once; after a buffered event the thread keeps making passes,
+ *   dropping the BQL between them, while they find entries (at most
+ *   XEN_BUFIOREQ_MAX_PASSES), and unmasks the buffered port only after
+ *   a pass found the ring empty: a busy producer costs no event per
+ *   entry, and an entry put while the port is masked raises its event
+ *   again at the unmask;
  * - the server is enabled, and requests are served, exactly while the VM
  *   runs; xenstore's "running" is written by the accelerator after this
  *   (its handler runs later, see accel/xen/xen-all.c);
@@ -42,8 +46,10 @@
  *   else with it held, so devices, the map cache, the bottom half and the
  *   monitor see the locking they see under any accelerator; one wakeup
  *   (one event) takes the BQL once and serves every ready slot; the hot
- *   path allocates nothing and makes three system calls per synchronous
- *   request (read the event, unmask, notify).
+ *   path allocates nothing and makes three event channel calls per
+ *   synchronous request (read the event, unmask, notify), the least the
+ *   Linux evtchn device allows a thread that sleeps between requests: a
+ *   delivered port stays masked until written back.
  *
  * Copyright (c) 2026 Xen DM Developers
  *
@@ -55,15 +61,17 @@
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
 #include "qemu/thread.h"
-#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "sysemu/runstate.h"
 #include "sysemu/sysemu.h"
 #include "xen-ioreq.h"
 #include "trace.h"
 
-/* While buffered entries keep coming, the ring is looked at this often. */
-#define XEN_BUFIOREQ_PACE_NS (100 * SCALE_US)
+/*
+ * Passes over a busy ring after one buffered event, before the thread
+ * reads its other events again (a pass drains up to 511 slots).
+ */
+#define XEN_BUFIOREQ_MAX_PASSES 4
 
 /* The server of this domain, once set up. */
 static XenIOReqServer *xen_ioreq_server;
@@ -86,8 +94,9 @@ static void slot_set_state(ioreq_t *slot, uint8_t state)
 /* ---- buffered ring ---- */
 
 /*
- * Carry out up to one ring's worth of entries.  Returns true when entries
- * are left for another pass.
+ * Carry out up to one ring's worth of entries.  Returns true when the
+ * pass found entries (or pointers still moving): the producer may be at
+ * work, another pass is worth making.
  */
 static bool bufioreq_drain_batch(XenIOReqServer *s)
 {
@@ -159,39 +168,14 @@ static bool bufioreq_drain_batch(XenIOReqServer *s)
     s->stats.buffered_batches += done != 0;
     smp_mb();   /* entries consumed before the slots are handed back */
     qatomic_add(&pg->read_pointer, done);
-    return false;
+    return done != 0;
 }
 
-/*
- * With the buffered port masked (it stays so from its event to the
- * unmask): drain a batch.  If the batch found entries, the producer is
- * likely still at work: the port stays masked and a timer looks again
- * after XEN_BUFIOREQ_PACE_NS, so that Xen raises no event (a system call
- * on each side) per entry and the ring is drained in batches while it
- * fills.  The first pass that finds the ring empty unmasks; an entry put
- * before the unmask raises the event again.  A synchronous request still
- * drains the ring first, so pacing never reorders anything.
- */
-static void bufioreq_service(XenIOReqServer *s)
+/* Unmask the buffered port: the next entry (or one put since) raises it. */
+static void bufioreq_unmask(XenIOReqServer *s)
 {
-    uint64_t batches = s->stats.buffered_batches;
-
-    if (bufioreq_drain_batch(s) || s->stats.buffered_batches != batches) {
-        timer_mod(s->buf_timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
-                  XEN_BUFIOREQ_PACE_NS);
-        return;
-    }
     s->buf_masked = false;
     xenevtchn_unmask(s->xce, s->buf_port);
-}
-
-static void bufioreq_timer(void *opaque)
-{
-    XenIOReqServer *s = opaque;
-
-    if (s->serving && s->buf_masked) {
-        bufioreq_service(s);
-    }
 }
 
 /* ---- synchronous slots ---- */
@@ -297,41 +281,62 @@ static int port_vcpu(XenIOReqServer *s, evtchn_port_t port)
 }
 
 /*
- * One event: the buffered ring, then every ready slot (a buffered write
- * precedes any later synchronous access).  A vCPU port is unmasked before
- * the slots are served, so that its next request raises a new event
- * instead of being lost.  While the VM is stopped nothing is served:
- * the run state handler serves what is ready when it runs again.
+ * A vCPU's event: the buffered ring first (a buffered write precedes any
+ * later synchronous access), then every ready slot.  The port is
+ * unmasked before the slots are served, so that its next request raises
+ * a new event instead of being lost.  While the VM is stopped nothing is
+ * served: the run state handler serves what is ready when it runs again.
  */
 static void xen_ioreq_event__locked(XenIOReqServer *s, evtchn_port_t port)
 {
-    int vcpu;
+    int vcpu = port_vcpu(s, port);
 
     s->stats.wakeups++;
-    if (port == s->buf_port) {
-        uint64_t batches = s->stats.buffered_batches;
-
-        s->buf_masked = true;
-        if (s->serving) {
-            bufioreq_service(s);
-            /* a buffered event for an empty ring */
-            s->stats.spurious += batches == s->stats.buffered_batches;
-        }
-        return;
-    }
     xenevtchn_unmask(s->xce, port);
-    vcpu = port_vcpu(s, port);
     if (vcpu < 0) {
         s->stats.spurious++;
-        return;
-    }
-    if (!s->serving) {
-        return;
-    }
-    if (!s->buf_masked) {
+    } else if (s->serving) {
         bufioreq_drain_batch(s);    /* only what Xen put before the slot */
+        serve_slots(s, vcpu);
     }
-    serve_slots(s, vcpu);
+}
+
+/*
+ * The buffered port's event, BQL held; the port stays masked until the
+ * unmask.  Passes over the ring while they find entries (a producer at
+ * work), at most XEN_BUFIOREQ_MAX_PASSES, each with the BQL held once;
+ * between passes it is dropped, so nothing that waits for it waits more
+ * than one pass.  Returns false when the server is going.
+ */
+static bool bufioreq_event__locked(XenIOReqServer *s)
+{
+    unsigned int pass;
+
+    s->stats.wakeups++;
+    s->buf_masked = true;
+    for (pass = 0; pass < XEN_BUFIOREQ_MAX_PASSES; pass++) {
+        if (pass) {
+            qemu_mutex_unlock_iothread();
+            qemu_mutex_lock_iothread();
+            if (s->exiting) {
+                return false;
+            }
+        }
+        if (!s->serving || !s->buf_masked) {
+            /*
+             * Stopped (the run state handler drains and unmasks when the
+             * VM runs again), or that handler ran between two passes.
+             */
+            return true;
+        }
+        if (!bufioreq_drain_batch(s)) {
+            /* a buffered event for an empty ring */
+            s->stats.spurious += pass == 0;
+            break;
+        }
+    }
+    bufioreq_unmask(s);
+    return true;
 }
 
 /*
@@ -351,6 +356,8 @@ static void *xen_ioreq_thread(void *opaque)
         qemu_mutex_lock_iothread();
         if (s->exiting) {
             done = true;
+        } else if (port >= 0 && port == s->buf_port) {
+            done = !bufioreq_event__locked(s);
         } else if (port >= 0) {
             xen_ioreq_event__locked(s, port);
         } else if (err != EINTR && err != EAGAIN) {
@@ -465,10 +472,9 @@ static void xen_ioreq_run_state(void *opaque, bool running, RunState state)
     trace_xen_ioreq_server_serving(s->id, serve);
     if (serve) {
         /* Whatever arrived while stopped: its event may be gone. */
+        bufioreq_drain_batch(s);
         if (s->buf_masked) {
-            bufioreq_service(s);
-        } else {
-            bufioreq_drain_batch(s);
+            bufioreq_unmask(s);     /* what came since raises it again */
         }
         serve_slots(s, -1);
     }
@@ -521,7 +527,6 @@ XenIOReqServer *xen_ioreq_server_create(unsigned int max_cpus, Error **errp)
     if (!map_pages(s, errp) || !bind_vcpu_ports(s, errp)) {
         return NULL;    /* the exit notifier tears the server down */
     }
-    s->buf_timer = timer_new_ns(QEMU_CLOCK_REALTIME, bufioreq_timer, s);
     qemu_add_vm_change_state_handler(xen_ioreq_run_state, s);
     xen_ioreq_listeners_register(s);
     /* It blocks in the event channel read until Xen sends something. */

@@ -65,7 +65,6 @@ typedef struct XenIOReqServer {
     bool exiting;                       /* the exit notifier ran */
     evtchn_port_t *vcpu_port;           /* local port of each vCPU slot */
     evtchn_port_t buf_port;             /* local port of the buffered ring */
-    QEMUTimer *buf_timer;               /* paces passes over a busy ring */
     bool buf_masked;                    /* buffered port taken, not unmasked */
     bool serving;                       /* enabled, requests served */
 

@@ -12,11 +12,20 @@ One device model per binary, started like libxl does (build/xensim/run
     and through direct PCI_CONFIG ioreqs, a BAR written and read back, a
     data_is_ptr config read, registers past 255 of a conventional
     function reading all-ones;
+  - on a Q35 guest (PCIe root bus, so extended config space is
+    reachable), registers past 255 of its conventional functions read
+    all-ones through PCI_CONFIG ioreqs, and QEMU goes on;
   - the buffered ring wrapped several times with 4- and 8-byte entries
     (8-byte pairs straddling the ring's end), every value read back;
+  - buffered writes, then at once a synchronous read of the same
+    address: the read sees the last write (Xen's ordering), 100 times;
   - map cache invalidations from one vCPU while another does rep ins
     into guest RAM;
   - 4 vCPUs at once, each with its own MMIO and PIO traffic;
+  - the same 4 vCPUs (PIO, PCI_CONFIG, buffered writes) while QMP stops
+    and continues the VM, resets it and reads query-xen-ioreq, over and
+    over: every access answered (served, or all-ones while the server is
+    disabled), the server serving again after the last cont;
   - a request in each of the 4 vCPUs' slots at once, each answered in
     its own slot and notified on its own vCPU's port;
   - Xen's internal devices answered by the hv without an ioreq, CMOS
@@ -39,7 +48,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "py"))
-from xensim import Control, Failure, Guest, Qmp, e2e_main  # noqa: E402
+from xensim import Control, Failure, Guest, Qmp, e2e_main, pci_scan  # noqa: E402
 
 GPA = 0x200000
 VGA = 0xa0000
@@ -176,6 +185,29 @@ def pci_config(c):
                  {d: hex(v) for d, v in direct.items()}, ok_bar, ptr, high))
 
 
+def q35_conventional_past_255(sim, qemu, env=None):
+    """A PCI_CONFIG read of register 0x100 and 0xffc of every function
+    on a Q35 guest's bus 0 (all conventional: 256-byte config space)."""
+    g = Guest(sim, qemu, vga="std", qmp=False, env=env,
+              args=["-machine", "q35,accel=xen"])
+    if not g.ok:
+        return False, "Q35 guest does not start: %s" % g.launch_log[-200:]
+    try:
+        c, bad, seen = g.ctl, [], 0
+        for dev, fn, _, _ in pci_scan(c):
+            for reg in (0x100, 0xffc):
+                reply, _ = c.cmd("rawioreq 0 %d %#x 0 4 1 %d" % (
+                    PCI_CONFIG, (dev << 3 | fn) << 32 | reg, READ))
+                seen += 1
+                if reply != "ok 0xffffffff":
+                    bad.append("%02x.%x reg %#x: %s" % (dev, fn, reg, reply))
+        alive = c.value("inw 0x10") == 0x49d2
+        return seen > 0 and not bad and alive, "%d reads, alive %s: %s" % (
+            seen, alive, "; ".join(bad[:4]))
+    finally:
+        g.stop()
+
+
 def buffered_wrap(c):
     vga_linear(c)
     want = {}
@@ -191,6 +223,30 @@ def buffered_wrap(c):
         if got != v:
             bad.append("%#x: %#x != %#x" % (a, got, v))
     return not bad, "; ".join(bad[:4])
+
+
+def pipelined(c, lines):
+    """Send lines in one go, so that the hv runs them back to back (a few
+    microseconds apart, not a socket round trip); their replies."""
+    c.sock.sendall("".join(line + "\n" for line in lines).encode())
+    return [c._line() for _ in lines]
+
+
+def buffered_then_sync(c):
+    vga_linear(c)
+    a = VGA + 0x100
+    stale = []
+    for it in range(100):
+        vals = [it << 16 | k for k in range(20)]
+        replies = pipelined(c, ["bufwrite %#x 4 %#x" % (a, v) for v in vals] +
+                            ["readl %#x" % a])
+        if not all(r.startswith("ok") for r in replies):
+            return False, "replies %s" % replies
+        got = int(replies[-1].split()[1], 0)
+        if got != vals[-1]:
+            stale.append("%#x for %#x" % (got, vals[-1]))
+    return not stale, "%d of 100 reads stale: %s" % (len(stale),
+                                                     ", ".join(stale[:4]))
 
 
 def invalidate_under_rep(c, ctl_path):
@@ -245,6 +301,78 @@ def four_vcpus(c, ctl_path):
     for t in ts:
         t.join()
     return not errors, "; ".join(errors[:4])
+
+
+def lifecycle_under_load(c, ctl_path, qmp_path, secs=3.0):
+    """4 vCPUs issue ioreqs while the main loop disables and enables the
+    server (stop, cont), resets the machine (system_reset) and reports
+    the counters the xen-ioreq thread writes (query-xen-ioreq)."""
+    errors, served, refused = [], [0] * 4, [0] * 4
+    stop = threading.Event()
+
+    def worker(cpu):
+        try:
+            w = Control(ctl_path)
+            w.ok("cpu %d" % cpu)
+            i = 0
+            while not stop.is_set():
+                i += 1
+                for line, want in (("inw 0x10", 0x49d2),
+                                   ("rawioreq 0 %d 0 0 4 1 %d" %
+                                    (PCI_CONFIG, READ), None)):
+                    reply, _ = w.cmd(line)
+                    if reply.startswith("err ENOENT"):
+                        refused[cpu] += 1    # rawioreq: server disabled
+                        continue
+                    v = int(reply.split()[1], 0) if reply.startswith(
+                        "ok ") else None
+                    if v == want or (want is None and v is not None and
+                                     v & 0xffff == 0x8086):
+                        served[cpu] += 1
+                    elif v in (0xffff, 0xffffffff):
+                        refused[cpu] += 1    # unclaimed: server disabled
+                    else:
+                        errors.append("cpu %d: %s: %s" % (cpu, line, reply))
+                w.ok("bufwrite %#x 4 %#x" % (VGA + 0x9000 + 4 * cpu, i))
+        except (Failure, OSError) as e:
+            errors.append("cpu %d: %s" % (cpu, e))
+
+    q = Qmp(qmp_path, timeout=30)
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    rounds = 0
+    # stock 7.2 has no query-xen-ioreq: query-status stands in for it
+    query = ("query-xen-ioreq" if "error" not in q.command("query-xen-ioreq")
+             else "query-status")
+    try:
+        for t in ts:
+            t.start()
+        end = time.monotonic() + secs
+        while time.monotonic() < end and not errors:
+            rounds += 1
+            for cmd in ("stop", query, "cont", query) + (
+                    ("system_reset",) if rounds % 4 == 0 else ()):
+                r = q.command(cmd)
+                if "error" in r:
+                    errors.append("%s: %s" % (cmd, r["error"]))
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        for t in ts:
+            t.join()
+        status = q.command("query-status").get("return", {})
+        info = q.command("query-xen-ioreq").get("return", {})
+        q.close()
+    after = [c.value("inw 0x10")]
+    if status.get("status") != "running" or (
+            query == "query-xen-ioreq" and not info.get("serving")):
+        errors.append("after: status %s, serving %s" %
+                      (status.get("status"), info.get("serving")))
+    if after != [0x49d2] or not all(served):
+        errors.append("after: inw 0x10 = %s, served %s" % (after, served))
+    detail = "%d rounds, served %s, refused %s, stale %s: %s" % (
+        rounds, served, refused, info.get("stale"), "; ".join(errors[:4]))
+    print("# stop/cont/reset under load: %s" % detail)
+    return not errors, detail
 
 
 def slot(c, cpu):
@@ -430,11 +558,18 @@ def run(t, sim, label, qemu):
         r.check("PCI config of every function (CF8/CFC and PCI_CONFIG), "
                 "BAR read-back, data_is_ptr, registers past 255",
                 lambda: pci_config(c))
+        r.check("PCI config past 255 of conventional functions on Q35 "
+                "reads all-ones", lambda: q35_conventional_past_255(sim, qemu))
         r.check("buffered ring wrapped with 4- and 8-byte entries",
                 lambda: buffered_wrap(c))
+        r.check("buffered writes then a synchronous read: the read sees "
+                "them", lambda: buffered_then_sync(c))
         r.check("map cache invalidations while another vCPU does rep ins",
                 lambda: invalidate_under_rep(c, ctl))
         r.check("4 vCPUs at once", lambda: four_vcpus(c, ctl))
+        r.check("4 vCPUs at once while QMP stops, continues and resets "
+                "the VM", lambda: lifecycle_under_load(
+                    c, ctl, g.env["XENSIM_QMP"]))
         r.check("each vCPU answered on its own port (4 requests in flight "
                 "at once)", lambda: own_ports(c))
         r.check("Xen's internal devices (PIC, PIT, RTC clock, ACPI PM, "
