@@ -82,7 +82,15 @@ static struct {
     char line[128];
     unsigned line_len;
     bool init;
-} xd;
+} xendev_state[HV_MAX_DOMAINS];
+
+/* The devices of the thread's current domain. */
+#define xd (xendev_state[hv_dom->slot])
+
+void hv_xendev_domain_reset(void)
+{
+    memset(&xd, 0, sizeof(xd));
+}
 
 static uint64_t now_ns(void)
 {
@@ -345,7 +353,7 @@ static bool rtc_io(uint16_t port, bool is_write, uint32_t *val)
 
 static uint16_t pm_base(void)
 {
-    return hv.hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] == 1 ? 0xb000
+    return hv_dom->hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] == 1 ? 0xb000
                                                                 : 0x1f40;
 }
 

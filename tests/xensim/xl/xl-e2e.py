@@ -168,6 +168,170 @@ def private_namespace(restrict):
                            check=True)
 
 
+# --- xl migrate to the same host (issue #16) --------------------------------
+
+IDE = 0x1f0             # primary channel, master: the guest.cfg's hda
+MIG_DISK_LBA = 5
+MIG_DISK_GPA = 0x400000
+MIG_DM_GFN = 0x500      # the page the device model writes mid-migration
+MIG_GUEST_GFN = 0x501   # the page the guest (a vCPU) writes mid-migration
+MIGRATE_CHECKS = 5
+
+
+def ide_wait(c, mask, want, timeout=10):
+    """The ATA status once (status & mask) == want, or the last read."""
+    end = time.monotonic() + timeout
+    while True:
+        _, st = c.cmd("inb %#x" % (IDE + 7))
+        v = int(st.split()[1], 0) if st.startswith("ok ") else -1
+        if v >= 0 and v & mask == want or time.monotonic() > end:
+            return v
+
+
+def ide_pio(c, write, lba, gpa):
+    """One sector by PIO between guest RAM at gpa and the disk, as a
+    guest's ATA driver does it (the device model reads or writes guest
+    RAM for the rep outsw/insw); the final ATA status."""
+    ide_wait(c, 0x80, 0)
+    for port, v in ((6, 0xe0 | (lba >> 24 & 0xf)), (2, 1), (3, lba & 0xff),
+                    (4, lba >> 8 & 0xff), (5, lba >> 16 & 0xff),
+                    (7, 0x30 if write else 0x20)):
+        c.cmd("outb %#x %#x" % (IDE + port, v))
+    ide_wait(c, 0x88, 0x08)
+    c.cmd("%s %#x %#x 256" % ("outsw" if write else "insw", IDE, gpa))
+    st = ide_wait(c, 0x80, 0)
+    if write:
+        c.cmd("outb %#x 0xe7" % (IDE + 7))      # FLUSH CACHE
+        st = ide_wait(c, 0x80, 0)
+    return st
+
+
+def migrate_checks(a, xl, xs, env, ctl_path, c, cur, pid, dm_pids, d):
+    """`xl migrate` of the running domain cur to this host, as OSSTest's
+    localmigrate does it but without ssh (xl migrate -s '' runs the
+    receiving `xl migrate-receive` through sh).  Checks that both domains
+    exist during the live phase, that guest RAM, a page the guest wrote
+    and a page the device model wrote during the live phase (log-dirty:
+    the guest's writes through the p2m, the device model's reported with
+    XEN_DMOP_modified_memory), an RTC CMOS byte and a disk sector written
+    before all arrive, and that the old domain and its device model are
+    gone.  Returns the new (domid, device-model pid)."""
+    marker = "c0ffee11" * 4
+    pattern = bytes((i * 7 + 3) & 0xff for i in range(512)).hex()
+    c.cmd("ready")
+    c.cmd("memwrite 0x300000 " + marker)
+    c.cmd("outb 0x70 0x39")
+    c.cmd("outb 0x71 0x5c")
+    c.cmd("memwrite %#x %s" % (MIG_DISK_GPA, pattern))
+    wst = ide_pio(c, True, MIG_DISK_LBA, MIG_DISK_GPA)
+    c.cmd("memset %#x 0 4096" % (MIG_DM_GFN << 12))
+    c.cmd("memset %#x 0 4096" % (MIG_GUEST_GFN << 12))
+
+    # Stop the sender once its first pass is two batches (libxc sends
+    # 1024 pages a batch) beyond the pages written below: both pages are
+    # then in the stream already, and only log-dirty can send them again.
+    watch = Control(ctl_path)
+    watch.s.settimeout(150)
+    watch.f.write("waitmap %#x 120000\n" % (MIG_DM_GFN + 2048))
+    watch.f.flush()
+    time.sleep(0.2)
+    log = open(os.path.join(d, "xl.log"), "a")
+    log.write("$ xl migrate -s '' %s '%s -vvv migrate-receive'\n"
+              % (NAME, XL))
+    log.flush()
+    mig = subprocess.Popen([XL, "-vvv", "migrate", "-s", "", NAME,
+                            "exec %s -vvv migrate-receive" % XL], env=env,
+                           stdout=log, stderr=subprocess.STDOUT)
+    _, r = watch.cmd("")        # the waitmap's answer
+    sender = int(r.split()[1]) if r.startswith("ok ") else 0
+    both = ""
+    dm_write = guest_write = ""
+    if sender:
+        os.kill(sender, signal.SIGSTOP)
+        try:
+            both = xl("list").stdout
+            # The device model writes the page: rep insb from CMOS 0x39
+            # (QEMU writes the bytes into guest RAM itself).
+            c.cmd("outb 0x70 0x39")
+            _, dm_write = c.cmd("insb 0x71 %#x 64" % (MIG_DM_GFN << 12))
+            _, guest_write = c.cmd("memwrite %#x %s" % (MIG_GUEST_GFN << 12,
+                                                        marker))
+        finally:
+            os.kill(sender, signal.SIGCONT)
+    try:
+        rc = mig.wait(180)
+    except subprocess.TimeoutExpired:
+        mig.kill()
+        rc = "timeout"
+    log.close()
+    names = [ln.split()[0] for ln in both.splitlines()[1:] if ln.split()]
+    report(sender > 0 and NAME in names and NAME + "--incoming" in names,
+           "xl migrate: in the live phase the source and the destination "
+           "(%s--incoming) exist at once (sender pid %d stopped after its "
+           "first pass passed gfn %#x)" % (NAME, sender, MIG_DM_GFN + 2048))
+    diag(both)
+
+    new = xl("domid", NAME).stdout.strip()
+    rc2, npid = xs(env, "read", "/local/domain/%s/image/device-model-pid"
+                   % new)
+    npid = int(npid) if rc2 == 0 and npid.isdigit() else 0
+    dm_pids.append(npid)
+    old_gone = wait_for(lambda: not alive(pid), 15)
+    listed = xl("list").stdout
+    with open(os.path.join(d, "xl.log")) as f:
+        reopen = "Permission denied" in f.read().split(
+            "$ xl migrate", 1)[-1]
+    c.cmd("ready")
+    _, mem = c.cmd("memread 0x200000 16")
+    _, mem2 = c.cmd("memread 0x300000 16")
+    _, dmpage = c.cmd("memread %#x 64" % (MIG_DM_GFN << 12))
+    _, gpage = c.cmd("memread %#x 16" % (MIG_GUEST_GFN << 12))
+    c.cmd("outb 0x70 0x39")
+    _, cmos = c.cmd("inb 0x71")
+    c.cmd("memset %#x 0 512" % (MIG_DISK_GPA + 0x1000))
+    rst = ide_pio(c, False, MIG_DISK_LBA, MIG_DISK_GPA + 0x1000)
+    _, disk = c.cmd("memread %#x 512" % (MIG_DISK_GPA + 0x1000))
+    diag("xl migrate: rc %s, domain %s -> %s, device model %d -> %d; "
+         "mid-migration writes: DM %s, guest %s; after: RAM %s / %s, DM "
+         "page %s, guest page %s, CMOS 0x39 %s, ATA status %#x / %#x"
+         % (rc, cur, new, pid, npid, dm_write, guest_write, mem, mem2,
+            dmpage[:24], gpage, cmos, wst, rst))
+    if a.dm_restrict and reopen and rc != 0:
+        why = ("dm_restrict: the incoming device model cannot reopen its "
+               "disk at 'cont' from inside its chroot (Permission denied), "
+               "as after xl restore")
+        for what in ("xl migrate to this host: a new domain and device "
+                     "model, the old ones gone",
+                     "xl migrate: guest RAM and the page the guest wrote "
+                     "in the live phase arrived",
+                     "xl migrate: the page the device model wrote in the "
+                     "live phase arrived (log-dirty of modified_memory)",
+                     "xl migrate: device state and disk as before"):
+            print("ok - %s # SKIP %s" % (what, why), flush=True)
+        return (int(new) if new.isdigit() else cur), npid
+    report(rc == 0 and new.isdigit() and int(new) > cur and npid and
+           npid != pid and old_gone and
+           qmp_status(new) == "running" and
+           "--migratedaway" not in listed and
+           [ln.split()[1] for ln in listed.splitlines()[1:]
+            if ln.split() and ln.split()[0] == NAME] == [new],
+           "xl migrate to this host: domain %s, a new device model "
+           "running; domain %d and its device model gone" % (new, cur))
+    report(mem.startswith("ok 5a17c0de") and mem2 == "ok " + marker and
+           gpage == "ok " + marker,
+           "xl migrate: guest RAM and the page the guest wrote in the "
+           "live phase arrived (%s)" % gpage)
+    report(dm_write == "ok" and dmpage == "ok " + "5c" * 64,
+           "xl migrate: the page the device model wrote in the live phase "
+           "arrived (QEMU's modified_memory marked it in the log): %s"
+           % dmpage[:40])
+    report(cmos == "ok 0x5c" and wst & 0x89 == 0 and disk == "ok " + pattern,
+           "xl migrate: device state (CMOS 0x39 = 0x5c: %s) and a disk "
+           "sector written before read back through the new device model"
+           % cmos)
+    return (int(new) if new.isdigit() else cur), npid
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--xensim", required=True, help="build/xensim")
@@ -438,6 +602,8 @@ def main():
             report(cmos == "ok 0xa5", "xl restore: the device model's state "
                    "as saved (RTC CMOS byte 0x38 = 0xa5: %s)" % cmos)
         cur = int(cur) if cur.isdigit() else 0
+        cur, pid = migrate_checks(a, xl, xs, env, paths["hv.ctl"], c, cur,
+                                  pid, dm_pids, d)
 
         r = xl("destroy", NAME)
         report(r.returncode == 0, "xl destroy succeeds")
