@@ -15,8 +15,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib/tap.sh"
 out=$BUILD/xensim
 # checks per run: plain, dm_restrict = 1 (one more)
-plain=27
-restrict=28
+plain=30
+restrict=31
 total=$((1 + 2 * (plain + restrict)))
 # the launcher's argv against real libxl's, five xl.cfg files (argv_cases)
 argv_checks=10

@@ -722,6 +722,27 @@ long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
     case XEN_DOMCTL_get_cpu_policy:
     case XEN_DOMCTL_set_cpu_policy:
         return hv_cpupolicy_domctl(h, d, copyback);
+    case XEN_DOMCTL_sendtrigger:
+        /* arch_do_domctl(): what `xl trigger` and xl shutdown/reboot -F
+         * (libxl_send_trigger) reach.  No vCPU executes, so an NMI is
+         * accepted and has nothing to interrupt; RESET and INIT are not
+         * implemented by Xen 4.17 on x86 (its own ENOSYS, not the hv's). */
+        if (d->u.sendtrigger.vcpu >= dom.max_vcpus || !dom.vcpus_created) {
+            return -ESRCH;
+        }
+        switch (d->u.sendtrigger.trigger) {
+        case XEN_DOMCTL_SENDTRIGGER_NMI:
+            return 0;
+        case XEN_DOMCTL_SENDTRIGGER_POWER:
+        case XEN_DOMCTL_SENDTRIGGER_SLEEP:
+            hv_xendev_acpi_button(d->u.sendtrigger.trigger ==
+                                  XEN_DOMCTL_SENDTRIGGER_SLEEP);
+            hv_log("domain %u: ACPI %s button (sendtrigger)", hv_dom->domid,
+                   d->u.sendtrigger.trigger == XEN_DOMCTL_SENDTRIGGER_SLEEP
+                   ? "sleep" : "power");
+            return 0;
+        }
+        return -ENOSYS;
     case XEN_DOMCTL_gettscinfo:
         d->u.tsc_info = dom.tsc;
         d->u.tsc_info.elapsed_nsec = now_ns() - dom.start_ns;

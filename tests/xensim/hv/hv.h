@@ -353,6 +353,9 @@ bool hv_xendev_access_locked(unsigned cpu, uint8_t type, uint64_t addr,
 /* A new domain's devices (xendev.c) and ioreq-memory server (dmop.c)
  * start afresh; hv.lock held. */
 void hv_xendev_domain_reset(void);
+/* XEN_DOMCTL_SENDTRIGGER_POWER/SLEEP: hvm_acpi_power_button() and
+ * hvm_acpi_sleep_button() (PM1a_STS, then the SCI); hv.lock held */
+void hv_xendev_acpi_button(bool sleep);
 void hv_dmop_domain_reset(void);
 /* irq.c: a GSI's level from everything the DM drives; hv.lock held */
 int hv_gsi_level_locked(unsigned gsi);

@@ -357,6 +357,8 @@ static uint16_t pm_base(void)
                                                                 : 0x1f40;
 }
 
+static void pm_update_sci(void);
+
 static void pm_evt_io(unsigned off, unsigned size, bool is_write,
                       uint32_t *val)
 {
@@ -385,7 +387,38 @@ static void pm_evt_io(unsigned off, unsigned size, bool is_write,
             xd.pm1a_en = (xd.pm1a_en & 0xff) | b << 8;
             break;
         }
+    }    pm_update_sci();
+}
+
+/*
+ * pmt_update_sci(): the SCI (ISA IRQ 9) follows PM1a_STS & PM1a_EN over
+ * the status bits that raise it.  Xen drives the same ISA line as the
+ * device model's set_isa_irq_level (hvm_isa_irq_assert/deassert).
+ */
+#define PM1_TMR_STS     (1u << 0)
+#define PM1_GBL_STS     (1u << 5)
+#define PM1_PWRBTN_STS  (1u << 8)
+#define PM1_SLPBTN_STS  (1u << 9)
+#define PM1_SCI_MASK    (PM1_TMR_STS | PM1_PWRBTN_STS | PM1_SLPBTN_STS | \
+                         PM1_GBL_STS)
+#define SCI_IRQ         9
+
+static void pm_update_sci(void)
+{
+    uint8_t level = !!(xd.pm1a_en & xd.pm1a_sts & PM1_SCI_MASK);
+
+    if (hv_dom->isa_level[SCI_IRQ] != level) {
+        hv_dom->isa_level[SCI_IRQ] = level;
+        hv_irqlog_lines_changed();
+        hv.events++;
+        pthread_cond_broadcast(&hv.cond);
     }
+}
+
+void hv_xendev_acpi_button(bool sleep)
+{
+    xd.pm1a_sts |= sleep ? PM1_SLPBTN_STS : PM1_PWRBTN_STS;
+    pm_update_sci();
 }
 
 /* --- port I/O ---------------------------------------------------------- */

@@ -325,11 +325,81 @@ def migrate_checks(a, xl, xs, env, ctl_path, c, cur, pid, dm_pids, d):
            "xl migrate: the page the device model wrote in the live phase "
            "arrived (QEMU's modified_memory marked it in the log): %s"
            % dmpage[:40])
-    report(cmos == "ok 0x5c" and wst & 0x89 == 0 and disk == "ok " + pattern,
+    report(rc == 0 and new != str(cur) and cmos == "ok 0x5c" and
+           wst & 0x89 == 0 and disk == "ok " + pattern,
            "xl migrate: device state (CMOS 0x39 = 0x5c: %s) and a disk "
            "sector written before read back through the new device model"
            % cmos)
     return (int(new) if new.isdigit() else cur), npid
+
+
+# --- xl shutdown / reboot from the toolstack (issue #16) --------------------
+
+SHUTDOWN_CHECKS = 3
+PM_BASE = 0xb000        # hvmloader's PM1a event block (ACPI_IOPORTS v1)
+
+
+def toolstack_shutdown_checks(xl, xs, env, c, cfg, dm_pids):
+    """xl shutdown / reboot of an HVM guest without PV drivers, as libxl
+    4.17 does them: HVM_PARAM_CALLBACK_IRQ is 0, so libxl has no PV
+    control (ERROR_NOPARAVIRT) and xl only falls back to an ACPI trigger
+    with -F: XEN_DOMCTL_SENDTRIGGER_POWER (Xen's hvm_acpi_power_button:
+    PM1a PWRBTN_STS, SCI) or _RESET, which Xen 4.17 on x86 does not
+    implement (ENOSYS).  The guest's ACPI driver (played here) answers the
+    power button with S5, and the background xl destroys the domain."""
+    r = xl("create", cfg)
+    dom = xl("domid", NAME).stdout.strip()
+    rc, dpid = xs(env, "read", "/local/domain/%s/image/device-model-pid"
+                  % dom)
+    dpid = int(dpid) if rc == 0 and dpid.isdigit() else 0
+    dm_pids.append(dpid)
+    running = wait_for(lambda: qmp_status(dom) == "running", 20)
+    c.cmd("ready")
+    # The guest OS at boot: PIIX4 PM I/O on, the power button enabled.
+    for line in ("outl 0xcf8 0x80000b40", "outl 0xcfc %#x" % (PM_BASE | 1),
+                 "outl 0xcf8 0x80000b80", "outb 0xcfc 1",
+                 "outw %#x 0x0100" % (PM_BASE + 2)):
+        c.cmd(line)
+
+    r1 = xl("shutdown", NAME)
+    r2 = xl("reboot", "-F", NAME)
+    still = xl("list", NAME).returncode == 0 and alive(dpid) and \
+        qmp_status(dom) == "running"
+    report(r.returncode == 0 and running and r1.returncode != 0 and
+           "PV control interface not available: external graceful "
+           "shutdown not possible" in r1.stderr and still,
+           "xl shutdown of domain %s (no PV drivers): refused as libxl "
+           "does, no PV control; the domain runs on" % dom)
+    report(r2.returncode != 0 and "sending ACPI reset button event" in
+           r2.stderr and "Send trigger 'reset' failed" in r2.stderr and
+           still,
+           "xl reboot -F: libxl's ACPI reset trigger fails as on Xen 4.17 "
+           "x86 (XEN_DOMCTL_SENDTRIGGER_RESET: ENOSYS); the domain runs on")
+    diag([ln for ln in (r1.stderr + r2.stderr).splitlines()
+          if "PV control" in ln or "trigger" in ln or "failed" in ln][-4:])
+
+    _, before = c.cmd("waitirq 9 0 100")
+    r3 = xl("shutdown", "-F", NAME)
+    _, sci = c.cmd("waitirq 9 1 5000")
+    _, sts = c.cmd("inw %#x" % PM_BASE)
+    # The guest's SCI handler: acknowledge, then enter S5 (SLP_TYP 0 of
+    # QEMU's PIIX4, SLP_EN).
+    c.cmd("outw %#x 0x0100" % PM_BASE)
+    _, low = c.cmd("waitirq 9 0 1000")
+    c.cmd("outw %#x 0x2000" % (PM_BASE + 4))
+    gone = wait_for(lambda: not alive(dpid), 20)
+    unlisted = wait_for(lambda: NAME not in xl("list").stdout, 15)
+    left = wait_for(lambda: not xl_processes(cfg), 15)
+    rc1, _ = xs(env, "read", "/local/domain/%s/name" % dom)
+    rc2, _ = xs(env, "read", "/local/domain/0/device-model/%s" % dom)
+    sts_v = int(sts.split()[1], 0) if sts.startswith("ok ") else 0
+    report(r3.returncode == 0 and before == "ok" and sci == "ok" and
+           sts_v & 0x100 and low == "ok" and gone and unlisted and left and
+           rc1 != 0 and rc2 != 0,
+           "xl shutdown -F: the ACPI power button (PM1a_STS %#x, SCI "
+           "raised, lowered on acknowledge), the guest's S5, xl destroys "
+           "the domain: no device model, no xl, no xenstore node left"
+           % sts_v)
 
 
 def main():
@@ -676,6 +746,8 @@ def main():
                "the guest's ACPI poweroff: xl sees the shutdown and destroys "
                "the domain (on_poweroff), device model and xl gone")
         diag([ln for ln in xllog.splitlines() if "hut" in ln][-3:])
+
+        toolstack_shutdown_checks(xl, xs, env, c, cfg, dm_pids)
 
         out, _ = c.cmd("counters")
         enosys = [ln for ln in out if ln.startswith("enosys_") or
