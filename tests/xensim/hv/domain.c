@@ -722,6 +722,15 @@ long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
     case XEN_DOMCTL_get_cpu_policy:
     case XEN_DOMCTL_set_cpu_policy:
         return hv_cpupolicy_domctl(h, d, copyback);
+    case XEN_DOMCTL_resumedomain:
+        /* domain_resume(): the shutdown (a suspend for a save or a
+         * migration that failed) is forgotten, the vCPUs run again.  The
+         * caller is dom0, never the domain itself. */
+        hv_dom->shutdown_reason = -1;
+        hv_log("domain %u resumed", hv_dom->domid);
+        hv.events++;
+        pthread_cond_broadcast(&hv.cond);
+        return 0;
     case XEN_DOMCTL_sendtrigger:
         /* arch_do_domctl(): what `xl trigger` and xl shutdown/reboot -F
          * (libxl_send_trigger) reach.  No vCPU executes, so an NMI is
