@@ -8,7 +8,10 @@
 # device-model state, xl cd-eject/cd-insert and pause/unpause, the vCPU
 # player after unpause, that xl destroy leaves no device model, no
 # background xl and no xenstore node behind, a second domain powered off
-# by the guest (ACPI S5) and destroyed by xl's on_poweroff; each once
+# by the guest (ACPI S5) and destroyed by xl's on_poweroff; xl migrate to
+# this host (two domains at once, log-dirty of the guest's and the device
+# model's writes, RAM, CMOS and disk across it); xl shutdown / reboot from
+# the toolstack (no PV drivers: refused, or -F's ACPI triggers); each once
 # more with dm_restrict = 1 (chroot, -runas, QMP by fd).
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
