@@ -577,6 +577,80 @@ def osstest_sequence(xl, xs, env, ctl_path, cfg, dm_pids, d):
            % (time.monotonic() - t0))
 
 
+# --- AHCI disks and device_model_args_hvm through xl (issue #16) ------------
+
+AHCI_CHECKS = 3
+AHCI_NAME = NAME + "ahci"
+EXTRA_ARG = "ide-hd.serial=XSIMAHCI0"
+
+
+def ahci_checks(a, xl, xs, env, c, d, dm_pids):
+    """An xl.cfg with hdtype = "ahci" and device_model_args_hvm: libxl
+    puts the hd disks on an ICH9 AHCI controller (-device ahci,id=ahci0,
+    ide-hd on ahci0.N) and appends the extra arguments; the guest sees the
+    controller on PCI, QEMU the disk; xl destroy leaves nothing."""
+    disk = os.path.join(d, "ahci.img")
+    with open(disk, "wb") as f:
+        f.truncate(16 << 20)
+    cfg = os.path.join(d, "ahci.cfg")
+    with open(cfg, "w") as f:
+        f.write('type = "hvm"\nname = "%s"\nmemory = %d\nvcpus = 1\n'
+                'hdtype = "ahci"\n'
+                'disk = [ "format=raw,vdev=hda,access=rw,backendtype=qdisk,'
+                'target=%s" ]\n'
+                'device_model_args_hvm = [ "-global", "%s" ]\n'
+                'device_model_override = "%s"\n'
+                'vnc = 0\nserial = "none"\non_crash = "destroy"\n'
+                % (AHCI_NAME, MEMORY_MIB, disk, EXTRA_ARG, a.dm))
+        if a.dm_restrict:
+            f.write("dm_restrict = 1\n")
+    r = xl("create", cfg)
+    dom = xl("domid", AHCI_NAME).stdout.strip()
+    rc, pid = xs(env, "read", "/local/domain/%s/image/device-model-pid"
+                 % dom)
+    pid = int(pid) if rc == 0 and pid.isdigit() else 0
+    dm_pids.append(pid)
+    argv = []
+    if pid:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = [x.decode() for x in f.read().split(b"\0")[:-1]]
+    pairs = list(zip(argv, argv[1:]))
+    report(r.returncode == 0 and ("-device", "ahci,id=ahci0") in pairs and
+           ("-drive", "file=%s,if=none,id=ahcidisk-0,format=raw,"
+                      "cache=writeback" % disk) in pairs and
+           ("-device", "ide-hd,bus=ahci0.0,unit=0,drive=ahcidisk-0")
+           in pairs and ("-global", EXTRA_ARG) in pairs and
+           wait_for(lambda: qmp_status(dom) == "running", 20),
+           "xl create with hdtype = ahci and device_model_args_hvm: libxl's "
+           "AHCI argv and the extra arguments, domain %s running" % dom)
+    if r.returncode:
+        diag(r.stderr[-1500:])
+    c.cmd("ready")
+    found = []
+    for slot in range(1, 32):
+        c.cmd("outl 0xcf8 %#x" % (0x80000000 | slot << 11))
+        _, v = c.cmd("inl 0xcfc")
+        if v == "ok 0x29228086":
+            found.append(slot)
+    try:
+        ans = qmp("/var/run/xen/qmp-libxenstat-%s" % dom,
+                  [{"execute": "query-block"}])[-1].get("return", [])
+    except (OSError, ValueError):
+        ans = []
+    files = {b.get("device"): b.get("inserted", {}).get("file")
+             for b in ans}
+    report(found and files.get("ahcidisk-0") == disk,
+           "the guest sees the ICH9 AHCI controller (8086:2922 at slot %s), "
+           "QEMU the disk on it (query-block: %s)" % (found, files))
+    r = xl("destroy", AHCI_NAME)
+    report(r.returncode == 0 and wait_for(lambda: not alive(pid), 15) and
+           AHCI_NAME not in xl("list").stdout and
+           wait_for(lambda: not xl_processes(cfg), 15) and
+           xs(env, "read", "/local/domain/%s/name" % dom)[0] != 0,
+           "xl destroy of %s: no device model, xl or xenstore node left"
+           % AHCI_NAME)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--xensim", required=True, help="build/xensim")
@@ -927,6 +1001,7 @@ def main():
                "the domain (on_poweroff), device model and xl gone")
         diag([ln for ln in xllog.splitlines() if "hut" in ln][-3:])
 
+        ahci_checks(a, xl, xs, env, c, d, dm_pids)
         toolstack_shutdown_checks(xl, xs, env, c, cfg, dm_pids)
 
         out, _ = c.cmd("counters")
