@@ -12,11 +12,15 @@
  * for changes (a notify from the device model, an interrupt line).
  *
  * Invariants:
- *  - The p2m is a sorted list of non-overlapping extents; each maps a gfn
- *    run to a run of the guest memory memfd.  A gfn maps at most one
- *    memfd page; a memfd page backs at most one gfn.
- *  - Guest-side ports and dom0-side ports are linked both ways or not at
- *    all; a dom0 port is owned by exactly one library connection.
+ *  - Each domain's p2m is a sorted list of non-overlapping extents; each
+ *    maps a gfn run to a run of the one machine-memory memfd.  A gfn maps
+ *    at most one memfd page; a memfd page backs at most one gfn of one
+ *    domain.
+ *  - A domain's guest-side ports and dom0-side ports are linked both ways
+ *    or not at all (the dom0 port names the domain); a dom0 port is owned
+ *    by exactly one library connection.
+ *  - A thread touches a domain only through hv_dom, chosen under hv.lock
+ *    for the request or command at hand.
  *  - Nothing the device model sends may terminate the process: bad
  *    requests get Xen's error and a report on stderr (hv_bug()).
  */
