@@ -8,15 +8,19 @@
 # device-model state, xl cd-eject/cd-insert and pause/unpause, the vCPU
 # player after unpause, that xl destroy leaves no device model, no
 # background xl and no xenstore node behind, a second domain powered off
-# by the guest (ACPI S5) and destroyed by xl's on_poweroff; each once
+# by the guest (ACPI S5) and destroyed by xl's on_poweroff; xl migrate to
+# this host (two domains at once, log-dirty of the guest's and the device
+# model's writes, RAM, CMOS and disk across it); xl shutdown / reboot from
+# the toolstack (no PV drivers: refused, or -F's ACPI triggers); a guest
+# with hdtype = "ahci" and device_model_args_hvm; each once
 # more with dm_restrict = 1 (chroot, -runas, QMP by fd).
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 . "$(dirname "$0")/lib/tap.sh"
 out=$BUILD/xensim
 # checks per run: plain, dm_restrict = 1 (one more)
-plain=22
-restrict=23
+plain=33
+restrict=34
 total=$((1 + 2 * (plain + restrict)))
 # the launcher's argv against real libxl's, five xl.cfg files (argv_cases)
 argv_checks=10

@@ -134,7 +134,7 @@ int xensim_timeoffset(int64_t offset)
 
     pthread_mutex_lock(&hv.lock);
     for (i = 0; i < HV_MAX_SERVERS; i++) {
-        HvIoreqServer *s = &hv.server[i];
+        HvIoreqServer *s = &hv_dom->server[i];
 
         if (!s->used || !s->enabled ||
             s->bufioreq_handling == HVM_IOREQSRV_BUFIOREQ_OFF) {

@@ -110,7 +110,7 @@ static int cmd_ioreq(FILE *out, unsigned cpu, char **arg, int argc)
     }
     if (!inj.req.vp_eport) {
         pthread_mutex_lock(&hv.lock);
-        if (hv_server_find(inj.server) && inj.cpu < hv.nr_vcpus) {
+        if (hv_server_find(inj.server) && inj.cpu < hv_dom->nr_vcpus) {
             inj.req.vp_eport = hv_server_find(inj.server)->vcpu_port[inj.cpu];
         }
         pthread_mutex_unlock(&hv.lock);

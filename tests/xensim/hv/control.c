@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 typedef struct Session {
     FILE *out;
     unsigned cpu;
+    uint32_t domain;        /* pinned by `domain N`; 0: hv_domain_select's */
 } Session;
 
 /* The errno's symbolic name (glibc knows every one), "E<number>" for
@@ -76,10 +78,10 @@ static void print_state(FILE *out)
     static const char *const rname[] = { "pio", "mmio", "pci" };
 
     pthread_mutex_lock(&hv.lock);
-    fprintf(out, "domid %u vcpus %u memory %lluMiB cf8 %#x\n", hv.domid,
-            hv.nr_vcpus, (unsigned long long)hv.memory_mib, hv.pci_cf8);
+    fprintf(out, "domid %u vcpus %u memory %lluMiB cf8 %#x\n", hv_dom->domid,
+            hv_dom->nr_vcpus, (unsigned long long)hv_dom->memory_mib, hv_dom->pci_cf8);
     for (i = 0; i < HV_MAX_SERVERS; i++) {
-        HvIoreqServer *s = &hv.server[i];
+        HvIoreqServer *s = &hv_dom->server[i];
 
         if (!s->used) {
             continue;
@@ -95,37 +97,37 @@ static void print_state(FILE *out)
             }
         }
     }
-    for (i = 0; i < hv.p2m_len; i++) {
+    for (i = 0; i < hv_dom->p2m_len; i++) {
         fprintf(out, "p2m gfn %#llx nr %#llx\n",
-                (unsigned long long)hv.p2m[i].gfn,
-                (unsigned long long)hv.p2m[i].nr);
+                (unsigned long long)hv_dom->p2m[i].gfn,
+                (unsigned long long)hv_dom->p2m[i].nr);
     }
     fputs("isa-irq-asserted", out);
     for (i = 0; i < 16; i++) {
-        if (hv.isa_level[i]) {
+        if (hv_dom->isa_level[i]) {
             fprintf(out, " %u", i);
         }
     }
     fputs("\npci-intx-asserted", out);
     for (i = 0; i < 32; i++) {
         for (t = 0; t < 4; t++) {
-            if (hv.intx_level[i][t]) {
+            if (hv_dom->intx_level[i][t]) {
                 fprintf(out, " %02x:%c", i, 'A' + t);
             }
         }
     }
     fprintf(out, "\nlink-routes %u %u %u %u\nmsis %llu\n",
-            hv.link_route[0], hv.link_route[1], hv.link_route[2],
-            hv.link_route[3], (unsigned long long)hv.msi_count);
+            hv_dom->link_route[0], hv_dom->link_route[1], hv_dom->link_route[2],
+            hv_dom->link_route[3], (unsigned long long)hv_dom->msi_count);
     fputs("invalidate-pending", out);
-    for (i = 0; i < hv.nr_vcpus; i++) {
-        if (hv.invalidate_pending[i]) {
+    for (i = 0; i < hv_dom->nr_vcpus; i++) {
+        if (hv_dom->invalidate_pending[i]) {
             fprintf(out, " %u", i);
         }
     }
     fputc('\n', out);
-    fprintf(out, "shutdown %d count %llu\n", hv.shutdown_reason,
-            (unsigned long long)hv.shutdown_count);
+    fprintf(out, "shutdown %d count %llu\n", hv_dom->shutdown_reason,
+            (unsigned long long)hv_dom->shutdown_count);
     pthread_mutex_unlock(&hv.lock);
 }
 
@@ -180,7 +182,7 @@ static int ok_if(Call *c, int ret)
 
 static int do_cpu(Call *c)
 {
-    if (c->v[0] >= hv.nr_vcpus) {
+    if (c->v[0] >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     c->s->cpu = c->v[0];
@@ -495,6 +497,58 @@ static int do_ready(Call *c)
     return 0;
 }
 
+/* domain [N]: pin the session to domain N (0: the default choice);
+ * answers the id of the domain commands now address (0: none). */
+static int do_domain(Call *c)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&hv.lock);
+    if (c->argc > 1) {
+        if (c->v[0] && !hv_domain_find(c->v[0])) {
+            ret = -ESRCH;
+        } else {
+            c->s->domain = c->v[0];
+        }
+    }
+    hv_domain_select(c->s->domain);
+    if (!ret) {
+        fprintf(c->s->out, "ok %u\n", hv_dom->used ? hv_dom->domid : 0);
+    }
+    pthread_mutex_unlock(&hv.lock);
+    return ret;
+}
+
+/* waitmap GFN MS: until a client maps a gfn >= GFN of the domain
+ * (a migration's sender reaching it); answers that client's pid. */
+static int do_waitmap(Call *c)
+{
+    struct timespec deadline;
+    HvDom *d;
+    int pid;
+
+    if (!c->v[0]) {
+        return -EINVAL;
+    }
+    hv_deadline_us(&deadline, (long)MIN(c->v[1], 600000) * 1000);
+    pthread_mutex_lock(&hv.lock);
+    d = hv_dom;
+    d->watch_gfn = c->v[0];
+    d->watch_pid = 0;
+    while (!d->watch_pid && d->used &&
+           pthread_cond_timedwait(&hv.cond, &hv.lock, &deadline) == 0) {
+    }
+    pid = d->watch_pid;
+    d->watch_gfn = 0;
+    d->watch_pid = 0;
+    pthread_mutex_unlock(&hv.lock);
+    if (!pid) {
+        return -ETIMEDOUT;
+    }
+    fprintf(c->s->out, "ok %d\n", pid);
+    return 0;
+}
+
 static int do_fault(Call *c)
 {
     const char *what = c->arg[1];
@@ -561,6 +615,8 @@ static const Command commands[] = {
     { "state", 0, 0, 0, 0, do_state },
     { "ready", 0, 0, 0, 0, do_ready },
     { "fault", 0, -1, 0, 0, do_fault },
+    { "domain", 0, 0, 1, 0, do_domain },
+    { "waitmap", 0, 2, 0, 0, do_waitmap },
     { "quit", 0, 0, 0, 0, ok, true },
 };
 
@@ -587,6 +643,10 @@ static int command(Session *s, char **arg, int argc, bool *quit)
     Call c = { .s = s, .arg = arg, .argc = argc };
     int i, nums = argc - 1;
 
+    /* Which domain this command is about, chosen afresh each time. */
+    pthread_mutex_lock(&hv.lock);
+    hv_domain_select(s->domain);
+    pthread_mutex_unlock(&hv.lock);
     for (cmd = commands; cmd < commands + ARRAY_SIZE(commands); cmd++) {
         if (match(cmd, arg[0], &c.size)) {
             break;

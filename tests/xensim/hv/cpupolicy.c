@@ -52,8 +52,16 @@ typedef struct CpuPolicy {
     xen_msr_entry_t msr[MAX_MSRS];
 } CpuPolicy;
 
-static CpuPolicy host_policy, dom_policy;
-static bool have_host, have_dom;
+static CpuPolicy host_policy;
+static bool have_host;
+static struct {
+    CpuPolicy policy;
+    bool have;
+} dom_state[HV_MAX_DOMAINS];
+
+/* The thread's current domain's policy. */
+#define dom_policy  (dom_state[hv_dom->slot].policy)
+#define have_dom    (dom_state[hv_dom->slot].have)
 
 static void add(CpuPolicy *p, uint32_t leaf, uint32_t sub)
 {

@@ -68,45 +68,47 @@ static int track_dirty_vram(struct xen_dm_op_track_dirty_vram *t,
         return -EINVAL;
     }
     if (t->nr == 0) {
-        free(hv.dirty_bits);
-        hv.dirty_bits = NULL;
-        hv.dirty_nr = 0;
+        free(hv_dom->dirty_bits);
+        hv_dom->dirty_bits = NULL;
+        hv_dom->dirty_nr = 0;
         return 0;
     }
     if (outlen < bytes) {
         return -EFAULT;
     }
-    if (!hv.dirty_bits || hv.dirty_first != t->first_pfn ||
-        hv.dirty_nr != t->nr) {
+    if (!hv_dom->dirty_bits || hv_dom->dirty_first != t->first_pfn ||
+        hv_dom->dirty_nr != t->nr) {
         /* A new range: everything counts as dirty once, as on Xen. */
-        free(hv.dirty_bits);
-        hv.dirty_bits = calloc(1, bytes);
-        if (!hv.dirty_bits) {
+        free(hv_dom->dirty_bits);
+        hv_dom->dirty_bits = calloc(1, bytes);
+        if (!hv_dom->dirty_bits) {
             return -ENOMEM;
         }
-        hv.dirty_first = t->first_pfn;
-        hv.dirty_nr = t->nr;
+        hv_dom->dirty_first = t->first_pfn;
+        hv_dom->dirty_nr = t->nr;
         memset(out, 0xff, bytes);
         return 0;
     }
-    memcpy(out, hv.dirty_bits, bytes);
-    memset(hv.dirty_bits, 0, bytes);
+    memcpy(out, hv_dom->dirty_bits, bytes);
+    memset(hv_dom->dirty_bits, 0, bytes);
     return 0;
 }
 
 /* Xen's domain_get_maximum_gpfn(): the highest gfn in the p2m. */
 static uint64_t max_gpfn(void)
 {
-    return hv.p2m_len ? hv.p2m[hv.p2m_len - 1].gfn +
-                        hv.p2m[hv.p2m_len - 1].nr - 1 : 0;
+    return hv_dom->p2m_len ? hv_dom->p2m[hv_dom->p2m_len - 1].gfn +
+                        hv_dom->p2m[hv_dom->p2m_len - 1].nr - 1 : 0;
 }
 
 /*
  * As Xen 4.17's modified_memory(): nothing at all (not even the
- * arguments) is looked at unless the domain is in log-dirty mode, which
- * for an HVM guest here means track_dirty_vram is active; then every
+ * arguments) is looked at unless the domain is in log-dirty mode (here:
+ * the toolstack's log, domain-save.c, or track_dirty_vram); then every
  * extent must be non-empty, not wrap, end at most at the highest gfn,
- * and opaque (the pfns done, for continuations) must be below its nr.
+ * and opaque (the pfns done of the last extent, which Xen walks first)
+ * must be below its nr; each populated page of an extent is marked
+ * dirty (paging_mark_pfn_dirty()) before the next extent is checked.
  */
 static int modified_memory(struct xen_dm_op_modified_memory *m,
                            const void *in, size_t inlen)
@@ -114,30 +116,25 @@ static int modified_memory(struct xen_dm_op_modified_memory *m,
     const struct xen_dm_op_modified_memory_extent *ext = in;
     uint32_t i;
 
-    if (!hv.dirty_bits) {
+    if (!hv_dom->dirty_bits && !hv_logdirty_on()) {
         return 0;
     }
     if ((size_t)m->nr_extents * sizeof(*ext) > inlen) {
         return -EINVAL;
     }
-    for (i = 0; i < m->nr_extents; i++) {
+    /* Last extent first, opaque pfns of it done, as Xen walks them. */
+    for (i = m->nr_extents; i-- > 0;) {
+        uint64_t done = i == m->nr_extents - 1 ? m->opaque : 0;
+        uint64_t pfn = ext[i].first_pfn + done;
         uint64_t end = ext[i].first_pfn + ext[i].nr;
 
         if (ext[i].pad || end <= ext[i].first_pfn || end > max_gpfn() ||
-            m->opaque >= ext[i].nr) {
+            done >= ext[i].nr) {
             return -EINVAL;
         }
-        /* Only the tracked range can change: walk the overlap. */
-        if (hv.dirty_bits) {
-            uint64_t lo = ext[i].first_pfn > hv.dirty_first ?
-                          ext[i].first_pfn : hv.dirty_first;
-            uint64_t hi = ext[i].first_pfn + ext[i].nr;
-
-            if (hi > hv.dirty_first + hv.dirty_nr) {
-                hi = hv.dirty_first + hv.dirty_nr;
-            }
-            for (; lo < hi; lo++) {
-                hv_mark_dirty(lo);
+        for (; pfn < end; pfn++) {
+            if (hv_p2m_lookup(pfn) >= 0) {
+                hv_mark_dirty(pfn);
             }
         }
     }
@@ -149,7 +146,17 @@ static int modified_memory(struct xen_dm_op_modified_memory *m,
  * p2m->ioreq.server, set by map_mem_type_to_ioreq_server); -1 none.
  * A destroyed server no longer counts, as Xen unmaps it on destroy.
  */
-static int ioreq_mem_server = -1;
+static int ioreq_mem_server_of[HV_MAX_DOMAINS] = {
+    [0 ... HV_MAX_DOMAINS - 1] = -1
+};
+
+/* The thread's current domain's. */
+#define ioreq_mem_server (ioreq_mem_server_of[hv_dom->slot])
+
+void hv_dmop_domain_reset(void)
+{
+    ioreq_mem_server = -1;
+}
 
 static bool ioreq_mem_mapped(void)
 {
@@ -164,8 +171,8 @@ static bool ioreq_mem_pages(void)
 {
     unsigned i;
 
-    for (i = 0; i < hv.memtype_len; i++) {
-        if (hv.memtype[i].type == HVMMEM_ioreq_server) {
+    for (i = 0; i < hv_dom->memtype_len; i++) {
+        if (hv_dom->memtype[i].type == HVMMEM_ioreq_server) {
             return true;
         }
     }
@@ -199,9 +206,9 @@ static int map_mem_type(struct xen_dm_op_map_mem_type_to_ioreq_server *d)
         }
         ioreq_mem_server = -1;
         /* p2m_finish_type_change(): the pages become ram_rw again */
-        for (i = 0; i < hv.memtype_len;) {
-            if (hv.memtype[i].type == HVMMEM_ioreq_server) {
-                hv.memtype[i] = hv.memtype[--hv.memtype_len];
+        for (i = 0; i < hv_dom->memtype_len;) {
+            if (hv_dom->memtype[i].type == HVMMEM_ioreq_server) {
+                hv_dom->memtype[i] = hv_dom->memtype[--hv_dom->memtype_len];
             } else {
                 i++;
             }
@@ -362,8 +369,8 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
             d->level > 1) {
             return -EINVAL;
         }
-        if (hv.intx_level[d->device][d->intx] != d->level) {
-            hv.intx_level[d->device][d->intx] = d->level;
+        if (hv_dom->intx_level[d->device][d->intx] != d->level) {
+            hv_dom->intx_level[d->device][d->intx] = d->level;
             hv.cnt[HV_CNT_pci_intx_changes]++;
             irq_changed();
         }
@@ -375,8 +382,8 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
         if (d->isa_irq > 15 || d->level > 1) {
             return -EINVAL;
         }
-        if (hv.isa_level[d->isa_irq] != d->level) {
-            hv.isa_level[d->isa_irq] = d->level;
+        if (hv_dom->isa_level[d->isa_irq] != d->level) {
+            hv_dom->isa_level[d->isa_irq] = d->level;
             hv.cnt[HV_CNT_isa_irq_changes]++;
             irq_changed();
         }
@@ -392,7 +399,7 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
         if (d->link > 3 || d->isa_irq > 15) {
             return -EINVAL;
         }
-        hv.link_route[d->link] = d->isa_irq;
+        hv_dom->link_route[d->link] = d->isa_irq;
         hv.cnt[HV_CNT_link_routes]++;
         irq_changed();
         return 0;
@@ -404,7 +411,7 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
     case XEN_DMOP_inject_event: {
         struct xen_dm_op_inject_event *d = &op->u.inject_event;
 
-        if (d->pad0 || d->pad1 || d->vcpuid >= hv.nr_vcpus) {
+        if (d->pad0 || d->pad1 || d->vcpuid >= hv_dom->nr_vcpus) {
             return -EINVAL;
         }
         hv_log("inject_event vcpu %u vector %#x type %u", d->vcpuid,
@@ -428,9 +435,9 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
             }
         }
         hv_irqlog_msi(d->addr, d->data);
-        hv.msi_count++;
-        hv.msi_last_addr = d->addr;
-        hv.msi_last_data = d->data;
+        hv_dom->msi_count++;
+        hv_dom->msi_last_addr = d->addr;
+        hv_dom->msi_last_data = d->data;
         hv.cnt[HV_CNT_msis]++;
         irq_changed();
         return 0;
@@ -442,8 +449,8 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
         return map_mem_type(d);
     }
     case XEN_DMOP_remote_shutdown:
-        hv.shutdown_reason = op->u.remote_shutdown.reason;
-        hv.shutdown_count++;
+        hv_dom->shutdown_reason = op->u.remote_shutdown.reason;
+        hv_dom->shutdown_count++;
         hv.cnt[HV_CNT_shutdowns]++;
         hv_log("device model requested shutdown, reason %u",
                op->u.remote_shutdown.reason);
@@ -461,7 +468,7 @@ static int do_op(HvClient *c, struct xen_dm_op *op, const void *in,
     case XEN_DMOP_pin_memory_cacheattr:
         return pin_cacheattr(&op->u.pin_memory_cacheattr);
     case XEN_DMOP_nr_vcpus:
-        op->u.nr_vcpus.vcpus = hv.nr_vcpus;
+        op->u.nr_vcpus.vcpus = hv_dom->nr_vcpus;
         return 0;
     default:
         return -EOPNOTSUPP;

@@ -6,26 +6,32 @@
  * page's type: ordinary RAM, or XTAB where nothing is populated) and
  * XENMEM_maximum_gpfn.
  *
- * Log-dirty: the bitmap starts clean when enabled, as HAP's does; since
- * no vCPU executes, only the device model could dirty pages, and its
- * writes are not recorded yet (a live migration would miss them; xl
- * save suspends the domain before it copies memory, so it does not).
- * Runs under hv.lock.
+ * Log-dirty (paging.c, hap.c): XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY turns
+ * on the domain's log with every page clean (EINVAL if it is on
+ * already, as paging_log_dirty_enable()); from then on a page is marked
+ * when the guest writes it (a vCPU's access, guestmem.c) or when the
+ * device model reports a write of its own with XEN_DMOP_modified_memory
+ * (dmop.c), which is the only way Xen learns of writes made through a
+ * foreign mapping: they go to the page, not through the guest's p2m.
+ * CLEAN and PEEK copy the bitmap of the first sc->pages pages and the
+ * dirty count (pages newly marked since the last CLEAN); CLEAN then
+ * clears both.  OFF drops the log.  The bitmap grows as gfns are marked,
+ * as Xen's trie does.  Runs under hv.lock, on the thread's hv_dom.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 
 #include "hypercall.h"
 
-static bool logdirty;
-
 static uint64_t max_gpfn(void)
 {
-    if (!hv.p2m_len) {
+    if (!hv_dom->p2m_len) {
         return 0;
     }
-    return hv.p2m[hv.p2m_len - 1].gfn + hv.p2m[hv.p2m_len - 1].nr - 1;
+    return hv_dom->p2m[hv_dom->p2m_len - 1].gfn +
+           hv_dom->p2m[hv_dom->p2m_len - 1].nr - 1;
 }
 
 long hv_domain_max_gpfn(const HcCall *h)
@@ -42,35 +48,74 @@ long hv_domain_max_gpfn(const HcCall *h)
 
 void hv_domain_save_reset(void)
 {
-    logdirty = false;
+    free(hv_dom->logdirty_bits);
+    hv_dom->logdirty_bits = NULL;
+    hv_dom->logdirty_pages = hv_dom->logdirty_count = 0;
 }
 
-/* paging_log_dirty_op(): the bitmap of the pages asked for, all clean. */
+/* paging_mark_pfn_dirty(): only while the log is on. */
+void hv_logdirty_mark(uint64_t gfn)
+{
+    uint8_t *b;
+
+    if (!hv_dom->logdirty_bits) {
+        return;
+    }
+    if (gfn >= hv_dom->logdirty_pages) {
+        uint64_t pages = (gfn + 1 + 0x7fff) & ~0x7fffull, old;
+
+        b = realloc(hv_dom->logdirty_bits, pages / 8);
+        if (!b) {
+            hv_bug("log-dirty: no memory to mark gfn %#llx",
+                   (unsigned long long)gfn);
+            return;
+        }
+        old = hv_dom->logdirty_pages / 8;
+        memset(b + old, 0, pages / 8 - old);
+        hv_dom->logdirty_bits = b;
+        hv_dom->logdirty_pages = pages;
+    }
+    b = &hv_dom->logdirty_bits[gfn / 8];
+    if (!(*b & (1u << (gfn % 8)))) {
+        *b |= 1u << (gfn % 8);
+        hv_dom->logdirty_count++;
+    }
+}
+
+bool hv_logdirty_on(void)
+{
+    return hv_dom->logdirty_bits != NULL;
+}
+
+/* paging_log_dirty_op(): the bitmap of the pages asked for. */
 static long dirty_bitmap(const HcCall *h, struct xen_domctl_shadow_op *sc,
                          bool clean)
 {
-    uint64_t pages = sc->pages, p2m_size = max_gpfn() + 1, bytes;
     static const uint8_t zero[4096];
+    uint64_t bytes = (sc->pages + 7) / 8;
+    uint64_t have = hv_dom->logdirty_pages / 8;
 
-    if (!logdirty) {
+    if (!hv_dom->logdirty_bits) {
         return -EINVAL;
     }
-    if (pages > p2m_size) {
-        pages = p2m_size;
-    }
-    bytes = (pages + 7) / 8;
-    for (uint64_t at = 0; sc->dirty_bitmap.p && at < bytes;
-         at += sizeof(zero)) {
-        size_t n = bytes - at < sizeof(zero) ? bytes - at : sizeof(zero);
+    sc->stats.dirty_count = MIN(hv_dom->logdirty_count, UINT32_MAX);
+    sc->stats.fault_count = sc->stats.dirty_count;
+    for (uint64_t at = 0, n; sc->dirty_bitmap.p && at < bytes; at += n) {
+        const uint8_t *src = zero;
 
-        if (hc_to_user(h, (uintptr_t)sc->dirty_bitmap.p + at, zero, n) < 0) {
+        n = MIN(bytes - at, sizeof(zero));
+        if (at < have) {
+            n = MIN(n, have - at);
+            src = hv_dom->logdirty_bits + at;
+        }
+        if (hc_to_user(h, (uintptr_t)sc->dirty_bitmap.p + at, src, n) < 0) {
             return -EFAULT;
         }
     }
-    sc->pages = pages;
-    sc->stats.dirty_count = 0;
-    sc->stats.fault_count = 0;
-    (void)clean;
+    if (clean) {
+        memset(hv_dom->logdirty_bits, 0, have);
+        hv_dom->logdirty_count = 0;
+    }
     return 0;
 }
 
@@ -82,13 +127,19 @@ long hv_domain_shadow_op(const HcCall *h, struct xen_domctl *d,
 
     switch (sc->op) {
     case XEN_DOMCTL_SHADOW_OP_OFF:
-        logdirty = false;
+        hv_domain_save_reset();
         break;
     case XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY:
-        if (logdirty) {
+        if (hv_dom->logdirty_bits) {
             return -EINVAL;     /* paging_log_dirty_enable(): already on */
         }
-        logdirty = true;
+        hv_dom->logdirty_pages = (max_gpfn() + 1 + 0x7fff) & ~0x7fffull;
+        hv_dom->logdirty_bits = calloc(1, hv_dom->logdirty_pages / 8);
+        if (!hv_dom->logdirty_bits) {
+            hv_dom->logdirty_pages = 0;
+            return -ENOMEM;
+        }
+        hv_dom->logdirty_count = 0;
         break;
     case XEN_DOMCTL_SHADOW_OP_CLEAN:
     case XEN_DOMCTL_SHADOW_OP_PEEK:

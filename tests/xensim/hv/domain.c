@@ -5,20 +5,23 @@
  * toolstack (libxl's xl create/destroy) can create, build, unpause and
  * destroy it.
  *
- * The hv simulates one guest domain at a time.  Started with --domid it
- * exists from the start, unpaused and populated (what a device-model test
- * wants); started with --toolstack there is none until
- * XEN_DOMCTL_createdomain makes one, paused by the system controller and
- * without memory, exactly as Xen leaves a new domain for the domain
- * builder.  destroydomain ends it (its ioreq servers, ports and p2m go)
- * and the next createdomain may make another, with the next domid as
- * Xen's rover gives; while one exists a second is refused with ENOMEM
- * (what Xen answers when it cannot make a domain).
+ * Started with --domid the hv has one domain from the start, unpaused
+ * and populated (what a device-model test wants); started with
+ * --toolstack there is none until XEN_DOMCTL_createdomain makes one,
+ * paused by the system controller and without memory, exactly as Xen
+ * leaves a new domain for the domain builder.  Up to HV_MAX_DOMAINS live
+ * at once (a migration to the same host has its source and destination;
+ * beyond that createdomain answers ENOMEM, what Xen answers when it
+ * cannot make a domain).  destroydomain ends one (its ioreq servers,
+ * ports and pages go); ids come from Xen's rover (the next free id
+ * after the last one given).
  *
  * Invariants:
- *  - the domain exists iff dom.exists; every domid check goes through
- *    hv_domain_check();
- *  - controller_pause_count >= 0; creation finishes (hv.creation_finished)
+ *  - a domain exists iff its slot is used; every domid check goes
+ *    through hv_domain_check(), which also makes it the thread's hv_dom;
+ *  - per-domain state of this file is dom_state[slot] ("dom" below),
+ *    reset when the slot is taken;
+ *  - controller_pause_count >= 0; creation finishes (hv_dom->creation_finished)
  *    when it first drops to 0, as domain_unpause_by_systemcontroller();
  *  - with a max_pages limit (toolstack mode), tot_pages never exceeds it
  *    and a claim is at most one, as page_alloc.c keeps them.
@@ -73,7 +76,17 @@ static struct {
     uint32_t e820_nr;
     struct xen_domctl_tsc_info tsc;
     uint64_t start_ns;
-} dom;
+} dom_state[HV_MAX_DOMAINS];
+
+/* This file's part of the thread's current domain. */
+#define dom (dom_state[hv_dom->slot])
+
+static bool toolstack;          /* domains made by createdomain */
+static uint32_t last_domid;     /* the rover */
+static uint64_t domain_seq;
+static HvDom no_domain = { .shutdown_reason = -1 };
+
+__thread HvDom *hv_dom = &no_domain;
 
 static uint64_t now_ns(void)
 {
@@ -83,26 +96,66 @@ static uint64_t now_ns(void)
     return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-void hv_domain_init(bool toolstack)
+void hv_domain_init(bool toolstack_mode, uint32_t domid, unsigned vcpus,
+                    uint64_t memory_mib)
 {
-    memset(&dom, 0, sizeof(dom));
-    dom.toolstack = toolstack;
+    for (unsigned i = 0; i < HV_MAX_DOMAINS; i++) {
+        hv.doms[i].slot = i;
+    }
+    toolstack = toolstack_mode;
     if (!toolstack) {
         /* --domid: built and running, no limits. */
-        dom.exists = true;
+        hv_dom = &hv.doms[0];
+        hv_dom->used = true;
+        hv_dom->seq = ++domain_seq;
+        hv_dom->domid = last_domid = domid;
+        hv_dom->nr_vcpus = vcpus;
+        hv_dom->memory_mib = memory_mib;
+        hv_dom->shutdown_reason = -1;
         dom.cdf = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
         dom.emulation_flags = DOM_EMU_HVM;
-        dom.max_vcpus = hv.nr_vcpus;
+        dom.max_vcpus = hv_dom->nr_vcpus;
         dom.vcpus_created = true;
         dom.max_pages = UINT64_MAX;
         dom.max_grant_frames = DOM_MAX_GRANT_FRAMES;
         dom.gnttab_off = -1;
-        hv.creation_finished = false;   /* set by the first vCPU access */
+        hv_dom->creation_finished = false;   /* set by the first vCPU access */
         dom.start_ns = now_ns();
-        hv_hvmctx_reset(hv.nr_vcpus);
-    } else {
-        hv.nr_vcpus = 0;
+        hv_hvmctx_reset(hv_dom->nr_vcpus);
     }
+}
+
+HvDom *hv_domain_find(uint64_t domid)
+{
+    for (unsigned i = 0; i < HV_MAX_DOMAINS; i++) {
+        if (hv.doms[i].used && hv.doms[i].domid == domid) {
+            return &hv.doms[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The domain a control command addresses: the one pinned by `domain N`
+ * while it exists, else the newest whose creation finished (the running
+ * guest; a migration's destination until it is unpaused is not), else
+ * the newest.
+ */
+void hv_domain_select(uint32_t pinned)
+{
+    HvDom *best = NULL, *pin = pinned ? hv_domain_find(pinned) : NULL;
+
+    for (unsigned i = 0; !pin && i < HV_MAX_DOMAINS; i++) {
+        HvDom *d = &hv.doms[i];
+
+        if (d->used && (!best ||
+                        d->creation_finished > best->creation_finished ||
+                        (d->creation_finished == best->creation_finished &&
+                         d->seq > best->seq))) {
+            best = d;
+        }
+    }
+    hv_dom = pin ? pin : best ? best : &no_domain;
 }
 
 /*
@@ -120,11 +173,11 @@ void hv_domain_exception(bool dead)
     char reply[64];
     int fd, n;
 
-    if (!dom.toolstack || !path || strlen(path) >= sizeof(sa.sun_path)) {
+    if (!toolstack || !path || strlen(path) >= sizeof(sa.sun_path)) {
         return;
     }
     n = snprintf(body, sizeof(body), "domain-exception%c%u%c%s", 0,
-                 hv.domid, 0, dead ? "dead" : "shutdown");
+                 hv_dom->domid, 0, dead ? "dead" : "shutdown");
     m.len = n + 1;
     strcpy(sa.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -135,7 +188,7 @@ void hv_domain_exception(bool dead)
         write(fd, &m, sizeof(m)) != sizeof(m) ||
         write(fd, body, m.len) != (ssize_t)m.len) {
         hv_bug("cannot tell xenstored at %s of domain %u's exception: %m",
-               path, hv.domid);
+               path, hv_dom->domid);
         close(fd);
         return;
     }
@@ -145,18 +198,29 @@ void hv_domain_exception(bool dead)
         (void)n;
     }
     close(fd);
-    hv_log("domain %u %s: xenstored told (VIRQ_DOM_EXC)", hv.domid,
+    hv_log("domain %u %s: xenstored told (VIRQ_DOM_EXC)", hv_dom->domid,
            dead ? "dead" : "shut down");
 }
 
-bool hv_domain_exists(void)
+unsigned hv_domain_count(void)
 {
-    return dom.exists;
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < HV_MAX_DOMAINS; i++) {
+        n += hv.doms[i].used;
+    }
+    return n;
 }
 
 int hv_domain_check(uint64_t domid)
 {
-    return dom.exists && domid == hv.domid ? 0 : -ESRCH;
+    HvDom *d = hv_domain_find(domid);
+
+    if (!d) {
+        return -ESRCH;
+    }
+    hv_dom = d;
+    return 0;
 }
 
 static uint64_t tot_pages(void)
@@ -164,8 +228,8 @@ static uint64_t tot_pages(void)
     uint64_t n = 0;
     unsigned i;
 
-    for (i = 0; i < hv.p2m_len; i++) {
-        n += hv.p2m[i].nr;
+    for (i = 0; i < hv_dom->p2m_len; i++) {
+        n += hv_dom->p2m[i].nr;
     }
     return n;
 }
@@ -174,7 +238,7 @@ bool hv_domain_may_populate(uint64_t pages)
 {
     uint64_t tot = tot_pages();
 
-    if (!dom.toolstack) {
+    if (!toolstack) {
         return true;
     }
     /* assign_pages(): "Over-allocation" fails the extent. */
@@ -255,26 +319,26 @@ void hv_domain_info(struct xen_domctl_getdomaininfo *info)
     uint32_t flags = XEN_DOMINF_blocked;
 
     memset(info, 0, sizeof(*info));
-    info->domain = hv.domid;
+    info->domain = hv_dom->domid;
     info->max_vcpu_id = XEN_INVALID_MAX_VCPU_ID;
-    if (dom.vcpus_created && hv.nr_vcpus) {
+    if (dom.vcpus_created && hv_dom->nr_vcpus) {
         /* No vCPU executes: all online and blocked, none running. */
-        info->max_vcpu_id = hv.nr_vcpus - 1;
-        info->nr_online_vcpus = hv.nr_vcpus;
+        info->max_vcpu_id = hv_dom->nr_vcpus - 1;
+        info->nr_online_vcpus = hv_dom->nr_vcpus;
     }
     info->flags = (info->nr_online_vcpus ? flags : 0) |
                   (dom.controller_pause_count > 0 ? XEN_DOMINF_paused : 0) |
                   ((dom.cdf & XEN_DOMCTL_CDF_hvm) ?
                    XEN_DOMINF_hvm_guest : 0) |
                   ((dom.cdf & XEN_DOMCTL_CDF_hap) ? XEN_DOMINF_hap : 0);
-    if (hv.shutdown_reason >= 0) {
+    if (hv_dom->shutdown_reason >= 0) {
         info->flags |= XEN_DOMINF_shutdown |
-                       ((uint32_t)hv.shutdown_reason <<
+                       ((uint32_t)hv_dom->shutdown_reason <<
                         XEN_DOMINF_shutdownshift);
     }
     info->ssidref = dom.ssidref;
     info->tot_pages = tot_pages();
-    info->max_pages = dom.toolstack ? dom.max_pages : info->tot_pages;
+    info->max_pages = toolstack ? dom.max_pages : info->tot_pages;
     info->outstanding_pages = dom.outstanding_pages;
     info->cpu_time = 0;
     info->shared_info_frame = 0;
@@ -303,14 +367,33 @@ static void dom0_info(struct xen_domctl_getdomaininfo *info)
 unsigned hv_domain_list(uint32_t first, struct xen_domctl_getdomaininfo *out,
                         unsigned max)
 {
+    HvDom *saved = hv_dom;
     unsigned n = 0;
+    uint32_t at = first;
 
-    if (dom.toolstack && first == 0 && n < max) {
+    if (toolstack && first == 0 && n < max) {
         dom0_info(&out[n++]);
     }
-    if (dom.exists && first <= hv.domid && n < max) {
+    /* In domid order, as Xen's domain list is kept. */
+    while (n < max) {
+        HvDom *next = NULL;
+
+        for (unsigned i = 0; i < HV_MAX_DOMAINS; i++) {
+            HvDom *d = &hv.doms[i];
+
+            if (d->used && d->domid >= at &&
+                (!next || d->domid < next->domid)) {
+                next = d;
+            }
+        }
+        if (!next) {
+            break;
+        }
+        hv_dom = next;
         hv_domain_info(&out[n++]);
+        at = next->domid + 1;
     }
+    hv_dom = saved;
     return n;
 }
 
@@ -361,54 +444,64 @@ static int check_config(const struct xen_domctl_createdomain *c)
     return 0;
 }
 
-/* What the last domain left in the hv's per-domain state (its memory,
- * servers and ports went at destroydomain). */
-static void fresh_domain_state(void)
+/* A free slot, as fresh as a new struct domain; NULL if none. */
+static HvDom *take_slot(void)
 {
-    memset(hv.hvm_param, 0, sizeof(hv.hvm_param));
-    memset(hv.isa_level, 0, sizeof(hv.isa_level));
-    memset(hv.intx_level, 0, sizeof(hv.intx_level));
-    memset(hv.link_route, 0, sizeof(hv.link_route));
-    memset(hv.gsi_level, 0, sizeof(hv.gsi_level));
-    memset(hv.invalidate_pending, 0, sizeof(hv.invalidate_pending));
-    hv.memtype_len = 0;
-    free(hv.dirty_bits);
-    hv.dirty_bits = NULL;
-    hv.dirty_nr = 0;
-    hv.pci_cf8 = 0;
-    hv.shutdown_count = 0;
+    for (unsigned i = 0; i < HV_MAX_DOMAINS; i++) {
+        HvDom *d = &hv.doms[i];
+
+        if (!d->used) {
+            memset(d, 0, sizeof(*d));
+            d->slot = i;
+            memset(&dom_state[i], 0, sizeof(dom_state[i]));
+            return d;
+        }
+    }
+    return NULL;
 }
 
 static long create_domain(struct xen_domctl *d)
 {
     struct xen_domctl_createdomain *c = &d->u.createdomain;
     uint32_t domid = d->domain;
+    HvDom *slot;
     long ret;
 
-    if (!dom.toolstack) {
+    if (!toolstack) {
         return -ENOMEM;         /* the hv already has its one domain */
     }
     if (domid > 0 && domid < DOMID_FIRST_RESERVED) {
-        if (dom.exists && domid == hv.domid) {
+        if (hv_domain_find(domid)) {
             return -EEXIST;
         }
     } else {
         /* The rover: the next free id after the last one, from 1. */
-        domid = hv.domid + 1 >= DOMID_FIRST_RESERVED ? 1 : hv.domid + 1;
-    }
-    if (dom.exists) {
-        return -ENOMEM;         /* the hv simulates one domain at a time */
+        domid = last_domid;
+        do {
+            domid = domid + 1 >= DOMID_FIRST_RESERVED ? 1 : domid + 1;
+        } while (hv_domain_find(domid));
     }
     ret = check_config(c);
     if (ret < 0) {
         return ret;
+    }
+    slot = take_slot();
+    if (!slot) {
+        fprintf(stderr, "xensim-hv: createdomain: the hv simulates at "
+                "most %d domains at once\n", HV_MAX_DOMAINS);
+        return -ENOMEM;
     }
     if (c->max_vcpus > HV_MAX_VCPUS) {
         fprintf(stderr, "xensim-hv: createdomain: %u vCPUs, the hv "
                 "simulates at most %zu\n", c->max_vcpus, HV_MAX_VCPUS);
         return -EINVAL;
     }
-    dom.exists = true;
+    hv_dom = slot;
+    hv_dom->used = true;
+    hv_dom->seq = ++domain_seq;
+    if (!(d->domain > 0 && d->domain < DOMID_FIRST_RESERVED)) {
+        last_domid = domid;
+    }
     dom.controller_pause_count = 1;
     dom.ssidref = c->ssidref;
     memcpy(dom.handle, c->handle, sizeof(dom.handle));
@@ -424,16 +517,15 @@ static long create_domain(struct xen_domctl *d)
     dom.weight = 256;
     dom.cap = 0;
     dom.start_ns = now_ns();
-    if (dom.destroyed) {
-        fresh_domain_state();
-    }
     hv_cpupolicy_domain_reset();
     hv_domain_save_reset();
+    hv_xendev_domain_reset();
+    hv_dmop_domain_reset();
     hv_hvmctx_reset(c->max_vcpus);
-    hv.domid = domid;
-    hv.nr_vcpus = c->max_vcpus;
-    hv.shutdown_reason = -1;
-    hv.creation_finished = false;
+    hv_dom->domid = domid;
+    hv_dom->nr_vcpus = c->max_vcpus;
+    hv_dom->shutdown_reason = -1;
+    hv_dom->creation_finished = false;
     d->domain = domid;
     hv_log("createdomain: domain %u, %u vCPUs, flags %#x", domid,
            c->max_vcpus, c->flags);
@@ -446,27 +538,36 @@ static long destroy_domain(void)
     unsigned i;
 
     for (i = 0; i < HV_MAX_SERVERS; i++) {
-        if (hv.server[i].used) {
-            hv_server_destroy(hv.server[i].id);
+        if (hv_dom->server[i].used) {
+            hv_server_destroy(hv_dom->server[i].id);
         }
     }
     /* The memory is freed (reads as zeroes through a mapping left
-     * behind); no page is watched for stale writes any more. */
-    hv.p2m_len = 0;
-    hv.revoked_len = hv.revoked_armed = hv.revoked_cursor = 0;
-    if (hv.memfd_size) {
-        fallocate(hv.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-                  hv.memfd_size);
+     * behind); no page is watched for stale writes any more.  Other
+     * domains' pages stay. */
+    for (i = 0; i < hv_dom->p2m_len; i++) {
+        fallocate(hv.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  hv_dom->p2m[i].off,
+                  hv_dom->p2m[i].nr << XENSIM_PAGE_SHIFT);
+    }
+    for (i = 0; i < hv_dom->revoked_len; i++) {
+        fallocate(hv.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  hv_dom->revoked[i].off, XENSIM_PAGE_SIZE);
     }
     for (i = 1; i < HV_MAX_PORTS; i++) {
-        if (hv.gport[i].state != HV_PORT_FREE) {
+        if (hv_dom->gport[i].state != HV_PORT_FREE) {
             hv_guest_port_free(i);
         }
     }
-    hv_log("destroydomain: domain %u", hv.domid);
+    hv_log("destroydomain: domain %u", hv_dom->domid);
     hv_domain_exception(true);
-    dom.exists = false;
-    dom.destroyed = true;
+    free(hv_dom->p2m);
+    free(hv_dom->memtype);
+    free(hv_dom->revoked);
+    free(hv_dom->dirty_bits);
+    free(hv_dom->logdirty_bits);
+    memset(hv_dom, 0, sizeof(*hv_dom));
+    hv_dom->slot = hv_dom - hv.doms;
     hv.events++;
     pthread_cond_broadcast(&hv.cond);
     return 0;
@@ -545,13 +646,13 @@ long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
             return -EINVAL;
         }
         dom.controller_pause_count--;
-        if (dom.controller_pause_count == 0 && !hv.creation_finished) {
-            hv.creation_finished = true;
+        if (dom.controller_pause_count == 0 && !hv_dom->creation_finished) {
+            hv_dom->creation_finished = true;
             /* The vCPU player stands in for hvmloader, which moves the
              * ACPI PM blocks to 0xb000 (libxl's default acpi = 1). */
-            hv.hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] = 1;
+            hv_dom->hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] = 1;
             hv_log("domain %u unpaused: creation finished; the hv's vCPU "
-                   "player runs the guest", hv.domid);
+                   "player runs the guest", hv_dom->domid);
         }
         hv.events++;
         pthread_cond_broadcast(&hv.cond);
@@ -621,6 +722,36 @@ long hv_domain_domctl(const HcCall *h, struct xen_domctl *d, bool *copyback)
     case XEN_DOMCTL_get_cpu_policy:
     case XEN_DOMCTL_set_cpu_policy:
         return hv_cpupolicy_domctl(h, d, copyback);
+    case XEN_DOMCTL_resumedomain:
+        /* domain_resume(): the shutdown (a suspend for a save or a
+         * migration that failed) is forgotten, the vCPUs run again.  The
+         * caller is dom0, never the domain itself. */
+        hv_dom->shutdown_reason = -1;
+        hv_log("domain %u resumed", hv_dom->domid);
+        hv.events++;
+        pthread_cond_broadcast(&hv.cond);
+        return 0;
+    case XEN_DOMCTL_sendtrigger:
+        /* arch_do_domctl(): what `xl trigger` and xl shutdown/reboot -F
+         * (libxl_send_trigger) reach.  No vCPU executes, so an NMI is
+         * accepted and has nothing to interrupt; RESET and INIT are not
+         * implemented by Xen 4.17 on x86 (its own ENOSYS, not the hv's). */
+        if (d->u.sendtrigger.vcpu >= dom.max_vcpus || !dom.vcpus_created) {
+            return -ESRCH;
+        }
+        switch (d->u.sendtrigger.trigger) {
+        case XEN_DOMCTL_SENDTRIGGER_NMI:
+            return 0;
+        case XEN_DOMCTL_SENDTRIGGER_POWER:
+        case XEN_DOMCTL_SENDTRIGGER_SLEEP:
+            hv_xendev_acpi_button(d->u.sendtrigger.trigger ==
+                                  XEN_DOMCTL_SENDTRIGGER_SLEEP);
+            hv_log("domain %u: ACPI %s button (sendtrigger)", hv_dom->domid,
+                   d->u.sendtrigger.trigger == XEN_DOMCTL_SENDTRIGGER_SLEEP
+                   ? "sleep" : "power");
+            return 0;
+        }
+        return -ENOSYS;
     case XEN_DOMCTL_gettscinfo:
         d->u.tsc_info = dom.tsc;
         d->u.tsc_info.elapsed_nsec = now_ns() - dom.start_ns;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * xensim-hv event channels: the guest's port space (where ioreq servers
- * allocate their per-vCPU and buffered ports) and dom0's port space
- * (where the device model binds them through xenevtchn handles).
+ * xensim-hv event channels: each guest domain's port space (where ioreq
+ * servers allocate their per-vCPU and buffered ports) and dom0's port
+ * space (where device models and xenconsoled bind them through xenevtchn
+ * handles; a dom0 port knows the domain of its peer).
  *
  * Delivery to dom0 follows the Linux evtchn driver that QEMU is written
  * against: a raised port is masked and its number written to the owning
@@ -36,8 +37,8 @@ int hv_guest_port_alloc(void)
     uint32_t p;
 
     for (p = 1; p < HV_MAX_PORTS; p++) {
-        if (hv.gport[p].state == HV_PORT_FREE) {
-            hv.gport[p] = (HvGuestPort) { .state = HV_PORT_UNBOUND };
+        if (hv_dom->gport[p].state == HV_PORT_FREE) {
+            hv_dom->gport[p] = (HvGuestPort) { .state = HV_PORT_UNBOUND };
             return p;
         }
     }
@@ -46,12 +47,13 @@ int hv_guest_port_alloc(void)
 
 void hv_guest_port_free(uint32_t port)
 {
-    HvGuestPort *g = &hv.gport[port];
+    HvGuestPort *g = &hv_dom->gport[port];
 
     if (g->state == HV_PORT_INTERDOMAIN) {
         /* The dom0 end stays allocated but unbound, as on Xen. */
         hv.lport[g->peer].state = HV_PORT_UNBOUND;
         hv.lport[g->peer].peer = 0;
+        hv.lport[g->peer].peer_dom = NULL;
     }
     *g = (HvGuestPort) { .state = HV_PORT_FREE };
 }
@@ -76,7 +78,7 @@ static void deliver(uint32_t lport)
 
 void hv_guest_send(uint32_t gport)
 {
-    HvGuestPort *g = &hv.gport[gport];
+    HvGuestPort *g = &hv_dom->gport[gport];
 
     if (g->state != HV_PORT_INTERDOMAIN) {
         /* Nobody listening yet: Xen's evtchn_send() drops it. */
@@ -108,13 +110,13 @@ int hv_evtchn_bind_interdomain(HvClient *c, uint32_t domid, uint32_t rport)
     if (evtchn_fault("bind_interdomain")) {
         return -EINVAL;
     }
-    if (domid != hv.domid) {
+    if (hv_domain_check(domid) < 0) {
         return -ESRCH;
     }
     if (!lport_valid(rport)) {
         return -EINVAL;
     }
-    g = &hv.gport[rport];
+    g = &hv_dom->gport[rport];
     if (g->state != HV_PORT_UNBOUND) {
         return -EINVAL;
     }
@@ -126,9 +128,10 @@ int hv_evtchn_bind_interdomain(HvClient *c, uint32_t domid, uint32_t rport)
     g->peer = l;
     hv.lport[l].state = HV_PORT_INTERDOMAIN;
     hv.lport[l].peer = rport;
+    hv.lport[l].peer_dom = hv_dom;
     hv.cnt[HV_CNT_evtchn_binds]++;
-    hv_log("evtchn: guest port %u <-> dom0 port %d (pid %d)", rport, l,
-           c->pid);
+    hv_log("evtchn: domain %u port %u <-> dom0 port %d (pid %d)",
+           hv_dom->domid, rport, l, c->pid);
     return l;
 }
 
@@ -137,7 +140,7 @@ int hv_evtchn_bind_unbound(HvClient *c, uint32_t domid)
     if (evtchn_fault("bind_unbound_port")) {
         return -EINVAL;
     }
-    if (domid != hv.domid && domid != 0) {
+    if (domid != 0 && !hv_domain_find(domid)) {
         return -ESRCH;
     }
     return lport_alloc(c);
@@ -161,8 +164,8 @@ int hv_evtchn_unbind(HvClient *c, uint32_t lport)
     }
     if (l->state == HV_PORT_INTERDOMAIN) {
         /* The guest end goes back to unbound, ready to be bound again. */
-        hv.gport[l->peer].state = HV_PORT_UNBOUND;
-        hv.gport[l->peer].peer = 0;
+        l->peer_dom->gport[l->peer].state = HV_PORT_UNBOUND;
+        l->peer_dom->gport[l->peer].peer = 0;
     }
     *l = (HvDom0Port) { .state = HV_PORT_FREE };
     return 0;
@@ -183,7 +186,7 @@ int hv_evtchn_notify(HvClient *c, uint32_t lport)
     }
     hv.cnt[HV_CNT_notify_from_dm]++;
     if (l->state == HV_PORT_INTERDOMAIN) {
-        hv.gport[l->peer].notified++;
+        l->peer_dom->gport[l->peer].notified++;
         hv.events++;
         pthread_cond_broadcast(&hv.cond);
     }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * xensim-hv internals: the state of the simulated hypervisor and the
- * single guest domain it runs.
+ * xensim-hv internals: the state of the simulated hypervisor (Hv, the
+ * machine) and of the guest domains it runs (HvDom, at most
+ * HV_MAX_DOMAINS at once, so a migration to the same host has its
+ * source and its destination alive together).
  *
  * Threads: the server thread (server.c) answers the libraries; each
  * control connection has its own thread; vCPU calls (vcpu.h) come from
@@ -10,11 +12,15 @@
  * for changes (a notify from the device model, an interrupt line).
  *
  * Invariants:
- *  - The p2m is a sorted list of non-overlapping extents; each maps a gfn
- *    run to a run of the guest memory memfd.  A gfn maps at most one
- *    memfd page; a memfd page backs at most one gfn.
- *  - Guest-side ports and dom0-side ports are linked both ways or not at
- *    all; a dom0 port is owned by exactly one library connection.
+ *  - Each domain's p2m is a sorted list of non-overlapping extents; each
+ *    maps a gfn run to a run of the one machine-memory memfd.  A gfn maps
+ *    at most one memfd page; a memfd page backs at most one gfn of one
+ *    domain.
+ *  - A domain's guest-side ports and dom0-side ports are linked both ways
+ *    or not at all (the dom0 port names the domain); a dom0 port is owned
+ *    by exactly one library connection.
+ *  - A thread touches a domain only through hv_dom, chosen under hv.lock
+ *    for the request or command at hand.
  *  - Nothing the device model sends may terminate the process: bad
  *    requests get Xen's error and a report on stderr (hv_bug()).
  */
@@ -76,6 +82,7 @@ extern const char *const hv_counter_names[HV_CNT_MAX];
 /* --- event channels ----------------------------------------------------- */
 
 typedef struct HvClient HvClient;
+typedef struct HvDom HvDom;
 
 typedef enum HvPortState {
     HV_PORT_FREE = 0,
@@ -95,6 +102,7 @@ typedef struct HvGuestPort {
 typedef struct HvDom0Port {
     HvPortState state;
     uint32_t peer;          /* guest port when INTERDOMAIN */
+    HvDom *peer_dom;        /* its domain when INTERDOMAIN */
     HvClient *owner;
     bool masked;            /* delivered and not yet unmasked */
     bool pending;           /* raised while masked */
@@ -146,27 +154,31 @@ typedef struct HvMemType {
 
 /* --- the hypervisor ----------------------------------------------------- */
 
-typedef struct Hv {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+/* Domains alive at once: a migration to the same host needs two. */
+#define HV_MAX_DOMAINS      4
+
+/* One guest domain: what Xen keeps in its struct domain. */
+struct HvDom {
+    unsigned slot;              /* index in hv.doms[], for per-file state */
+    bool used;                  /* created and not yet destroyed */
+    uint64_t seq;               /* creation order */
 
     /* configuration */
     uint32_t domid;
     unsigned nr_vcpus;
     uint64_t memory_mib;
-    int timeout_ms;
-    bool quiet;
 
     /* memory */
-    int memfd;
-    uint64_t memfd_size;        /* bytes, sparse */
-    uint64_t memfd_top;         /* next free offset for populate */
     HvExtent *p2m;
     unsigned p2m_len, p2m_cap;
     HvMemType *memtype;
     unsigned memtype_len, memtype_cap;
-    uint64_t dirty_first, dirty_nr;
+    uint64_t dirty_first, dirty_nr;     /* track_dirty_vram's range */
     uint8_t *dirty_bits;
+    /* log-dirty of the whole domain (XEN_DOMCTL_SHADOW_OP_*): one bit
+     * per gfn in [0, logdirty_pages); NULL when off */
+    uint8_t *logdirty_bits;
+    uint64_t logdirty_pages, logdirty_count;
     /* Xen's per-vCPU mapcache_invalidate: set by p2m removals, sent by
      * each vCPU before its next access. */
     bool invalidate_pending[HV_MAX_VCPUS];
@@ -181,9 +193,8 @@ typedef struct Hv {
     HvIoreqServer server[HV_MAX_SERVERS];
     uint32_t pci_cf8;
 
-    /* event channels, index 0 never used */
+    /* event channels in the guest's space, index 0 never used */
     HvGuestPort gport[HV_MAX_PORTS];
-    HvDom0Port lport[HV_MAX_PORTS];
 
     /* interrupts */
     uint8_t isa_level[16];
@@ -193,12 +204,35 @@ typedef struct Hv {
     uint64_t msi_count;
     uint64_t msi_last_addr;
     uint32_t msi_last_data;
-    uint64_t events;                    /* bumps on every broadcast */
+
+    /* the control's `waitmap`: a foreign map of a gfn >= watch_gfn (0:
+     * not watching) records the mapper's pid */
+    uint64_t watch_gfn;
+    int watch_pid;
 
     /* domain state */
     uint64_t hvm_param[HVM_NR_PARAMS];
     int shutdown_reason;                /* -1 none */
     uint64_t shutdown_count;
+};
+
+/* The machine: what is shared by every domain. */
+typedef struct Hv {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+
+    /* configuration */
+    int timeout_ms;
+    bool quiet;
+
+    /* machine memory: every domain's pages are in this one memfd */
+    int memfd;
+    uint64_t memfd_size;        /* bytes, sparse */
+    uint64_t memfd_top;         /* next free offset for populate */
+
+    /* event channels in dom0's space, index 0 never used */
+    HvDom0Port lport[HV_MAX_PORTS];
+    uint64_t events;                    /* bumps on every broadcast */
 
     /* fault injection */
     uint64_t fault_map_fail_in;         /* 0 off, else countdown */
@@ -208,9 +242,20 @@ typedef struct Hv {
     bool fault_no_resource;             /* map_resource: EOPNOTSUPP */
 
     uint64_t cnt[HV_CNT_MAX];
+
+    HvDom doms[HV_MAX_DOMAINS];
 } Hv;
 
 extern Hv hv;
+
+/*
+ * The domain this thread's current request is about (Xen's target
+ * domain): chosen by hv_domain_check() from a request's domid, by
+ * hv_domain_select() for a control command, never NULL (a placeholder
+ * that is no domain when none exists).  Thread-local; what it points to
+ * is guarded by hv.lock.
+ */
+extern __thread HvDom *hv_dom;
 
 /* log.c */
 void hv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -234,7 +279,10 @@ void hv_request_invalidate(void);      /* a foreign p2m removal */
 int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type);
 uint16_t hv_mem_type(uint64_t gfn);
 void *hv_gfn_ptr(uint64_t gfn);             /* hv's own view, or NULL */
-void hv_mark_dirty(uint64_t gfn);
+void hv_mark_dirty(uint64_t gfn);           /* VRAM tracking and log */
+/* domain-save.c: the domain's log-dirty (SHADOW_OP), hv.lock held */
+bool hv_logdirty_on(void);
+void hv_logdirty_mark(uint64_t gfn);
 
 /* evtchn.c; callers hold hv.lock */
 int hv_guest_port_alloc(void);              /* unbound, remote dom0 */
@@ -271,7 +319,15 @@ int hv_hypercall(HvClient *c, const XenSimMsg *req, const void *in,
 void hv_hypercall_print_enosys(FILE *f);
 
 /* domain.c: --toolstack starts without a domain (see domain.c) */
-void hv_domain_init(bool toolstack);
+void hv_domain_init(bool toolstack, uint32_t domid, unsigned vcpus,
+                    uint64_t memory_mib);
+/* Whether domid names a domain (0, and it becomes the thread's hv_dom)
+ * or not (-ESRCH, hv_dom unchanged); hv.lock held. */
+int hv_domain_check(uint64_t domid);
+/* The domain of that id, or NULL; hv.lock held. */
+HvDom *hv_domain_find(uint64_t domid);
+/* hv_dom for a control command (domain.c says which); hv.lock held. */
+void hv_domain_select(uint32_t pinned);
 /* Xen's VIRQ_DOM_EXC: the domain shut down or died; xenstored (at
  * XENSTORED_PATH, if set) fires @releaseDomain.  hv.lock held. */
 void hv_domain_exception(bool dead);
@@ -298,6 +354,13 @@ void hv_irqlog_msi(uint64_t addr, uint32_t data);
  * *val has a read's result) before any ioreq server; hv.lock held */
 bool hv_xendev_access_locked(unsigned cpu, uint8_t type, uint64_t addr,
                              unsigned size, bool is_write, uint64_t *val);
+/* A new domain's devices (xendev.c) and ioreq-memory server (dmop.c)
+ * start afresh; hv.lock held. */
+void hv_xendev_domain_reset(void);
+/* XEN_DOMCTL_SENDTRIGGER_POWER/SLEEP: hvm_acpi_power_button() and
+ * hvm_acpi_sleep_button() (PM1a_STS, then the SCI); hv.lock held */
+void hv_xendev_acpi_button(bool sleep);
+void hv_dmop_domain_reset(void);
 /* irq.c: a GSI's level from everything the DM drives; hv.lock held */
 int hv_gsi_level_locked(unsigned gsi);
 

@@ -36,9 +36,16 @@ typedef struct CtxRecord {
     uint8_t *data;
 } CtxRecord;
 
-static CtxRecord rec[CTX_MAX_RECORDS];
-static unsigned nr_rec;
-static unsigned ctx_vcpus;
+/* Each domain's context: records in the order Xen keeps them. */
+static struct {
+    CtxRecord rec[CTX_MAX_RECORDS];
+    unsigned nr_rec;
+    unsigned ctx_vcpus;
+} ctx_state[HV_MAX_DOMAINS];
+
+#define rec         (ctx_state[hv_dom->slot].rec)
+#define nr_rec      (ctx_state[hv_dom->slot].nr_rec)
+#define ctx_vcpus   (ctx_state[hv_dom->slot].ctx_vcpus)
 
 /* Record lengths of the types Xen has a handler for; 0: none. */
 static uint32_t type_len(uint16_t t, bool *per_vcpu)

@@ -316,7 +316,7 @@ static long populate_physmap(const HcCall *h, uint64_t start_extent)
         r.extent_order > 18) {
         return start_extent;
     }
-    hv.repopulated_pages = 0;
+    hv_dom->repopulated_pages = 0;
     for (i = start_extent; i < r.nr_extents; i++) {
         if (hc_from_user(h, &gpfn, (uintptr_t)r.extent_start.p +
                       i * sizeof(gpfn), sizeof(gpfn)) < 0 ||
@@ -328,7 +328,7 @@ static long populate_physmap(const HcCall *h, uint64_t start_extent)
     hv_log("populate_physmap: %llu of %llu extents of order %u%s",
            (unsigned long long)(i - start_extent),
            (unsigned long long)(r.nr_extents - start_extent),
-           r.extent_order, hv.repopulated_pages ?
+           r.extent_order, hv_dom->repopulated_pages ?
            " (some were populated: fresh pages)" : "");
     return i;
 }
@@ -557,10 +557,10 @@ static long do_hvm_op(const HcCall *h)
         return -EINVAL;
     }
     if (h->arg[0] == HVMOP_get_param) {
-        p.value = hv.hvm_param[p.index];
+        p.value = hv_dom->hvm_param[p.index];
         return hc_to_user(h, h->arg[1], &p, sizeof(p));
     }
-    hv.hvm_param[p.index] = p.value;
+    hv_dom->hvm_param[p.index] = p.value;
     hv_log("hvm param %u = %#llx", p.index, (unsigned long long)p.value);
     return 0;
 }
@@ -581,8 +581,8 @@ static long do_sched_op(const HcCall *h)
     if (ret < 0) {
         return ret;
     }
-    hv.shutdown_reason = (uint8_t)r.reason;
-    hv.shutdown_count++;
+    hv_dom->shutdown_reason = (uint8_t)r.reason;
+    hv_dom->shutdown_count++;
     hv.cnt[HV_CNT_shutdowns]++;
     hv_domain_exception(false);
     hv.events++;
@@ -610,19 +610,19 @@ static long evtchn_status(const HcCall *h)
     }
     memset(&st.u, 0, sizeof(st.u));
     st.vcpu = 0;
-    switch (self ? hv.lport[st.port].state : hv.gport[st.port].state) {
+    switch (self ? hv.lport[st.port].state : hv_dom->gport[st.port].state) {
     case HV_PORT_FREE:
         st.status = EVTCHNSTAT_closed;
         break;
     case HV_PORT_UNBOUND:
         st.status = EVTCHNSTAT_unbound;
-        st.u.unbound.dom = self ? hv.domid : 0;
+        st.u.unbound.dom = self ? hv_dom->domid : 0;
         break;
     case HV_PORT_INTERDOMAIN:
         st.status = EVTCHNSTAT_interdomain;
-        st.u.interdomain.dom = self ? hv.domid : 0;
+        st.u.interdomain.dom = self ? hv_dom->domid : 0;
         st.u.interdomain.port = self ? hv.lport[st.port].peer
-                                     : hv.gport[st.port].peer;
+                                     : hv_dom->gport[st.port].peer;
         break;
     }
     return hc_to_user(h, h->arg[1], &st, sizeof(st));
@@ -821,7 +821,7 @@ static long cpupool_op(const HcCall *h, struct xen_sysctl *s)
     }
     op->cpupool_id = 0;
     op->sched_id = XEN_SCHEDULER_CREDIT2;
-    op->n_dom = 1 + hv_domain_exists();
+    op->n_dom = 1 + hv_domain_count();
     ret = cpumap_all(h, &op->cpumap);
     if (ret < 0) {
         return ret;
@@ -892,7 +892,7 @@ static long cputopoinfo(const HcCall *h, struct xen_sysctl *s)
 static long do_sysctl(const HcCall *h)
 {
     struct xen_sysctl s;
-    struct xen_domctl_getdomaininfo info[2];
+    struct xen_domctl_getdomaininfo info[HV_MAX_DOMAINS + 1];
     unsigned n;
     long ret;
 
@@ -921,7 +921,8 @@ static long do_sysctl(const HcCall *h)
         return cputopoinfo(h, &s);
     case XEN_SYSCTL_getdomaininfolist:
         n = hv_domain_list(s.u.getdomaininfolist.first_domain, info,
-                           MIN(s.u.getdomaininfolist.max_domains, 2));
+                           MIN(s.u.getdomaininfolist.max_domains,
+                               HV_MAX_DOMAINS + 1));
         ret = hc_to_user(h, (uintptr_t)s.u.getdomaininfolist.buffer.p,
                          info, n * sizeof(info[0]));
         if (ret < 0) {

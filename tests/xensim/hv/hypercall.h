@@ -28,9 +28,7 @@ long hc_not_simulated(const HcCall *h, uint32_t sub);
 
 /* domain.c: the guest domain's life as Xen's domctl sees it. */
 
-/* Whether domid names the simulated domain (0) or not (-ESRCH). */
-int hv_domain_check(uint64_t domid);
-bool hv_domain_exists(void);
+unsigned hv_domain_count(void);
 /* A domctl other than the ones hypercall.c serves; *copyback set when
  * the xen_domctl is to be copied back on success. */
 long hv_domain_domctl(const HcCall *h, struct xen_domctl *d,

@@ -128,7 +128,7 @@ int xensim_slot_set(uint16_t id, unsigned cpu, XenSimSlotField f,
 {
     HvIoreqServer *s;
 
-    if (cpu >= hv.nr_vcpus || f >= XENSIM_SLOT_NR_FIELDS) {
+    if (cpu >= hv_dom->nr_vcpus || f >= XENSIM_SLOT_NR_FIELDS) {
         return -EINVAL;
     }
     s = server_lock(id);
@@ -145,7 +145,7 @@ int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out,
 {
     HvIoreqServer *s;
 
-    if (cpu >= hv.nr_vcpus) {
+    if (cpu >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     s = server_lock(id);
@@ -154,7 +154,7 @@ int xensim_slot_get(uint16_t id, unsigned cpu, ioreq_t *out,
     }
     *out = s->shared->vcpu_ioreq[cpu];
     if (notified) {
-        *notified = hv.gport[s->vcpu_port[cpu]].notified;
+        *notified = hv_dom->gport[s->vcpu_port[cpu]].notified;
     }
     pthread_mutex_unlock(&hv.lock);
     return 0;
@@ -186,7 +186,7 @@ static int inject_locked(const XenSimInjection *inj, uint64_t *data)
     }
     page = s->shared;
     slot = &page->vcpu_ioreq[inj->cpu];
-    gp = &hv.gport[s->vcpu_port[inj->cpu]];
+    gp = &hv_dom->gport[s->vcpu_port[inj->cpu]];
     st = *flags_byte(slot) & 0x0f;
     if (st == STATE_IORESP_READY) {
         /* A late answer to an earlier timed-out request: drop it. */
@@ -214,8 +214,8 @@ static int inject_locked(const XenSimInjection *inj, uint64_t *data)
     for (;;) {
         struct timespec step;
 
-        if (!hv.server[inj->server].used ||
-            hv.server[inj->server].shared != page) {
+        if (!hv_dom->server[inj->server].used ||
+            hv_dom->server[inj->server].shared != page) {
             return XENSIM_NO_SERVER;
         }
         st = *flags_byte(slot) & 0x0f;
@@ -256,7 +256,7 @@ int xensim_inject(const XenSimInjection *inj, uint64_t *data)
     uint64_t dummy;
     int ret;
 
-    if (inj->cpu >= hv.nr_vcpus) {
+    if (inj->cpu >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     hv_vcpu_lock(inj->cpu);
@@ -271,7 +271,7 @@ int xensim_notify_vcpu(uint16_t id, unsigned cpu)
 {
     HvIoreqServer *s;
 
-    if (cpu >= hv.nr_vcpus) {
+    if (cpu >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     s = server_lock(id);
@@ -438,7 +438,7 @@ void xensim_liveness(uint16_t id, unsigned cpu, int timeout_ms,
     uint64_t data;
 
     v->alive = v->answering = false;
-    if (cpu >= hv.nr_vcpus) {
+    if (cpu >= hv_dom->nr_vcpus) {
         return;
     }
     hv_vcpu_lock(cpu);
@@ -565,7 +565,7 @@ static void default_port(XenSimInjection *inj)
 {
     HvIoreqServer *s;
 
-    if (inj->req.vp_eport || inj->cpu >= hv.nr_vcpus) {
+    if (inj->req.vp_eport || inj->cpu >= hv_dom->nr_vcpus) {
         return;
     }
     pthread_mutex_lock(&hv.lock);
@@ -683,7 +683,7 @@ static void random_request(uint64_t *rng, HvIoreqServer *s, ioreq_t *r)
     }
     x = splitmix(rng);
     /* data_is_ptr: mostly a gpa in low RAM, else anything. */
-    r->data = r->data_is_ptr && (x & 3) ? (x >> 8) % (hv.memory_mib << 20)
+    r->data = r->data_is_ptr && (x & 3) ? (x >> 8) % (hv_dom->memory_mib << 20)
                                         : splitmix(rng);
     r->_pad0 = (splitmix(rng) & 0xf) == 0 ? (uint16_t)splitmix(rng) : 0;
     r->state = STATE_IOREQ_READY;
@@ -697,7 +697,7 @@ int xensim_batch_random(uint64_t seed, unsigned n,
     unsigned i;
 
     memset(v, 0, sizeof(*v));
-    if (tmpl->cpu >= hv.nr_vcpus) {
+    if (tmpl->cpu >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     for (i = 0; i < n; i++) {

@@ -24,10 +24,10 @@
 
 HvIoreqServer *hv_server_find(uint16_t id)
 {
-    if (id >= HV_MAX_SERVERS || !hv.server[id].used) {
+    if (id >= HV_MAX_SERVERS || !hv_dom->server[id].used) {
         return NULL;
     }
-    return &hv.server[id];
+    return &hv_dom->server[id];
 }
 
 /* Memfd offset of the page behind legacy gfn[i]: 0 sync, 1 buffered. */
@@ -40,7 +40,7 @@ static void server_release(HvIoreqServer *s)
 {
     unsigned i;
 
-    for (i = 0; i < hv.nr_vcpus; i++) {
+    for (i = 0; i < hv_dom->nr_vcpus; i++) {
         hv_guest_port_free(s->vcpu_port[i]);
     }
     if (s->buf_port) {
@@ -66,8 +66,8 @@ int hv_server_create(HvClient *owner, uint8_t handle_bufioreq)
         return -EINVAL;
     }
     for (i = 0; i < HV_MAX_SERVERS; i++) {
-        if (!hv.server[i].used) {
-            s = &hv.server[i];
+        if (!hv_dom->server[i].used) {
+            s = &hv_dom->server[i];
             break;
         }
     }
@@ -87,7 +87,7 @@ int hv_server_create(HvClient *owner, uint8_t handle_bufioreq)
     pages = hv_mem_ptr(off);
     s->buf = (buffered_iopage_t *)pages;
     s->shared = (shared_iopage_t *)(pages + XENSIM_PAGE_SIZE);
-    for (i = 0; i < hv.nr_vcpus; i++) {
+    for (i = 0; i < hv_dom->nr_vcpus; i++) {
         port = hv_guest_port_alloc();
         if (port < 0) {
             goto fail;
@@ -152,7 +152,7 @@ int hv_server_set_state(uint16_t id, bool enabled)
         }
     }
     if (enabled) {
-        for (i = 0; i < hv.nr_vcpus; i++) {
+        for (i = 0; i < hv_dom->nr_vcpus; i++) {
             s->shared->vcpu_ioreq[i].vp_eport = s->vcpu_port[i];
         }
     }
@@ -269,7 +269,7 @@ void hv_server_client_gone(HvClient *c)
     unsigned i;
 
     for (i = 0; i < HV_MAX_SERVERS; i++) {
-        if (hv.server[i].used && hv.server[i].owner == c) {
+        if (hv_dom->server[i].used && hv_dom->server[i].owner == c) {
             /* Xen would keep it and hang the guest; we tidy up. */
             hv_log("ioreq server %u: its device model (pid %d) went away",
                    i, c->pid);
@@ -312,7 +312,7 @@ HvIoreqServer *hv_server_select(uint8_t type, uint64_t addr, uint64_t len)
     }
     /* Xen's FOR_EACH_IOREQ_SERVER: the highest id first. */
     for (i = HV_MAX_SERVERS; i-- > 0;) {
-        HvIoreqServer *sv = &hv.server[i];
+        HvIoreqServer *sv = &hv_dom->server[i];
 
         if (sv->used && sv->enabled && range_hit(&sv->range[rtype], s, e)) {
             return sv;

@@ -27,22 +27,22 @@ static int irq_level_locked(unsigned gsi)
     if (gsi >= HV_NR_GSIS) {
         return 0;
     }
-    if (hv.gsi_level[gsi]) {
+    if (hv_dom->gsi_level[gsi]) {
         return 1;
     }
-    if (gsi < 16 && hv.isa_level[gsi]) {
+    if (gsi < 16 && hv_dom->isa_level[gsi]) {
         return 1;
     }
     for (dev = 0; dev < 32; dev++) {
         for (intx = 0; intx < 4; intx++) {
-            if (!hv.intx_level[dev][intx]) {
+            if (!hv_dom->intx_level[dev][intx]) {
                 continue;
             }
             if (gsi >= 16 && pci_gsi(dev, intx) == (int)gsi) {
                 return 1;
             }
             if (gsi > 0 && gsi < 16 &&
-                hv.link_route[(dev + intx) & 3] == gsi) {
+                hv_dom->link_route[(dev + intx) & 3] == gsi) {
                 return 1;
             }
         }
@@ -88,12 +88,12 @@ uint64_t xensim_msi_count(uint64_t *last_addr, uint32_t *last_data)
     uint64_t n;
 
     pthread_mutex_lock(&hv.lock);
-    n = hv.msi_count;
+    n = hv_dom->msi_count;
     if (last_addr) {
-        *last_addr = hv.msi_last_addr;
+        *last_addr = hv_dom->msi_last_addr;
     }
     if (last_data) {
-        *last_data = hv.msi_last_data;
+        *last_data = hv_dom->msi_last_data;
     }
     pthread_mutex_unlock(&hv.lock);
     return n;

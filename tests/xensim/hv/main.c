@@ -16,11 +16,7 @@
 
 Hv hv = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .domid = 1,
-    .nr_vcpus = 1,
-    .memory_mib = 128,
     .timeout_ms = 10000,
-    .shutdown_reason = -1,
     .fault_page_error_gfn = ~0ull,
 };
 
@@ -66,7 +62,9 @@ int main(int argc, char **argv)
     pthread_condattr_t ca;
     struct sigaction sa = { .sa_handler = on_signal };
     bool toolstack = false, sized = false;
-    uint64_t v;
+    uint32_t domid = 1;
+    unsigned nr_vcpus = 1;
+    uint64_t memory_mib = 128, v;
     int c;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -83,7 +81,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "xensim-hv: bad --domid %s\n", optarg);
                 return 2;
             }
-            hv.domid = v;
+            domid = v;
             break;
         case 'm':
             sized = true;
@@ -91,7 +89,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "xensim-hv: bad --memory %s\n", optarg);
                 return 2;
             }
-            hv.memory_mib = v;
+            memory_mib = v;
             break;
         case 'v':
             sized = true;
@@ -100,7 +98,7 @@ int main(int argc, char **argv)
                         optarg, HV_MAX_VCPUS);
                 return 2;
             }
-            hv.nr_vcpus = v;
+            nr_vcpus = v;
             break;
         case 't':
             if (!parse_u64(optarg, &v) || v == 0 || v > 3600000) {
@@ -133,24 +131,20 @@ int main(int argc, char **argv)
     if (hv_vcpu_init() < 0) {
         return 1;
     }
+    /* No domain in toolstack mode until XEN_DOMCTL_createdomain. */
+    hv_domain_init(toolstack, domid, nr_vcpus, memory_mib);
     if (!toolstack) {
         /* What libxl sets up for a qemu-xen HVM guest. */
-        hv.hvm_param[HVM_PARAM_IOREQ_SERVER_PFN] = HV_IOREQ_GFN_POOL;
-        hv.hvm_param[HVM_PARAM_NR_IOREQ_SERVER_PAGES] = HV_IOREQ_GFN_PAGES;
+        hv_dom->hvm_param[HVM_PARAM_IOREQ_SERVER_PFN] = HV_IOREQ_GFN_POOL;
+        hv_dom->hvm_param[HVM_PARAM_NR_IOREQ_SERVER_PAGES] = HV_IOREQ_GFN_PAGES;
         /* And what hvmloader leaves (ACPI on, libxl's default): Xen's
          * ACPI PM1a event block and PM timer at 0xb000/0xb008, where
          * QEMU's PIIX4 has them too (xendev.c). */
-        hv.hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] = 1;
+        hv_dom->hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] = 1;
     }
-    if (toolstack) {
-        /* No domain until XEN_DOMCTL_createdomain; it starts empty. */
-        hv.memory_mib = 0;
-        hv.domid = 0;
-    }
-    hv_domain_init(toolstack);
-    if (hv_mem_init(hv.memory_mib) < 0) {
+    if (hv_mem_init(toolstack ? 0 : memory_mib) < 0) {
         fprintf(stderr, "xensim-hv: cannot allocate %llu MiB of guest "
-                "memory: %m\n", (unsigned long long)hv.memory_mib);
+                "memory: %m\n", (unsigned long long)memory_mib);
         return 1;
     }
     sigaction(SIGTERM, &sa, NULL);
@@ -160,8 +154,8 @@ int main(int argc, char **argv)
         hv_log("no domain yet (toolstack mode); listening on %s",
                socket_path);
     } else {
-        hv_log("domain %u: %llu MiB, %u vCPUs; listening on %s", hv.domid,
-               (unsigned long long)hv.memory_mib, hv.nr_vcpus, socket_path);
+        hv_log("domain %u: %llu MiB, %u vCPUs; listening on %s", domid,
+               (unsigned long long)memory_mib, nr_vcpus, socket_path);
     }
     if (hv_serve(socket_path, control_path) < 0) {
         return 1;

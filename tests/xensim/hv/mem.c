@@ -41,12 +41,12 @@ static uint64_t mem_reserved;
 /* Index of the first extent whose end is > gfn. */
 static unsigned p2m_search(uint64_t gfn)
 {
-    unsigned lo = 0, hi = hv.p2m_len;
+    unsigned lo = 0, hi = hv_dom->p2m_len;
 
     while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
 
-        if (hv.p2m[mid].gfn + hv.p2m[mid].nr <= gfn) {
+        if (hv_dom->p2m[mid].gfn + hv_dom->p2m[mid].nr <= gfn) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -59,8 +59,8 @@ int64_t hv_p2m_lookup(uint64_t gfn)
 {
     unsigned i = p2m_search(gfn);
 
-    if (i < hv.p2m_len && hv.p2m[i].gfn <= gfn) {
-        return hv.p2m[i].off + ((gfn - hv.p2m[i].gfn) << XENSIM_PAGE_SHIFT);
+    if (i < hv_dom->p2m_len && hv_dom->p2m[i].gfn <= gfn) {
+        return hv_dom->p2m[i].off + ((gfn - hv_dom->p2m[i].gfn) << XENSIM_PAGE_SHIFT);
     }
     return -1;
 }
@@ -79,10 +79,10 @@ static bool p2m_covers(uint64_t gfn, uint64_t nr)
     unsigned i = p2m_search(gfn);
 
     while (gfn < end) {
-        if (i >= hv.p2m_len || hv.p2m[i].gfn > gfn) {
+        if (i >= hv_dom->p2m_len || hv_dom->p2m[i].gfn > gfn) {
             return false;
         }
-        gfn = hv.p2m[i].gfn + hv.p2m[i].nr;
+        gfn = hv_dom->p2m[i].gfn + hv_dom->p2m[i].nr;
         i++;
     }
     return true;
@@ -90,15 +90,15 @@ static bool p2m_covers(uint64_t gfn, uint64_t nr)
 
 static int p2m_reserve(unsigned extra)
 {
-    if (hv.p2m_len + extra > hv.p2m_cap) {
-        unsigned cap = (hv.p2m_len + extra) * 2;
-        HvExtent *n = realloc(hv.p2m, cap * sizeof(*n));
+    if (hv_dom->p2m_len + extra > hv_dom->p2m_cap) {
+        unsigned cap = (hv_dom->p2m_len + extra) * 2;
+        HvExtent *n = realloc(hv_dom->p2m, cap * sizeof(*n));
 
         if (!n) {
             return -ENOMEM;
         }
-        hv.p2m = n;
-        hv.p2m_cap = cap;
+        hv_dom->p2m = n;
+        hv_dom->p2m_cap = cap;
     }
     return 0;
 }
@@ -114,11 +114,11 @@ void hv_request_invalidate(void)
 {
     unsigned i;
 
-    if (!hv.creation_finished) {
+    if (!hv_dom->creation_finished) {
         return;
     }
-    for (i = 0; i < hv.nr_vcpus; i++) {
-        hv.invalidate_pending[i] = true;
+    for (i = 0; i < hv_dom->nr_vcpus; i++) {
+        hv_dom->invalidate_pending[i] = true;
     }
 }
 
@@ -131,15 +131,15 @@ static int p2m_remove(uint64_t gfn, uint64_t nr)
     if (p2m_reserve(1) < 0) {
         return -ENOMEM;
     }
-    for (i = p2m_search(gfn); i < hv.p2m_len && hv.p2m[i].gfn < end;) {
-        HvExtent *e = &hv.p2m[i];
+    for (i = p2m_search(gfn); i < hv_dom->p2m_len && hv_dom->p2m[i].gfn < end;) {
+        HvExtent *e = &hv_dom->p2m[i];
         uint64_t e_end = e->gfn + e->nr;
 
         hv_request_invalidate();
         if (e->gfn < gfn && e_end > end) {
             /* Hole in the middle: split in two. */
-            memmove(e + 2, e + 1, (hv.p2m_len - i - 1) * sizeof(*e));
-            hv.p2m_len++;
+            memmove(e + 2, e + 1, (hv_dom->p2m_len - i - 1) * sizeof(*e));
+            hv_dom->p2m_len++;
             e[1].gfn = end;
             e[1].nr = e_end - end;
             e[1].off = e->off + ((end - e->gfn) << XENSIM_PAGE_SHIFT);
@@ -155,8 +155,8 @@ static int p2m_remove(uint64_t gfn, uint64_t nr)
             e->gfn = end;
             i++;
         } else {
-            memmove(e, e + 1, (hv.p2m_len - i - 1) * sizeof(*e));
-            hv.p2m_len--;
+            memmove(e, e + 1, (hv_dom->p2m_len - i - 1) * sizeof(*e));
+            hv_dom->p2m_len--;
         }
     }
     return 0;
@@ -166,26 +166,26 @@ static int p2m_remove(uint64_t gfn, uint64_t nr)
 static int p2m_insert(uint64_t gfn, uint64_t nr, uint64_t off)
 {
     unsigned i = p2m_search(gfn);
-    HvExtent *prev = i ? &hv.p2m[i - 1] : NULL;
+    HvExtent *prev = i ? &hv_dom->p2m[i - 1] : NULL;
 
     if (prev && prev->gfn + prev->nr == gfn &&
         prev->off + (prev->nr << XENSIM_PAGE_SHIFT) == off) {
         prev->nr += nr;
-        if (i < hv.p2m_len && hv.p2m[i].gfn == gfn + nr &&
-            hv.p2m[i].off == off + (nr << XENSIM_PAGE_SHIFT)) {
-            prev->nr += hv.p2m[i].nr;
-            memmove(&hv.p2m[i], &hv.p2m[i + 1],
-                    (hv.p2m_len - i - 1) * sizeof(HvExtent));
-            hv.p2m_len--;
+        if (i < hv_dom->p2m_len && hv_dom->p2m[i].gfn == gfn + nr &&
+            hv_dom->p2m[i].off == off + (nr << XENSIM_PAGE_SHIFT)) {
+            prev->nr += hv_dom->p2m[i].nr;
+            memmove(&hv_dom->p2m[i], &hv_dom->p2m[i + 1],
+                    (hv_dom->p2m_len - i - 1) * sizeof(HvExtent));
+            hv_dom->p2m_len--;
         }
         return 0;
     }
     if (p2m_reserve(1) < 0) {
         return -ENOMEM;
     }
-    memmove(&hv.p2m[i + 1], &hv.p2m[i], (hv.p2m_len - i) * sizeof(HvExtent));
-    hv.p2m[i] = (HvExtent) { gfn, nr, off };
-    hv.p2m_len++;
+    memmove(&hv_dom->p2m[i + 1], &hv_dom->p2m[i], (hv_dom->p2m_len - i) * sizeof(HvExtent));
+    hv_dom->p2m[i] = (HvExtent) { gfn, nr, off };
+    hv_dom->p2m_len++;
     return 0;
 }
 
@@ -258,7 +258,7 @@ int hv_populate(uint64_t gfn, uint64_t nr)
 
         /* The page it had goes away, as on Xen: watch for stale maps. */
         if (old >= 0) {
-            hv.repopulated_pages++;
+            hv_dom->repopulated_pages++;
             ret = revoke_page(gfn + i, old);
             if (ret < 0) {
                 return ret;
@@ -314,21 +314,21 @@ int hv_relocate(uint64_t src, uint64_t dst, uint64_t nr)
 /* Room for n more memory-type entries. */
 static int memtype_reserve(unsigned n)
 {
-    unsigned cap = hv.memtype_cap ? hv.memtype_cap : 16;
+    unsigned cap = hv_dom->memtype_cap ? hv_dom->memtype_cap : 16;
     HvMemType *m;
 
-    while (cap < hv.memtype_len + n) {
+    while (cap < hv_dom->memtype_len + n) {
         cap *= 2;
     }
-    if (cap == hv.memtype_cap) {
+    if (cap == hv_dom->memtype_cap) {
         return 0;
     }
-    m = realloc(hv.memtype, cap * sizeof(*m));
+    m = realloc(hv_dom->memtype, cap * sizeof(*m));
     if (!m) {
         return -ENOMEM;
     }
-    hv.memtype = m;
-    hv.memtype_cap = cap;
+    hv_dom->memtype = m;
+    hv_dom->memtype_cap = cap;
     return 0;
 }
 
@@ -350,8 +350,8 @@ int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type)
     if (memtype_reserve(2) < 0) {
         return -ENOMEM;
     }
-    for (i = 0; i < hv.memtype_len;) {
-        HvMemType *m = &hv.memtype[i];
+    for (i = 0; i < hv_dom->memtype_len;) {
+        HvMemType *m = &hv_dom->memtype[i];
         uint64_t m_end = m->gfn + m->nr;
 
         if (m_end <= gfn || m->gfn >= end) {
@@ -359,12 +359,12 @@ int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type)
             continue;
         }
         if (m->gfn >= gfn && m_end <= end) {
-            *m = hv.memtype[--hv.memtype_len];
+            *m = hv_dom->memtype[--hv_dom->memtype_len];
             continue;
         }
         if (m->gfn < gfn && m_end > end) {
             /* Ranges never overlap, so this happens once per call. */
-            hv.memtype[hv.memtype_len++] =
+            hv_dom->memtype[hv_dom->memtype_len++] =
                 (HvMemType) { end, m_end - end, m->type };
             m->nr = gfn - m->gfn;
         } else if (m->gfn < gfn) {
@@ -376,7 +376,7 @@ int hv_set_mem_type(uint64_t gfn, uint64_t nr, uint16_t type)
         i++;
     }
     if (type != HVMMEM_ram_rw) {
-        hv.memtype[hv.memtype_len++] = (HvMemType) { gfn, nr, type };
+        hv_dom->memtype[hv_dom->memtype_len++] = (HvMemType) { gfn, nr, type };
     }
     return 0;
 }
@@ -385,10 +385,10 @@ uint16_t hv_mem_type(uint64_t gfn)
 {
     unsigned i;
 
-    for (i = 0; i < hv.memtype_len; i++) {
-        if (gfn >= hv.memtype[i].gfn &&
-            gfn < hv.memtype[i].gfn + hv.memtype[i].nr) {
-            return hv.memtype[i].type;
+    for (i = 0; i < hv_dom->memtype_len; i++) {
+        if (gfn >= hv_dom->memtype[i].gfn &&
+            gfn < hv_dom->memtype[i].gfn + hv_dom->memtype[i].nr) {
+            return hv_dom->memtype[i].type;
         }
     }
     return HVMMEM_ram_rw;
@@ -396,11 +396,12 @@ uint16_t hv_mem_type(uint64_t gfn)
 
 void hv_mark_dirty(uint64_t gfn)
 {
-    if (hv.dirty_bits && gfn >= hv.dirty_first &&
-        gfn < hv.dirty_first + hv.dirty_nr) {
-        uint64_t bit = gfn - hv.dirty_first;
+    hv_logdirty_mark(gfn);
+    if (hv_dom->dirty_bits && gfn >= hv_dom->dirty_first &&
+        gfn < hv_dom->dirty_first + hv_dom->dirty_nr) {
+        uint64_t bit = gfn - hv_dom->dirty_first;
 
-        hv.dirty_bits[bit / 8] |= 1u << (bit % 8);
+        hv_dom->dirty_bits[bit / 8] |= 1u << (bit % 8);
     }
 }
 
@@ -422,17 +423,17 @@ static bool page_is_poison(const uint8_t *p)
  * poisoned and watched once armed; its backing is never reused. */
 static int revoke_page(uint64_t gfn, uint64_t off)
 {
-    if (hv.revoked_len == hv.revoked_cap) {
-        unsigned cap = hv.revoked_cap ? hv.revoked_cap * 2 : 64;
-        HvRevoked *n = realloc(hv.revoked, cap * sizeof(*n));
+    if (hv_dom->revoked_len == hv_dom->revoked_cap) {
+        unsigned cap = hv_dom->revoked_cap ? hv_dom->revoked_cap * 2 : 64;
+        HvRevoked *n = realloc(hv_dom->revoked, cap * sizeof(*n));
 
         if (!n) {
             return -ENOMEM;
         }
-        hv.revoked = n;
-        hv.revoked_cap = cap;
+        hv_dom->revoked = n;
+        hv_dom->revoked_cap = cap;
     }
-    hv.revoked[hv.revoked_len++] = (HvRevoked) { gfn, off };
+    hv_dom->revoked[hv_dom->revoked_len++] = (HvRevoked) { gfn, off };
     hv.cnt[HV_CNT_pages_revoked]++;
     return 0;
 }
@@ -463,22 +464,22 @@ void hv_arm_revoked(void)
 {
     unsigned i;
 
-    for (i = hv.revoked_armed; i < hv.revoked_len; i++) {
-        memset(mem_base + hv.revoked[i].off, HV_POISON, XENSIM_PAGE_SIZE);
+    for (i = hv_dom->revoked_armed; i < hv_dom->revoked_len; i++) {
+        memset(mem_base + hv_dom->revoked[i].off, HV_POISON, XENSIM_PAGE_SIZE);
     }
-    hv.revoked_armed = hv.revoked_len;
+    hv_dom->revoked_armed = hv_dom->revoked_len;
 }
 
 static void check_one_revoked(unsigned i)
 {
-    uint8_t *p = (uint8_t *)mem_base + hv.revoked[i].off;
+    uint8_t *p = (uint8_t *)mem_base + hv_dom->revoked[i].off;
 
     hv.cnt[HV_CNT_revoked_checks]++;
     if (!page_is_poison(p)) {
         hv_bug("write through a mapping of gfn %#llx after the device "
                "model answered the invalidation that followed its "
                "balloon (a stale mapping)",
-               (unsigned long long)hv.revoked[i].gfn);
+               (unsigned long long)hv_dom->revoked[i].gfn);
         memset(p, HV_POISON, XENSIM_PAGE_SIZE);
     }
 }
@@ -489,22 +490,27 @@ void hv_check_revoked(void)
 {
     unsigned n;
 
-    for (n = 0; n < HV_REVOKED_CHECKS_PER_IOREQ && n < hv.revoked_armed;
+    for (n = 0; n < HV_REVOKED_CHECKS_PER_IOREQ && n < hv_dom->revoked_armed;
          n++) {
-        if (hv.revoked_cursor >= hv.revoked_armed) {
-            hv.revoked_cursor = 0;
+        if (hv_dom->revoked_cursor >= hv_dom->revoked_armed) {
+            hv_dom->revoked_cursor = 0;
         }
-        check_one_revoked(hv.revoked_cursor++);
+        check_one_revoked(hv_dom->revoked_cursor++);
     }
 }
 
 void hv_check_revoked_all(void)
 {
-    unsigned i;
+    HvDom *saved = hv_dom;
 
-    for (i = 0; i < hv.revoked_armed; i++) {
-        check_one_revoked(i);
+    for (unsigned d = 0; d < HV_MAX_DOMAINS; d++) {
+        hv_dom = &hv.doms[d];
+        for (unsigned i = 0; hv_dom->used && i < hv_dom->revoked_armed;
+             i++) {
+            check_one_revoked(i);
+        }
     }
+    hv_dom = saved;
 }
 
 int64_t hv_mem_alloc(uint64_t pages)

@@ -74,7 +74,12 @@ static void client_drop(unsigned i)
 
     pthread_mutex_lock(&hv.lock);
     hv_evtchn_client_gone(c);
-    hv_server_client_gone(c);
+    for (unsigned d = 0; d < HV_MAX_DOMAINS; d++) {
+        if (hv.doms[d].used) {
+            hv_dom = &hv.doms[d];
+            hv_server_client_gone(c);
+        }
+    }
     pthread_mutex_unlock(&hv.lock);
     if (c->event_sock >= 0) {
         close(c->event_sock);
@@ -84,9 +89,10 @@ static void client_drop(unsigned i)
     clients[i] = NULL;
 }
 
+/* The request's domain becomes the thread's hv_dom. */
 static int check_domid(uint64_t domid)
 {
-    return domid == hv.domid ? 0 : -ESRCH;
+    return hv_domain_check(domid);
 }
 
 /* XENSIM_OP_HELLO: may attach one fd (memfd or event socket). */
@@ -119,8 +125,8 @@ static int do_hello(HvClient *c, const XenSimMsg *req, XenSimMsg *rsp,
     }
     c->lib = req->arg[0];
     c->pid = req->arg[1];
-    rsp->arg[0] = hv.domid;
-    rsp->arg[1] = hv.nr_vcpus;
+    rsp->arg[0] = hv_dom->domid;
+    rsp->arg[1] = hv_dom->nr_vcpus;
     rsp->arg[2] = XENSIM_PAGE_SIZE;
     return 0;
 }
@@ -138,7 +144,7 @@ static int do_populate(const XenSimMsg *req, const void *in)
         req->len != nr * sizeof(uint64_t)) {
         return -EINVAL;
     }
-    hv.repopulated_pages = 0;
+    hv_dom->repopulated_pages = 0;
     for (i = 0; i < nr; i++) {
         ret = hv_populate(pfn[i], 1ull << order);
         if (ret < 0) {
@@ -148,12 +154,13 @@ static int do_populate(const XenSimMsg *req, const void *in)
     hv_log("populate_physmap: %llu extents of order %llu from gfn %#llx%s",
            (unsigned long long)nr, (unsigned long long)order,
            nr ? (unsigned long long)pfn[0] : 0ull,
-           hv.repopulated_pages ? " (some were populated: fresh pages)" :
+           hv_dom->repopulated_pages ? " (some were populated: fresh pages)" :
            "");
     return 0;
 }
 
-static int do_fmem_map(const XenSimMsg *req, const void *in, int64_t **out,
+static int do_fmem_map(HvClient *c, const XenSimMsg *req, const void *in,
+                       int64_t **out,
                        size_t *outlen)
 {
     const uint64_t *gfn = in;
@@ -190,6 +197,13 @@ static int do_fmem_map(const XenSimMsg *req, const void *in, int64_t **out,
     }
     hv.cnt[HV_CNT_fmem_maps]++;
     hv.cnt[HV_CNT_fmem_map_pages] += ok;
+    for (i = 0; hv_dom->watch_gfn && !hv_dom->watch_pid && i < nr; i++) {
+        if (gfn[i] >= hv_dom->watch_gfn) {
+            hv_dom->watch_pid = c->pid;     /* the control's `waitmap` */
+            hv.events++;
+            pthread_cond_broadcast(&hv.cond);
+        }
+    }
     *out = slot;
     *outlen = nr * sizeof(*slot);
     return ok;
@@ -287,7 +301,7 @@ static int dispatch(HvClient *c, const XenSimMsg *req, void *in,
         if (req->arg[1] >= HVM_NR_PARAMS) {
             return -EINVAL;
         }
-        rsp->arg[0] = hv.hvm_param[req->arg[1]];
+        rsp->arg[0] = hv_dom->hvm_param[req->arg[1]];
         return 0;
     case XENSIM_OP_SET_HVM_PARAM:
         if (check_domid(req->arg[0]) < 0) {
@@ -296,7 +310,7 @@ static int dispatch(HvClient *c, const XenSimMsg *req, void *in,
         if (req->arg[1] >= HVM_NR_PARAMS) {
             return -EINVAL;
         }
-        hv.hvm_param[req->arg[1]] = req->arg[2];
+        hv_dom->hvm_param[req->arg[1]] = req->arg[2];
         hv_log("hvm param %llu = %#llx", (unsigned long long)req->arg[1],
                (unsigned long long)req->arg[2]);
         return 0;
@@ -304,15 +318,15 @@ static int dispatch(HvClient *c, const XenSimMsg *req, void *in,
         if (check_domid(req->arg[0]) < 0) {
             return -ESRCH;
         }
-        hv.shutdown_reason = req->arg[1];
-        hv.shutdown_count++;
+        hv_dom->shutdown_reason = req->arg[1];
+        hv_dom->shutdown_count++;
         hv.cnt[HV_CNT_shutdowns]++;
         hv.events++;
         pthread_cond_broadcast(&hv.cond);
         return 0;
     case XENSIM_OP_FMEM_MAP:
         *free_out = true;
-        return do_fmem_map(req, in, (int64_t **)out, outlen);
+        return do_fmem_map(c, req, in, (int64_t **)out, outlen);
     case XENSIM_OP_FMEM_UNMAP:
         hv.cnt[HV_CNT_fmem_unmaps]++;
         return 0;
@@ -421,6 +435,7 @@ static bool client_serve(HvClient *c)
     }
     memset(&rsp, 0, sizeof(rsp));
     pthread_mutex_lock(&hv.lock);
+    hv_domain_select(0);        /* until a domid says which */
     ret = dispatch(c, &req, in, &rsp, &out, &outlen, &fd, &free_out);
     pthread_mutex_unlock(&hv.lock);
     if (req.flags & XENSIM_OP_ONEWAY) {

@@ -175,7 +175,7 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
     uint16_t id = s->id;
     ioreq_t *slot = &s->shared->vcpu_ioreq[cpu];
     uint32_t port = s->vcpu_port[cpu];
-    HvGuestPort *gp = &hv.gport[port];
+    HvGuestPort *gp = &hv_dom->gport[port];
     struct timespec deadline;
     uint8_t st = slot_state(slot);
 
@@ -218,7 +218,7 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
     for (;;) {
         bool notified;
 
-        if (!hv.server[id].used || hv.server[id].shared != s->shared) {
+        if (!hv_dom->server[id].used || hv_dom->server[id].shared != s->shared) {
             hv_log("vcpu %u: ioreq server %u vanished during %s addr %#llx",
                    cpu, id, type_name(a->type),
                    (unsigned long long)a->addr);
@@ -227,7 +227,7 @@ static int send_sync(unsigned cpu, HvIoreqServer *s, HvAccess *a)
         /* Count first: a counted notify implies its state is visible. */
         notified = gp->notified > gp->answered;
         st = slot_state(slot);
-        if (st == STATE_IOREQ_NONE && !hv.server[id].enabled) {
+        if (st == STATE_IOREQ_NONE && !hv_dom->server[id].enabled) {
             /*
              * Disabling a server with legacy gfns clears its pages (as on
              * Xen), possibly under an answered request.  Xen's
@@ -306,11 +306,11 @@ static int flush_invalidate(unsigned cpu)
     unsigned i;
     int ret = 0;
 
-    hv.creation_finished = true;
-    if (!hv.invalidate_pending[cpu]) {
+    hv_dom->creation_finished = true;
+    if (!hv_dom->invalidate_pending[cpu]) {
         return 0;
     }
-    hv.invalidate_pending[cpu] = false;
+    hv_dom->invalidate_pending[cpu] = false;
     /* As ioreq_signal_mapcache_invalidate(): size 4, count 0, data ~0,
      * a write, to every enabled server, highest id first. */
     for (i = HV_MAX_SERVERS; i-- > 0;) {
@@ -319,8 +319,8 @@ static int flush_invalidate(unsigned cpu)
             .size = 4, .count = 0, .data = ~0ull,
         };
 
-        if (hv.server[i].used && hv.server[i].enabled) {
-            int r = send_sync(cpu, &hv.server[i], &a);
+        if (hv_dom->server[i].used && hv_dom->server[i].enabled) {
+            int r = send_sync(cpu, &hv_dom->server[i], &a);
 
             ret = ret ? ret : r;
         }
@@ -401,9 +401,9 @@ static int access_locked(unsigned cpu, HvAccess *a)
         return 0;
     }
     if (a->type == IOREQ_TYPE_PIO && (a->addr & ~3ull) == 0xcfc &&
-        (hv.pci_cf8 & PCI_CF8_ENABLED)) {
-        uint64_t sbdf = (hv.pci_cf8 >> 8) & 0xffff;
-        uint64_t reg = (hv.pci_cf8 & 0xfc) | (a->addr & 3);
+        (hv_dom->pci_cf8 & PCI_CF8_ENABLED)) {
+        uint64_t sbdf = (hv_dom->pci_cf8 >> 8) & 0xffff;
+        uint64_t reg = (hv_dom->pci_cf8 & 0xfc) | (a->addr & 3);
 
         s = hv_server_select(IOREQ_TYPE_PCI_CONFIG, (sbdf << 32) | reg, 1);
         if (s) {
@@ -435,7 +435,7 @@ static int do_access(unsigned cpu, HvAccess *a)
 {
     int ret;
 
-    if (cpu >= hv.nr_vcpus) {
+    if (cpu >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     pthread_mutex_lock(&vcpu_lock[cpu]);
@@ -489,7 +489,7 @@ static int do_rep(unsigned cpu, HvAccess *a)
     uint32_t left = a->count;
     int ret = 0;
 
-    if (cpu >= hv.nr_vcpus) {
+    if (cpu >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     while (left && ret == 0) {
@@ -527,7 +527,7 @@ int xensim_pio(unsigned cpu, uint16_t port, unsigned size, bool is_write,
     if (is_write && size == 4 && port == 0xcf8) {
         /* Xen latches CF8 and still forwards the write. */
         pthread_mutex_lock(&hv.lock);
-        hv.pci_cf8 = *val;
+        hv_dom->pci_cf8 = *val;
         pthread_mutex_unlock(&hv.lock);
     }
     ret = do_access(cpu, &a);
@@ -582,7 +582,7 @@ int xensim_mmio(unsigned cpu, uint64_t addr, unsigned size, bool is_write,
     if (size != 1 && size != 2 && size != 4 && size != 8) {
         return -EINVAL;
     }
-    if (cpu >= hv.nr_vcpus) {
+    if (cpu >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     pthread_mutex_lock(&vcpu_lock[cpu]);
@@ -614,7 +614,7 @@ int xensim_raw_ioreq(unsigned cpu, uint16_t id, ioreq_t *req)
     HvIoreqServer *s;
     int ret;
 
-    if (cpu >= hv.nr_vcpus) {
+    if (cpu >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     pthread_mutex_lock(&vcpu_lock[cpu]);
@@ -633,13 +633,13 @@ int xensim_invalidate_cpu(unsigned cpu)
 {
     int ret;
 
-    if (cpu >= hv.nr_vcpus) {
+    if (cpu >= hv_dom->nr_vcpus) {
         return -EINVAL;
     }
     pthread_mutex_lock(&vcpu_lock[cpu]);
     pthread_mutex_lock(&hv.lock);
-    hv.creation_finished = true;
-    hv.invalidate_pending[cpu] = true;
+    hv_dom->creation_finished = true;
+    hv_dom->invalidate_pending[cpu] = true;
     ret = flush_invalidate(cpu);
     pthread_mutex_unlock(&hv.lock);
     pthread_mutex_unlock(&vcpu_lock[cpu]);
@@ -653,7 +653,7 @@ int xensim_invalidate(void)
 
 unsigned xensim_nr_vcpus(void)
 {
-    return hv.nr_vcpus;
+    return hv_dom->nr_vcpus;
 }
 
 bool xensim_dm_ready(void)
@@ -663,7 +663,7 @@ bool xensim_dm_ready(void)
 
     pthread_mutex_lock(&hv.lock);
     for (i = 0; i < HV_MAX_SERVERS; i++) {
-        ready |= hv.server[i].used && hv.server[i].enabled;
+        ready |= hv_dom->server[i].used && hv_dom->server[i].enabled;
     }
     pthread_mutex_unlock(&hv.lock);
     return ready;

@@ -82,7 +82,15 @@ static struct {
     char line[128];
     unsigned line_len;
     bool init;
-} xd;
+} xendev_state[HV_MAX_DOMAINS];
+
+/* The devices of the thread's current domain. */
+#define xd (xendev_state[hv_dom->slot])
+
+void hv_xendev_domain_reset(void)
+{
+    memset(&xd, 0, sizeof(xd));
+}
 
 static uint64_t now_ns(void)
 {
@@ -345,9 +353,11 @@ static bool rtc_io(uint16_t port, bool is_write, uint32_t *val)
 
 static uint16_t pm_base(void)
 {
-    return hv.hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] == 1 ? 0xb000
+    return hv_dom->hvm_param[HVM_PARAM_ACPI_IOPORTS_LOCATION] == 1 ? 0xb000
                                                                 : 0x1f40;
 }
+
+static void pm_update_sci(void);
 
 static void pm_evt_io(unsigned off, unsigned size, bool is_write,
                       uint32_t *val)
@@ -377,7 +387,38 @@ static void pm_evt_io(unsigned off, unsigned size, bool is_write,
             xd.pm1a_en = (xd.pm1a_en & 0xff) | b << 8;
             break;
         }
+    }    pm_update_sci();
+}
+
+/*
+ * pmt_update_sci(): the SCI (ISA IRQ 9) follows PM1a_STS & PM1a_EN over
+ * the status bits that raise it.  Xen drives the same ISA line as the
+ * device model's set_isa_irq_level (hvm_isa_irq_assert/deassert).
+ */
+#define PM1_TMR_STS     (1u << 0)
+#define PM1_GBL_STS     (1u << 5)
+#define PM1_PWRBTN_STS  (1u << 8)
+#define PM1_SLPBTN_STS  (1u << 9)
+#define PM1_SCI_MASK    (PM1_TMR_STS | PM1_PWRBTN_STS | PM1_SLPBTN_STS | \
+                         PM1_GBL_STS)
+#define SCI_IRQ         9
+
+static void pm_update_sci(void)
+{
+    uint8_t level = !!(xd.pm1a_en & xd.pm1a_sts & PM1_SCI_MASK);
+
+    if (hv_dom->isa_level[SCI_IRQ] != level) {
+        hv_dom->isa_level[SCI_IRQ] = level;
+        hv_irqlog_lines_changed();
+        hv.events++;
+        pthread_cond_broadcast(&hv.cond);
     }
+}
+
+void hv_xendev_acpi_button(bool sleep)
+{
+    xd.pm1a_sts |= sleep ? PM1_SLPBTN_STS : PM1_PWRBTN_STS;
+    pm_update_sci();
 }
 
 /* --- port I/O ---------------------------------------------------------- */

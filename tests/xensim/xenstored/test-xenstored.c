@@ -457,6 +457,25 @@ static void test_transactions(struct xs_handle *h, struct xs_handle *other)
     ok(xs_transaction_end(h, t, false) &&
        read_is(h, XBT_NULL, "/tx/independent", "1"),
        "an unrelated concurrent write does not abort a commit");
+
+    /* libxl__domain_make() for a migration's destination: the /vm/UUID
+     * subtree of the source is removed and made again in one
+     * transaction, its children written anew. */
+    write_str(h, XBT_NULL, "/tx/vm/name", "source");
+    t = xs_transaction_start(h);
+    xs_rm(h, t, "/tx/vm");
+    xs_mkdir(h, t, "/tx/vm");
+    write_str(h, t, "/tx/vm/name", "dest");
+    ok(xs_transaction_end(h, t, false) &&
+       read_is(h, XBT_NULL, "/tx/vm/name", "dest"),
+       "a transaction that removes a subtree and writes it again commits");
+    t = xs_transaction_start(h);
+    xs_rm(h, t, "/tx/vm");
+    write_str(other, XBT_NULL, "/tx/vm/name", "changed");
+    errno = 0;
+    ok(!xs_transaction_end(h, t, false) && errno == EAGAIN &&
+       read_is(h, XBT_NULL, "/tx/vm/name", "changed"),
+       "a removal conflicts with a concurrent write below it");
     xs_unwatch(other, "/tx", "txw");
 }
 

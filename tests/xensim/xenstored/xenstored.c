@@ -462,6 +462,29 @@ static int tx_note_change(struct transaction *t, const char *path,
     return err;
 }
 
+/*
+ * Note every node under @n (at @path) before the transaction removes it,
+ * so that looking at one of them again later in the transaction (absent
+ * from the view by then) compares against the generation the store had,
+ * not against "absent".
+ */
+static int tx_note_subtree(struct transaction *t, const struct xs_node *n,
+                           const char *path)
+{
+    char buf[STORE_ABS_PATH_MAX + 1];
+    unsigned int i;
+    int err = tx_note(t, path);
+
+    for (i = 0; !err && i < n->nr_children; i++) {
+        if (snprintf(buf, sizeof(buf), "%s/%s", strcmp(path, "/") ? path : "",
+                     n->children[i]->name) >= (int)sizeof(buf)) {
+            continue;
+        }
+        err = tx_note_subtree(t, n->children[i], buf);
+    }
+    return err;
+}
+
 static int tx_log(struct transaction *t, uint32_t type, const char *path,
                   const char *data, unsigned int len,
                   const struct xs_perm *perms, unsigned int nr_perms)
@@ -710,6 +733,9 @@ static int apply_change(struct conn *c, uint32_t type, const char *path,
                                    : !existed && type != XS_SET_PERMS;
 
         err = tx_note_change(t, path, shape);
+        if (!err && type == XS_RM && existed) {
+            err = tx_note_subtree(t, store_lookup(s, path), path);
+        }
         if (err) {
             return err;
         }
