@@ -68,10 +68,11 @@ $(BUILD)/drive-aio/deny-io-uring: tests/drive-aio/deny-io-uring.c
 series: build
 	@flock $(BUILD)/.lock bash mk/series.sh
 
-# device models with a known defect that check.d/47 must see fail
+# device models with a known defect that check.d/47 (and 36: the
+# replace mutant) must see fail
 # (tests/xensim/q35/mutant-build.sh takes the build lock itself)
 mutants: build
-	@for m in mapcache72 invalidate-unmaps-locked; do \
+	@for m in mapcache72 invalidate-unmaps-locked replace-rewrites-index; do \
 		bash tests/xensim/q35/mutant-build.sh $(BUILD) $$m \
 			> $(BUILD)/mutants-$$m.log 2>&1 || \
 		{ tail -20 $(BUILD)/mutants-$$m.log; exit 1; }; done

@@ -173,13 +173,23 @@ static void xen_accel_add_mapcache_max_size(ObjectClass *oc)
 
 /* ---- accelerator ---- */
 
-static void xen_setup_post(MachineState *ms, AccelState *accel)
+/*
+ * -xen-domid-restrict, once the machine is built: from here on the Xen
+ * handles reach only the guest's domain.  libxl's dm_restrict relies on
+ * a device model that cannot restrict itself not running at all (it
+ * would serve the guest with dom0's rights), so a failure is a start-up
+ * error: the caller (qemu_init) exits with the message, before libxl
+ * (which waits for the device model) unpauses the domain.
+ */
+static bool xen_setup_post(MachineState *ms, AccelState *accel,
+                           Error **errp)
 {
     if (xen_domid_restrict && xen_restrict(xen_domid) < 0) {
-        error_report("xen: cannot restrict the handles to domain %u: %s",
-                     xen_domid, strerror(errno));
-        exit(1);
+        error_setg_errno(errp, errno, "xen: cannot restrict the device "
+                         "model's handles to domain %u", xen_domid);
+        return false;
     }
+    return true;
 }
 
 static int xen_init(MachineState *ms)

@@ -14,6 +14,12 @@
 # the toolstack (no PV drivers: refused, or -F's ACPI triggers); a guest
 # with hdtype = "ahci" and device_model_args_hvm; each once
 # more with dm_restrict = 1 (chroot, -runas, QMP by fd).
+# Then tests/xensim/xl/xl-restore-vram.py: a std VGA guest's framebuffer
+# across xl save / xl restore (VRAM at its BAR, the physmap, QEMU's
+# mapping of VRAM after -incoming, a disk DMA into the framebuffer), on
+# ours, on stock (failures recorded as SKIPs), and on the map cache
+# mutant that rewrites a replaced entry's guest index (issue #15 defect
+# 1, `make mutants`), which must fail it.
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 . "$(dirname "$0")/lib/tap.sh"
@@ -25,6 +31,9 @@ total=$((1 + 2 * (plain + restrict)))
 # the launcher's argv against real libxl's, five xl.cfg files (argv_cases)
 argv_checks=10
 total=$((total + argv_checks))
+# the framebuffer across save/restore: ours, stock, the mutant (vram_run)
+vram=11         # checks of xl-restore-vram.py
+total=$((total + 2 * vram + 1))
 tap_plan $total
 ok() { tap_ok "$@"; }
 notok() { tap_notok "$@"; }
@@ -81,3 +90,45 @@ argv_cases() {
         --dm "$BUILD/qemu-system-x86_64" --qemu-img "$BUILD/qemu-img"
 }
 argv_cases
+
+# The framebuffer across save/restore (a separate guest and toolstack).
+vram_run() {
+    local dm=$1 bin=$2 known=$3 seen=0 line
+    echo "# $dm, framebuffer across xl save/restore: $bin"
+    while IFS= read -r line; do
+        if [[ $line =~ ^(not\ )?ok\ -\ (.*)$ ]]; then
+            seen=$((seen + 1))
+            if [ -n "${BASH_REMATCH[1]}" ]; then
+                notok "$dm, VRAM: ${BASH_REMATCH[2]}"
+            else
+                ok "$dm, VRAM: ${BASH_REMATCH[2]}"
+            fi
+        else
+            echo "$line"
+        fi
+    done < <(timeout 300 python3 "$TOP/tests/xensim/xl/xl-restore-vram.py" \
+                 --xensim "$out" --dm "$bin" \
+                 ${known:+--known-failures "$known"} 2>&1)
+    while [ "$seen" -lt "$vram" ]; do
+        seen=$((seen + 1))
+        notok "$dm, VRAM: check $seen of $vram did not run"
+    done
+}
+vram_run ours "$BUILD/qemu-system-x86_64" ""
+vram_run stock /usr/libexec/xen-qemu-system-i386 "stock 7.2"
+
+mutant=$BUILD/mutants/qemu-replace-rewrites-index
+if [ ! -x "$mutant" ]; then
+    tap_skip "mutant replace-rewrites-index fails the framebuffer DMA" \
+        "not built (make mutants)"
+else
+    dma=$(timeout 300 python3 "$TOP/tests/xensim/xl/xl-restore-vram.py" \
+              --xensim "$out" --dm "$mutant" 2>&1 |
+          grep -c '^not ok - a READ DMA into the framebuffer')
+    what="mutant replace-rewrites-index (replace rewrites the guest index)"
+    if [ "$dma" = 1 ]; then
+        ok "$what: the framebuffer DMA after restore fails"
+    else
+        notok "$what: the framebuffer DMA after restore did not fail"
+    fi
+fi

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Mutants of the ioreq core, each killed by the test that claims it.
 
-Every mutant is one small, plausible defect in hw/i386/xen/xen-ioreq-*.c
-or xen-hvm.c (a check dropped, a bound cut, a notify lost) together with
+Every mutant is one small, plausible defect in hw/i386/xen/xen-ioreq-*.c,
+xen-hvm.c or accel/xen/xen-all.c (a check dropped, a bound cut, a notify
+lost) together with
 the suite 40 (e2e-hostile.py) case or suite 41 (e2e-ioreq.py) / 42
 (e2e-lifecycle.py) check that says it guards against that defect.  For each mutant this script rewrites the
 file in the assembled tree (BUILD/assembled/qemu), recompiles that one
@@ -171,6 +172,14 @@ static void pio_write""", "ioreq", r"^PIO 1, 2, 4"),
      S, """    s->exit.notify = xen_ioreq_exit;
     qemu_add_exit_notifier(&s->exit);
 """, """    s->exit.notify = xen_ioreq_exit;
+""", "lifecycle", r"^set-up failures"),
+    ("restrict-failure-ignored", "a failed -xen-domid-restrict only "
+     "warned about: the device model runs unrestricted",
+     "accel/xen/xen-all.c", """        error_setg_errno(errp, errno, "xen: cannot restrict the device "
+                         "model's handles to domain %u", xen_domid);
+        return false;
+""", """        warn_report("xen: cannot restrict the device model's handles");
+        return true;
 """, "lifecycle", r"^set-up failures"),
     ("notify-vcpu0-port", "every answer notified on vCPU 0's port",
      S, """    xenevtchn_notify(s->xce, s->vcpu_port[vcpu]);

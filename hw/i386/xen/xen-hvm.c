@@ -102,9 +102,33 @@ int xen_is_pirq_msi(uint32_t msi_data)
     return !((msi_data & MSI_DATA_VECTOR_MASK) >> MSI_DATA_VECTOR_SHIFT);
 }
 
+/* The pirq a vector-0 MSI names, as Xen's hvm_inject_msi() decodes it. */
+static uint32_t xen_msi_pirq(uint64_t addr)
+{
+    return ((addr >> 32) & 0xffffff00) |
+           ((addr & MSI_ADDR_DEST_ID_MASK) >> MSI_ADDR_DEST_ID_SHIFT);
+}
+
+/*
+ * A guest programs its devices' MSI address and data, so what reaches
+ * here is the guest's: vector 0 is Xen's remapped form (a PV-on-HVM
+ * guest's pirq, sent on as it is); vector 0 naming no pirq is an MSI Xen
+ * refuses (ERANGE), dropped here and reported as the guest's error
+ * (rate-limited), as is any other refusal.
+ */
 void xen_hvm_inject_msi(uint64_t addr, uint32_t data)
 {
-    xen_inject_msi(xen_domid, addr, data);
+    if (xen_is_pirq_msi(data) && !xen_msi_pirq(addr)) {
+        xen_ioreq_log_guest_error("MSI with vector 0 and no pirq (address "
+                                  "0x%" PRIx64 ", data 0x%" PRIx32 ") "
+                                  "dropped", addr, data);
+        return;
+    }
+    if (xen_inject_msi(xen_domid, addr, data)) {
+        xen_ioreq_log_guest_error("Xen refused the MSI (address 0x%" PRIx64
+                                  ", data 0x%" PRIx32 "): %s", addr, data,
+                                  strerror(errno));
+    }
 }
 
 static void xen_isa_irq(void *opaque, int irq, int level)

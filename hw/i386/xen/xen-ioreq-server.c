@@ -98,6 +98,24 @@ static void slot_set_state(ioreq_t *slot, uint8_t state)
  * pass found entries (or pointers still moving): the producer may be at
  * work, another pass is worth making.
  */
+/*
+ * Ring slot @i, read once: buf_ioreq_t is two 32-bit words (type, dir,
+ * size and addr in the first, data in the second) of 4-byte alignment,
+ * so each word is read on its own; a 64-bit atomic load of it would be
+ * a misaligned one (a libatomic call under clang).  Xen writes a slot
+ * before it moves the write pointer past it, so the halves agree.
+ */
+static buf_ioreq_t bufioreq_slot(buffered_iopage_t *pg, uint32_t i)
+{
+    uint32_t *w = (uint32_t *)&pg->buf_ioreq[i % IOREQ_BUFFER_SLOT_NUM];
+    uint32_t raw[2] = { qatomic_read(&w[0]), qatomic_read(&w[1]) };
+    buf_ioreq_t e;
+
+    QEMU_BUILD_BUG_ON(sizeof(e) != sizeof(raw));
+    memcpy(&e, raw, sizeof(e));
+    return e;
+}
+
 static bool bufioreq_drain_batch(XenIOReqServer *s)
 {
     buffered_iopage_t *pg = s->buf_page;
@@ -126,15 +144,11 @@ static bool bufioreq_drain_batch(XenIOReqServer *s)
     }
 
     while (done < pending) {
-        uint64_t raw = qatomic_read((uint64_t *)
-                                    &pg->buf_ioreq[(rd + done) %
-                                                   IOREQ_BUFFER_SLOT_NUM]);
-        buf_ioreq_t e;
+        buf_ioreq_t e = bufioreq_slot(pg, rd + done);
         ioreq_t req = { .count = 1, .dir = IOREQ_WRITE };
         uint32_t used = 1;
         bool is_write;
 
-        memcpy(&e, &raw, sizeof(e));
         is_write = e.dir == IOREQ_WRITE;
         req.type = e.type;
         req.addr = e.addr;
@@ -148,10 +162,7 @@ static bool bufioreq_drain_batch(XenIOReqServer *s)
                 done++;
                 break;
             }
-            raw = qatomic_read((uint64_t *)
-                               &pg->buf_ioreq[(rd + done + 1) %
-                                              IOREQ_BUFFER_SLOT_NUM]);
-            memcpy(&e, &raw, sizeof(e));
+            e = bufioreq_slot(pg, rd + done + 1);
             req.data |= (uint64_t)e.data << 32;
             used = 2;
         }

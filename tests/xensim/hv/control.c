@@ -86,9 +86,10 @@ static void print_state(FILE *out)
         if (!s->used) {
             continue;
         }
-        fprintf(out, "server %u %s bufioreq %u buf_port %u vcpu0_port %u\n",
-                i, s->enabled ? "enabled" : "disabled", s->bufioreq_handling,
-                s->buf_port, s->vcpu_port[0]);
+        fprintf(out, "server %u %s bufioreq %u buf_port %u vcpu0_port %u%s"
+                "\n", i, s->enabled ? "enabled" : "disabled",
+                s->bufioreq_handling, s->buf_port, s->vcpu_port[0],
+                s->orphaned ? " orphaned" : "");
         for (t = 0; t < 3; t++) {
             for (r = 0; r < s->range[t].nr; r++) {
                 fprintf(out, "  %s %#llx-%#llx\n", rname[t],

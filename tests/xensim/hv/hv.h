@@ -61,6 +61,8 @@
     X(ioreq_pci_config) X(ioreq_invalidate) X(ioreq_timeoffset) \
     X(ioreq_buffered) X(ioreq_unclaimed) X(ioreq_timeouts) \
     X(ioreq_unnotified) \
+    /* ioreq.c: servers whose device model exited without destroying */ \
+    X(ioreq_servers_orphaned) \
     X(notify_to_dm) X(notify_from_dm) X(dm_ops) X(dm_op_errors) \
     X(isa_irq_changes) X(pci_intx_changes) X(link_routes) X(msis) \
     X(evtchn_binds) X(unsupported_calls) X(dm_bugs) X(shutdowns) \
@@ -123,7 +125,8 @@ typedef struct HvIoreqServer {
     bool used, enabled;
     uint16_t id;
     uint8_t bufioreq_handling;  /* HVM_IOREQSRV_BUFIOREQ_* */
-    HvClient *owner;
+    HvClient *owner;            /* NULL once its creator went away */
+    bool orphaned;              /* creator exited without destroying it */
     uint64_t pages_off;         /* in the guest memfd: buffered, sync */
     buffered_iopage_t *buf;
     shared_iopage_t *shared;

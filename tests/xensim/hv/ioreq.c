@@ -12,7 +12,9 @@
  * Invariants: a server's ranges of one type never overlap one another
  * (Xen's rangeset refuses with EEXIST); vp_eport of every slot names the
  * vCPU's port while the server is enabled; only enabled servers are
- * selected.  All functions run under hv.lock.
+ * selected; a server outlives the client that created it (owner NULL,
+ * orphaned) and goes only when destroyed or with the domain.  All
+ * functions run under hv.lock.
  */
 #include <errno.h>
 #include <string.h>
@@ -264,16 +266,24 @@ int hv_server_unmap_range(uint16_t id, uint32_t type, uint64_t s,
     return range_del(&sv->range[type], s, e);
 }
 
+/*
+ * As Xen: an ioreq server is the domain's, not its creator's, so it stays
+ * (enabled, claiming its ranges) until a destroy_ioreq_server or the
+ * domain's end; accesses routed to it then wait for an answer that never
+ * comes.  Counted, so that tests see a device model that exits without
+ * destroying what it created.
+ */
 void hv_server_client_gone(HvClient *c)
 {
     unsigned i;
 
     for (i = 0; i < HV_MAX_SERVERS; i++) {
         if (hv_dom->server[i].used && hv_dom->server[i].owner == c) {
-            /* Xen would keep it and hang the guest; we tidy up. */
-            hv_log("ioreq server %u: its device model (pid %d) went away",
-                   i, c->pid);
-            hv_server_destroy(i);
+            hv_log("ioreq server %u: its device model (pid %d) went away "
+                   "without destroying it: left to the domain", i, c->pid);
+            hv_dom->server[i].owner = NULL;
+            hv_dom->server[i].orphaned = true;
+            hv.cnt[HV_CNT_ioreq_servers_orphaned]++;
         }
     }
 }

@@ -10,6 +10,12 @@
 #   mutant-build.sh BUILD invalidate-unmaps-locked
 #                                             ours, but an invalidate
 #                                             unmaps locked entries too
+#   mutant-build.sh BUILD replace-rewrites-index
+#                                             ours, but replace gives
+#                                             the entry the new guest
+#                                             index, as 7.2 does (issue
+#                                             #15 defect 1; suite 36's
+#                                             xl-restore-vram.py)
 #
 # writes BUILD/mutants/qemu-NAME.  The file comes from the pristine base
 # (tag "base" of $XEN_DM_CACHE/base.git), with only what our tree needs
@@ -51,6 +57,16 @@ invalidate-unmaps-locked)
     [ "$(diff "$build/assembled/qemu/hw/i386/xen/xen-mapcache.c" \
           "$work/mutant.c" | grep -c '^>')" = 1 ] ||
         { echo "mc_doom__locked()'s lock test not found" >&2; exit 1; }
+    ;;
+replace-rewrites-index)
+    # ours, but xen_replace_cache_entry() gives the replaced mapping the
+    # BAR's guest index, as 7.2's does: a reverse lookup of a VRAM
+    # pointer then answers BAR + offset instead of VRAM's ram_addr
+    sed 's/^        old_bad = e->bad_pages;$/        qatomic_set(\&e->index, new_addr >> MC_SHIFT);\n&/' \
+        "$build/assembled/qemu/hw/i386/xen/xen-mapcache.c" > "$work/mutant.c"
+    [ "$(diff "$build/assembled/qemu/hw/i386/xen/xen-mapcache.c" \
+          "$work/mutant.c" | grep -c '^>')" = 1 ] ||
+        { echo "xen_replace_cache_entry()'s remap not found" >&2; exit 1; }
     ;;
 *) echo "unknown mutant $name" >&2; exit 2 ;;
 esac

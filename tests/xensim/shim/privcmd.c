@@ -19,7 +19,10 @@
  *   (size query when addr and num are 0), the machine frames it returns
  *   mapped like a batch.
  * - IOCTL_PRIVCMD_RESTRICT: sets the domain once; then every domid must
- *   match (EPERM) and raw hypercalls are refused.
+ *   match (EPERM) and raw hypercalls are refused.  With
+ *   XENSIM_SHIM_FAULT=restrict in the environment it fails with ENOTTY,
+ *   as on a kernel whose privcmd lacks it (a device model that must then
+ *   not run unrestricted: -xen-domid-restrict).
  * - Unknown ioctls: ENOTTY (libxenforeignmemory probes that errno).
  */
 #include <errno.h>
@@ -398,6 +401,14 @@ static int dm_op(DevFile *f, void *udata)
                             (uintptr_t)xbufs, 0, 0);
 }
 
+/* XENSIM_SHIM_FAULT=restrict: IOCTL_PRIVCMD_RESTRICT is missing. */
+static bool restrict_fault(void)
+{
+    const char *f = getenv("XENSIM_SHIM_FAULT");
+
+    return f && !strcmp(f, "restrict");
+}
+
 int privcmd_ioctl(DevFile *f, unsigned long cmd, void *arg)
 {
     privcmd_hypercall_t h;
@@ -424,6 +435,9 @@ int privcmd_ioctl(DevFile *f, unsigned long cmd, void *arg)
     case IOCTL_PRIVCMD_DM_OP:
         return dm_op(f, arg);
     case IOCTL_PRIVCMD_RESTRICT:
+        if (restrict_fault()) {
+            return -ENOTTY;
+        }
         ret = devxen_copy_in(&dom, arg, sizeof(dom));
         if (ret < 0) {
             return ret;
