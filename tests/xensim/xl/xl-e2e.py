@@ -12,22 +12,25 @@ QMP handshake and unpauses the domain; then the hv's vCPU player (no CPU
 executes hvmloader here) drives the device model.
 
 Every check is printed as a TAP line without a number ("ok - ..."); the
-suite (mk/check.d/36-xensim-xl.sh) numbers them.  libxl writes to
+suite (tests/check.d/36-xensim-xl.sh) numbers them.  libxl writes to
 /var/run/xen, /var/lib/xen and /var/log/xen: the script runs in a private
 mount namespace with tmpfs over those (it re-executes itself under
 `unshare -m` when XLE2E_NS is not set), so parallel runs never meet.
 """
 import argparse
-import json
 import re
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "py"))
+from xensim import Control, Failure, Qmp, alive  # noqa: E402
+from xensim import qmp_status as qmp_status_at  # noqa: E402
 
 XL = "/usr/lib/xen-4.17/bin/xl"
 XENCONSOLED = "/usr/lib/xen-4.17/bin/xenconsoled"
@@ -58,73 +61,24 @@ def wait_for(pred, timeout, step=0.1):
     return pred()
 
 
-class Control:
-    """Line client of xensim-hv's control socket."""
-
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(20)
-        self.s.connect(path)
-        self.f = self.s.makefile("rw")
-
-    def cmd(self, line):
-        self.f.write(line + "\n")
-        self.f.flush()
-        out = []
-        while True:
-            r = self.f.readline()
-            if not r:
-                return out, "err EOF"
-            r = r.rstrip("\n")
-            if r.startswith("ok") or r.startswith("err"):
-                return out, r
-            out.append(r)
-
-
-def qmp(path, commands):
-    """Answers of commands over a fresh QMP connection, after the
-    greeting and qmp_capabilities."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(path)
-    f = s.makefile("rw")
-
-    def read():
-        while True:
-            m = json.loads(f.readline())
-            if "event" not in m:
-                return m
-    greeting = read()
-    answers = [greeting]
-    for c in [{"execute": "qmp_capabilities"}] + commands:
-        f.write(json.dumps(c) + "\n")
-        f.flush()
-        answers.append(read())
-    s.close()
-    return answers
+def qmp_query(domid, command):
+    """The return value of one QMP command on the domain's libxl QMP
+    socket (a fresh connection, as libxl opens it)."""
+    q = Qmp("/var/run/xen/qmp-libxenstat-%s" % domid)
+    try:
+        return q.execute(command)
+    finally:
+        q.close()
 
 
 def qmp_status(domid):
-    try:
-        ans = qmp("/var/run/xen/qmp-libxenstat-%s" % domid,
-                  [{"execute": "query-status"}])
-        return ans[-1].get("return", {}).get("status")
-    except (OSError, ValueError) as e:
-        return "QMP failed: %s" % e
+    return qmp_status_at("/var/run/xen/qmp-libxenstat-%s" % domid)
 
 
 def xs(env, *args):
     r = subprocess.run(["xenstore-" + args[0]] + list(args[1:]), env=env,
                        capture_output=True, text=True, timeout=20)
     return r.returncode, r.stdout.strip()
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 def xl_processes(*files):
@@ -183,7 +137,7 @@ def ide_wait(c, mask, want, timeout=10):
     """The ATA status once (status & mask) == want, or the last read."""
     end = time.monotonic() + timeout
     while True:
-        _, st = c.cmd("inb %#x" % (IDE + 7))
+        st, _ = c.cmd("inb %#x" % (IDE + 7))
         v = int(st.split()[1], 0) if st.startswith("ok ") else -1
         if v >= 0 and v & mask == want or time.monotonic() > end:
             return v
@@ -249,10 +203,8 @@ def migrate_checks(a, xl, xs, env, ctl_path, c, cfg, cur, pid, dm_pids,
     # Stop the sender once its first pass is two batches (libxc sends
     # 1024 pages a batch) beyond the pages written below: both pages are
     # then in the stream already, and only log-dirty can send them again.
-    watch = Control(ctl_path)
-    watch.s.settimeout(150)
-    watch.f.write("waitmap %#x 120000\n" % (MIG_DM_GFN + 2048))
-    watch.f.flush()
+    watch = Control(ctl_path, timeout=150)
+    watch.sock.sendall(b"waitmap %#x 120000\n" % (MIG_DM_GFN + 2048))
     time.sleep(0.2)
     log = open(os.path.join(d, "xl.log"), "a")
     log.write("$ xl migrate -s '' %s '%s -vvv migrate-receive'\n"
@@ -261,7 +213,7 @@ def migrate_checks(a, xl, xs, env, ctl_path, c, cfg, cur, pid, dm_pids,
     mig = subprocess.Popen([XL, "-vvv", "migrate", "-s", "", NAME,
                             "exec %s -vvv migrate-receive" % XL], env=env,
                            stdout=log, stderr=subprocess.STDOUT)
-    _, r = watch.cmd("")        # the waitmap's answer
+    r, _ = watch.cmd("")        # the waitmap's answer
     sender = int(r.split()[1]) if r.startswith("ok ") else 0
     both = ""
     dm_write = guest_write = ""
@@ -272,8 +224,8 @@ def migrate_checks(a, xl, xs, env, ctl_path, c, cfg, cur, pid, dm_pids,
             # The device model writes the page: rep insb from CMOS 0x39
             # (QEMU writes the bytes into guest RAM itself).
             c.cmd("outb 0x70 0x39")
-            _, dm_write = c.cmd("insb 0x71 %#x 64" % (MIG_DM_GFN << 12))
-            _, guest_write = c.cmd("memwrite %#x %s" % (MIG_GUEST_GFN << 12,
+            dm_write, _ = c.cmd("insb 0x71 %#x 64" % (MIG_DM_GFN << 12))
+            guest_write, _ = c.cmd("memwrite %#x %s" % (MIG_GUEST_GFN << 12,
                                                         marker))
         finally:
             os.kill(sender, signal.SIGCONT)
@@ -304,15 +256,15 @@ def migrate_checks(a, xl, xs, env, ctl_path, c, cfg, cur, pid, dm_pids,
     rover = max([cur] + [int(x) for x in
                          re.findall(r"Domain (\d+):", miglog)])
     c.cmd("ready")
-    _, mem = c.cmd("memread 0x200000 16")
-    _, mem2 = c.cmd("memread 0x300000 16")
-    _, dmpage = c.cmd("memread %#x 64" % (MIG_DM_GFN << 12))
-    _, gpage = c.cmd("memread %#x 16" % (MIG_GUEST_GFN << 12))
+    mem, _ = c.cmd("memread 0x200000 16")
+    mem2, _ = c.cmd("memread 0x300000 16")
+    dmpage, _ = c.cmd("memread %#x 64" % (MIG_DM_GFN << 12))
+    gpage, _ = c.cmd("memread %#x 16" % (MIG_GUEST_GFN << 12))
     c.cmd("outb 0x70 0x39")
-    _, cmos = c.cmd("inb 0x71")
+    cmos, _ = c.cmd("inb 0x71")
     c.cmd("memset %#x 0 512" % (MIG_DISK_GPA + 0x1000))
     rst = ide_pio(c, False, MIG_DISK_LBA, MIG_DISK_GPA + 0x1000)
-    _, disk = c.cmd("memread %#x 512" % (MIG_DISK_GPA + 0x1000))
+    disk, _ = c.cmd("memread %#x 512" % (MIG_DISK_GPA + 0x1000))
     diag("xl migrate: rc %s, domain %s -> %s, device model %d -> %d; "
          "mid-migration writes: DM %s, guest %s; after: RAM %s / %s, DM "
          "page %s, guest page %s, CMOS 0x39 %s, ATA status %#x / %#x"
@@ -410,14 +362,14 @@ def toolstack_shutdown_checks(xl, xs, env, c, cfg, dm_pids):
     diag([ln for ln in (r1.stderr + r2.stderr).splitlines()
           if "PV control" in ln or "trigger" in ln or "failed" in ln][-4:])
 
-    _, before = c.cmd("waitirq 9 0 100")
+    before, _ = c.cmd("waitirq 9 0 100")
     r3 = xl("shutdown", "-F", NAME)
-    _, sci = c.cmd("waitirq 9 1 5000")
-    _, sts = c.cmd("inw %#x" % PM_BASE)
+    sci, _ = c.cmd("waitirq 9 1 5000")
+    sts, _ = c.cmd("inw %#x" % PM_BASE)
     # The guest's SCI handler: acknowledge, then enter S5 (SLP_TYP 0 of
     # QEMU's PIIX4, SLP_EN).
     c.cmd("outw %#x 0x0100" % PM_BASE)
-    _, low = c.cmd("waitirq 9 0 1000")
+    low, _ = c.cmd("waitirq 9 0 1000")
     c.cmd("outw %#x 0x2000" % (PM_BASE + 4))
     gone = wait_for(lambda: not alive(dpid), 20)
     unlisted = wait_for(lambda: NAME not in xl("list").stdout, 15)
@@ -472,12 +424,12 @@ def osstest_sequence(xl, xs, env, ctl_path, cfg, dm_pids, d):
     def intact():
         c.cmd("ready")
         for n, m in enumerate(state["markers"]):
-            _, r = c.cmd("memread %#x 16" % (0x800000 + n * 0x1000))
+            r, _ = c.cmd("memread %#x 16" % (0x800000 + n * 0x1000))
             if r != "ok " + m:
                 diag("marker %d at %#x: %s" % (n, 0x800000 + n * 0x1000, r))
                 return False
         c.cmd("outb 0x70 0x3a")
-        _, r = c.cmd("inb 0x71")
+        r, _ = c.cmd("inb 0x71")
         return r == "ok 0x6b"
 
     def saverestore(tag):
@@ -513,7 +465,7 @@ def osstest_sequence(xl, xs, env, ctl_path, cfg, dm_pids, d):
                      "outw %#x 0x0100" % (PM_BASE + 2)):
             c.cmd(line)
         r = xl("shutdown", "-F", NAME)
-        _, sci = c.cmd("waitirq 9 1 5000")
+        sci, _ = c.cmd("waitirq 9 1 5000")
         c.cmd("outw %#x 0x0100" % PM_BASE)
         c.cmd("outw %#x 0x2000" % (PM_BASE + 4))
         good = r.returncode == 0 and sci == "ok" and \
@@ -571,7 +523,7 @@ def osstest_sequence(xl, xs, env, ctl_path, cfg, dm_pids, d):
            "osstest guest-destroy: domain %s, its device model, xl, "
            "xenstore nodes and sockets gone%s"
            % (dom, " (left: %s)" % left if left else ""))
-    out, _ = c.cmd("counters")
+    _, out = c.cmd("counters")
     report("hypercalls_enosys 0" in out,
            "osstest: no hypercall left unsimulated (%.0f s for the sequence)"
            % (time.monotonic() - t0))
@@ -629,13 +581,12 @@ def ahci_checks(a, xl, xs, env, c, d, dm_pids):
     found = []
     for slot in range(1, 32):
         c.cmd("outl 0xcf8 %#x" % (0x80000000 | slot << 11))
-        _, v = c.cmd("inl 0xcfc")
+        v, _ = c.cmd("inl 0xcfc")
         if v == "ok 0x29228086":
             found.append(slot)
     try:
-        ans = qmp("/var/run/xen/qmp-libxenstat-%s" % dom,
-                  [{"execute": "query-block"}])[-1].get("return", [])
-    except (OSError, ValueError):
+        ans = qmp_query(dom, "query-block")
+    except (OSError, Failure):
         ans = []
     files = {b.get("device"): b.get("inserted", {}).get("file")
              for b in ans}
@@ -826,10 +777,10 @@ def main():
                    "xenstore device-model/%d/state = running" % DOMID)
 
         c = Control(paths["hv.ctl"])
-        _, ready = c.cmd("ready")
+        ready, _ = c.cmd("ready")
         c.cmd("cpu 0")
         c.cmd("outl 0xcf8 0x80000000")
-        _, vid = c.cmd("inl 0xcfc")
+        vid, _ = c.cmd("inl 0xcfc")
         report(ready == "ok 1" and vid == "ok 0x12378086",
                "after unpause the hv's vCPU player reaches the device model "
                "(ioreq server ready; 00:00.0 reads i440FX 8086:1237: %s)"
@@ -837,11 +788,10 @@ def main():
 
         def cd_file():
             try:
-                ans = qmp("/var/run/xen/qmp-libxenstat-%d" % DOMID,
-                          [{"execute": "query-block"}])
-            except (OSError, ValueError) as e:
+                blocks = qmp_query(DOMID, "query-block")
+            except (OSError, Failure) as e:
                 return "QMP failed: %s" % e
-            for b in ans[-1].get("return", []):
+            for b in blocks:
                 if b.get("removable"):
                     return b.get("inserted", {}).get("file", "")
             return "no removable drive"
@@ -898,9 +848,9 @@ def main():
         pid = int(pid) if rc == 0 and pid.isdigit() else 0
         dm_pids.append(pid)
         c.cmd("ready")
-        _, mem = c.cmd("memread 0x200000 16")
+        mem, _ = c.cmd("memread 0x200000 16")
         c.cmd("outb 0x70 0x38")
-        _, cmos = c.cmd("inb 0x71")
+        cmos, _ = c.cmd("inb 0x71")
         diag("after restore: memread %s, CMOS 0x38 %s, QMP status %s, "
              "pid %s" % (mem, cmos, qmp_status(cur), pid))
         with open(os.path.join(d, "xl.log")) as f:
@@ -1004,7 +954,7 @@ def main():
         ahci_checks(a, xl, xs, env, c, d, dm_pids)
         toolstack_shutdown_checks(xl, xs, env, c, cfg, dm_pids)
 
-        out, _ = c.cmd("counters")
+        _, out = c.cmd("counters")
         enosys = [ln for ln in out if ln.startswith("enosys_") or
                   ln.startswith("hypercalls")]
         diag("hv hypercall counters: " + ", ".join(enosys))
