@@ -686,21 +686,37 @@ static void make_image(const char *path, off_t size)
 
 static void target_start(void)
 {
-    char ahci[300], ide[300], cmd[2048], line[1024];
+    char ahci[300], slow[300], ide[300], cmd[2048], line[1024];
     int p[2];
     pid_t pid;
     FILE *f;
 
     snprintf(ahci, sizeof(ahci), "%s/ahci.img", work_dir);
+    snprintf(slow, sizeof(slow), "%s/ahci-slow.img", work_dir);
     snprintf(ide, sizeof(ide), "%s/ide.img", work_dir);
     make_image(ahci, 8 << 20);
+    make_image(slow, 1 << 20);
     make_image(ide, 4 << 20);
+    /*
+     * AHCI port 1 holds a throttled disk (50 requests/s after a burst of
+     * 5): its commands
+     * stay in flight for ~20 ms while the guest's next accesses arrive,
+     * so races between a running command and the guest (the command
+     * list stopped under it, a reset) are reached and replay.  A page
+     * cache read on port 0 completes before the next ioreq is served.
+     */
     snprintf(cmd, sizeof(cmd),
-             "exec %s/run --keep --memory 128 --vcpus 2 --disk %s "
-             "--hdtype ahci --hv-timeout-ms 10000 -- %s "
+             "exec %s/run --keep --memory 128 --vcpus 2 "
+             "--hv-timeout-ms 10000 -- %s -device ahci,id=ahci0 "
+             "-drive file=%s,if=none,id=ahcidisk-0,format=raw,"
+             "cache=writeback "
+             "-device ide-hd,bus=ahci0.0,unit=0,drive=ahcidisk-0 "
+             "-drive file=%s,if=none,id=ahcislow,format=raw,"
+             "cache=writeback,throttling.iops-total=50 "
+             "-device ide-hd,bus=ahci0.1,unit=0,drive=ahcislow "
              "-drive file=%s,if=ide,index=1,format=raw,cache=writeback "
              "2>>%s/launch.log",
-             sim_dir, ahci, qemu_bin, ide, work_dir);
+             sim_dir, qemu_bin, ahci, slow, ide, work_dir);
     if (pipe(p) < 0) {
         die("pipe: %s", strerror(errno));
     }
