@@ -1433,6 +1433,12 @@ static void reset_target(void)
     }
     ctl_queue("memset %#llx %#llx 0", (unsigned long long)SCRATCH_LO,
               (unsigned long long)SCRATCH_LEN);
+    /*
+     * An empty map cache (what is locked stays: VRAM, ROMs): otherwise
+     * whether an input's DMA hits or maps depends on the inputs before
+     * it, and afl-fuzz sees the same input take other edges (stability)
+     */
+    ctl_queue("invalidate");
     ctl_flush();
 }
 

@@ -45,6 +45,15 @@ INPUTS = {
         m.ahci(port_=1, cmd=0xc8, count=16, prds=[(0, 0, 0xffff)]) +
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) + m.ahci_wait(1),
+    # READ SECTORS (PIO) of 16 sectors on port 1; while its blocks are
+    # still being read, an HBA reset (GHC.HR: the IDE reset cancels the
+    # block in flight, whose completion issues the next one), then a PV
+    # driver's unplug of the emulated disks (platform port 0x10,
+    # UNPLUG_ALL_DISKS) while that one is in flight
+    "ahci-pio-reset-unplug.bin":
+        m.ahci(port_=1, cmd=0x20, count=16, prds=[(0, 0, 0xffff)]) +
+        m.outp(0xcf9, 0x06) + m.inp(0x10, 2) +
+        m.inp(0x10, 2) + m.outp(0x10, 0x01, 2) + m.inp(0x10, 2),
 }
 
 
