@@ -38,10 +38,10 @@ INPUTS = {
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) + m.ahci_wait(1),
     # READ DMA of 16 sectors on port 1, the engine restarted under it;
-    # eight reads before it use up the throttle's burst
+    # twelve reads before it use up the throttle's burst
     "ahci-dma-engine-restart.bin":
         (m.ahci(port_=1, cmd=0xc8, count=16, prds=[(0, 0, 0xffff)]) +
-         m.ahci_wait(1)) * 8 +
+         m.ahci_wait(1)) * 12 +
         m.ahci(port_=1, cmd=0xc8, count=16, prds=[(0, 0, 0xffff)]) +
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) + m.ahci_wait(1),
