@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1597,6 +1598,28 @@ static void write_stats(void)
     }
 }
 
+/*
+ * Clear afl-fuzz's coverage map (the SysV segment of __AFL_SHM_ID, all
+ * of it).  A target started in the middle of an input fills it with
+ * QEMU's start-up edges: the input would get them, and afl-fuzz would
+ * find that input unstable, when nothing it did reached them.
+ */
+static void coverage_forget(void)
+{
+    const char *id = getenv("__AFL_SHM_ID");
+    struct shmid_ds ds;
+    void *map;
+
+    if (!id || shmctl(atoi(id), IPC_STAT, &ds) < 0) {
+        return;
+    }
+    map = shmat(atoi(id), NULL, 0);
+    if (map != (void *)-1) {
+        memset(map, 0, ds.shm_segsz);
+        shmdt(map);
+    }
+}
+
 static void run_one(const uint8_t *data, size_t len)
 {
     In in = { .p = data, .len = len };
@@ -1609,6 +1632,7 @@ static void run_one(const uint8_t *data, size_t len)
     }
     if (!tgt->generation) {
         target_start();
+        coverage_forget();
     }
     if (ctl_connect() < 0) {
         finding("hv", "cannot reach the simulator's control socket");
