@@ -73,19 +73,19 @@ grep -q '^fuzz: [1-9][0-9]* executions' "$scratch/smoke.out"
 tap $? "fuzz smoke ran executions"
 
 # The sanitized QEMU through the end-to-end suites' own tests:
-# sanitized_e2e NAME WHAT SCRIPT ARG... runs tests/xensim/tests/SCRIPT
-# SIM ARG... as one result, its first failures as diagnostics.
+# sanitized_e2e NAME WHAT SCRIPT ARG... runs tests/xensim/SCRIPT SIM
+# ARG... as one result, its first failures as diagnostics.
 sanitized_e2e() {
     local out=$scratch/$1.out what=$2 script=$3 rc
     shift 3
-    python3 "$TOP/tests/xensim/tests/$script" "$sim" "$@" >"$out" 2>&1
+    python3 "$TOP/tests/xensim/$script" "$sim" "$@" >"$out" 2>&1
     rc=$?
     grep -q '^not ok' "$out" && rc=1
     tap $rc "sanitized QEMU: $what ($(grep -c '^ok' "$out") ok)"
     [ $rc = 0 ] || grep '^not ok' "$out" | head -5 | sed 's/^/# /'
 }
-sanitized_e2e pci e2e-pci e2e-pci.py "$san"
-sanitized_e2e hostile "hostile ioreqs" e2e-hostile.py "ours=$san"
+sanitized_e2e pci e2e-pci tests/e2e-pci.py "$san"
+sanitized_e2e hostile "hostile ioreqs" tests/e2e-hostile.py "ours=$san"
 "$sim/ahci-workload" --mkimage "$scratch/disk.img" 64 >/dev/null 2>&1
 bash "$TOP/tests/xensim/workload/guest-run.sh" --sim "$sim" "$san" \
     "$scratch/disk.img" -- --seed 7 >"$scratch/ahci.out" 2>&1
@@ -96,12 +96,7 @@ tap $rc "sanitized QEMU: AHCI workload (NCQ, overlap, image verified)"
 # Q35 under the sanitized QEMU: the machine's start forms, ECAM, INTx,
 # unplug (e2e-q35, ~20 s) and six AHCI ports of NCQ with the 2017
 # report's overlap (q35-workload, ~30 s).
-python3 "$TOP/tests/xensim/q35/e2e-q35.py" "$sim" "$san" \
-    >"$scratch/q35.out" 2>&1
-rc=$?
-grep -q '^not ok' "$scratch/q35.out" && rc=1
-tap $rc "sanitized QEMU: e2e-q35 ($(grep -c '^ok' "$scratch/q35.out") ok)"
-[ $rc = 0 ] || grep '^not ok' "$scratch/q35.out" | head -5 | sed 's/^/# /'
+sanitized_e2e q35 e2e-q35 q35/e2e-q35.py "$san"
 timeout 900 python3 "$TOP/tests/xensim/q35/q35-workload.py" "$sim" "$san" \
     --batches 4 >"$scratch/q35wl.out" 2>&1
 rc=$?

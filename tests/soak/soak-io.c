@@ -15,7 +15,7 @@
  * Invariants:
  *  - registers go through the hv control socket (each access an ioreq,
  *    pipelined where a driver would post writes); guest RAM contents
- *    through one foreign mapping of the driver's RAM (hvctl.h), made
+ *    through one foreign mapping of the driver's RAM (vcpu.h), made
  *    before the first fault;
  *  - no buffer of a batch overlaps another; no LBA range of a write
  *    overlaps any other command's of the same batch: the outcome does
@@ -44,7 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../xensim/workload/hvctl.h"
+#include "../xensim/workload/vcpu.h"
 
 #define PORTS           6
 #define SLOTS           32
@@ -83,7 +83,7 @@ typedef struct Cmd {
 } Cmd;
 
 typedef struct Soak {
-    Hv hv;
+    Vcpu vcpu;
     CtlClient *c;
     uint8_t *ram;                       /* guest [RAM_LO, WIN_HI) */
     uint32_t bdf;
@@ -780,14 +780,14 @@ int main(int argc, char **argv)
     for (unsigned p = 0; p < PORTS; p++) {
         s.gen[p] = calloc(DISK_SECTORS, sizeof(uint32_t));
     }
-    if (hv_open(&s.hv, control, 10000) < 0) {
-        die("%s", s.hv.err);
+    if (vcpu_open(&s.vcpu, control, 10000) < 0) {
+        die("%s", s.vcpu.err);
     }
-    s.c = &s.hv.ctl;
-    if (hv_map_ram(&s.hv, domid, RAM_LO, WIN_HI) < 0) {
-        die("mapping guest RAM: %s", s.hv.err);
+    s.c = &s.vcpu.ctl;
+    if (vcpu_map_ram(&s.vcpu, domid, RAM_LO, WIN_HI) < 0) {
+        die("mapping guest RAM: %s", s.vcpu.err);
     }
-    s.ram = s.hv.ram;
+    s.ram = s.vcpu.ram;
     hba_init(&s);
     printf("init: AHCI %02x.%u, 6 ports started\n", s.bdf >> 3, s.bdf & 7);
 
