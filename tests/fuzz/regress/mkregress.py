@@ -57,10 +57,16 @@ INPUTS = {
 }
 
 
+OPEN = {"ahci-pio-reset-unplug.bin"}
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else HERE
     for name, data in INPUTS.items():
-        with open(os.path.join(out, name), "wb") as f:
+        # an input of a finding still open goes to ../open, not replayed
+        where = os.path.join(os.path.dirname(out), "open") \
+            if name in OPEN and len(sys.argv) < 2 else out
+        with open(os.path.join(where, name), "wb") as f:
             f.write(data)
     print("%d inputs in %s" % (len(INPUTS), out))
 
