@@ -21,7 +21,7 @@ XEN_QTESTS := xen-ahci-ncq-test
 # Our unit tests inside QEMU's tree (tests/unit).
 UNIT_TESTS := test-xen-mapcache test-xen-mapcache-mutant
 
-.PHONY: print-qtests all deps base assemble configure build build-locked mutants sanitizers check run series bench install fuzz clean distclean
+.PHONY: print-qtests all deps base assemble configure build build-locked mutants sanitizers check run series bench install fuzz soak clean distclean
 
 all: build
 
@@ -59,6 +59,8 @@ build-locked: configure $(BUILD)/drive-aio/deny-io-uring
 	@# check.d/35), launcher, qtest bridge and guest workload
 	@$(MAKE) --no-print-directory -C tests/xensim O=$(abspath $(BUILD))/xensim \
 		all real-tests
+	@# the soak's guest driver (check.d/49, make soak)
+	@$(MAKE) --no-print-directory -s -C tests/soak O=$(abspath $(BUILD))/soak
 
 # a seccomp wrapper refusing io_uring_setup (check.d/38)
 $(BUILD)/drive-aio/deny-io-uring: tests/drive-aio/deny-io-uring.c
@@ -110,6 +112,9 @@ bench: build
 
 fuzz: build
 	@bash mk/fuzz.sh
+
+soak: build
+	@bash mk/soak.sh
 
 install: build
 	install -D -m 0755 $(BUILD)/qemu/qemu-system-x86_64 \

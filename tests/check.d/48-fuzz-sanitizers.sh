@@ -9,8 +9,9 @@
 #    access or device-model bug);
 #  - a FUZZ_SMOKE_SECONDS (default 60) afl-fuzz run ends with no finding;
 #  - the sanitized QEMU passes the PCI/mapcache end-to-end test, the
-#    hostile-ioreq classes and the AHCI workload: a sanitizer report
-#    aborts QEMU, so any report fails its test;
+#    hostile-ioreq classes, the AHCI workload, the Q35 end-to-end test
+#    and the Q35 six-port workload: a sanitizer report aborts QEMU, so
+#    any report fails its test (suite 49 runs the short soak on it);
 #  - the simulator's own libraries, hv and unit tests built with ASan +
 #    UBSan (build/xensim-san) pass those tests.
 # XEN_DM_SANITIZERS=0 skips it all (the instrumented build is the cost:
@@ -22,9 +23,9 @@ sim=$BUILD/xensim
 F=$BUILD/fuzz
 san=$BUILD/qemu-fuzz/qemu-system-x86_64
 ssan=$BUILD/xensim-san
-tap_plan 11
+tap_plan 13
 skip_rest() {
-    while [ $tap_n -lt 11 ]; do tap_skip "$1" "$2"; done
+    while [ $tap_n -lt 13 ]; do tap_skip "$1" "$2"; done
     exit 0
 }
 if ! command -v afl-clang-fast >/dev/null; then
@@ -72,19 +73,19 @@ grep -q '^fuzz: [1-9][0-9]* executions' "$scratch/smoke.out"
 tap $? "fuzz smoke ran executions"
 
 # The sanitized QEMU through the end-to-end suites' own tests:
-# sanitized_e2e NAME WHAT SCRIPT ARG... runs tests/xensim/tests/SCRIPT
-# SIM ARG... as one result, its first failures as diagnostics.
+# sanitized_e2e NAME WHAT SCRIPT ARG... runs tests/xensim/SCRIPT SIM
+# ARG... as one result, its first failures as diagnostics.
 sanitized_e2e() {
     local out=$scratch/$1.out what=$2 script=$3 rc
     shift 3
-    python3 "$TOP/tests/xensim/tests/$script" "$sim" "$@" >"$out" 2>&1
+    python3 "$TOP/tests/xensim/$script" "$sim" "$@" >"$out" 2>&1
     rc=$?
     grep -q '^not ok' "$out" && rc=1
     tap $rc "sanitized QEMU: $what ($(grep -c '^ok' "$out") ok)"
     [ $rc = 0 ] || grep '^not ok' "$out" | head -5 | sed 's/^/# /'
 }
-sanitized_e2e pci e2e-pci e2e-pci.py "$san"
-sanitized_e2e hostile "hostile ioreqs" e2e-hostile.py "ours=$san"
+sanitized_e2e pci e2e-pci tests/e2e-pci.py "$san"
+sanitized_e2e hostile "hostile ioreqs" tests/e2e-hostile.py "ours=$san"
 "$sim/ahci-workload" --mkimage "$scratch/disk.img" 64 >/dev/null 2>&1
 bash "$TOP/tests/xensim/workload/guest-run.sh" --sim "$sim" "$san" \
     "$scratch/disk.img" -- --seed 7 >"$scratch/ahci.out" 2>&1
@@ -92,6 +93,16 @@ rc=$?
 grep -q '^phase image: ok' "$scratch/ahci.out" || rc=1
 tap $rc "sanitized QEMU: AHCI workload (NCQ, overlap, image verified)"
 [ $rc = 0 ] || tail -8 "$scratch/ahci.out" | sed 's/^/# /'
+# Q35 under the sanitized QEMU: the machine's start forms, ECAM, INTx,
+# unplug (e2e-q35, ~20 s) and six AHCI ports of NCQ with the 2017
+# report's overlap (q35-workload, ~30 s).
+sanitized_e2e q35 e2e-q35 q35/e2e-q35.py "$san"
+timeout 900 python3 "$TOP/tests/xensim/q35/q35-workload.py" "$sim" "$san" \
+    --batches 4 >"$scratch/q35wl.out" 2>&1
+rc=$?
+grep -q '^summary: .*result=PASS' "$scratch/q35wl.out" || rc=1
+tap $rc "sanitized QEMU: Q35 workload (6 ports of NCQ, overlap, images verified)"
+[ $rc = 0 ] || tail -8 "$scratch/q35wl.out" | sed 's/^/# /'
 # The simulator itself under the sanitizers (built by make sanitizers).
 rc=0
 tests_ok=0

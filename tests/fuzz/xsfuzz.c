@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -686,21 +687,37 @@ static void make_image(const char *path, off_t size)
 
 static void target_start(void)
 {
-    char ahci[300], ide[300], cmd[2048], line[1024];
+    char ahci[300], slow[300], ide[300], cmd[2048], line[1024];
     int p[2];
     pid_t pid;
     FILE *f;
 
     snprintf(ahci, sizeof(ahci), "%s/ahci.img", work_dir);
+    snprintf(slow, sizeof(slow), "%s/ahci-slow.img", work_dir);
     snprintf(ide, sizeof(ide), "%s/ide.img", work_dir);
     make_image(ahci, 8 << 20);
+    make_image(slow, 1 << 20);
     make_image(ide, 4 << 20);
+    /*
+     * AHCI port 1 holds a throttled disk (50 requests/s after a burst of
+     * 5): its commands
+     * stay in flight for ~20 ms while the guest's next accesses arrive,
+     * so races between a running command and the guest (the command
+     * list stopped under it, a reset) are reached and replay.  A page
+     * cache read on port 0 completes before the next ioreq is served.
+     */
     snprintf(cmd, sizeof(cmd),
-             "exec %s/run --keep --memory 128 --vcpus 2 --disk %s "
-             "--hdtype ahci --hv-timeout-ms 10000 -- %s "
+             "exec %s/run --keep --memory 128 --vcpus 2 "
+             "--hv-timeout-ms 10000 -- %s -device ahci,id=ahci0 "
+             "-drive file=%s,if=none,id=ahcidisk-0,format=raw,"
+             "cache=writeback "
+             "-device ide-hd,bus=ahci0.0,unit=0,drive=ahcidisk-0 "
+             "-drive file=%s,if=none,id=ahcislow,format=raw,"
+             "cache=writeback,throttling.iops-total=50 "
+             "-device ide-hd,bus=ahci0.1,unit=0,drive=ahcislow "
              "-drive file=%s,if=ide,index=1,format=raw,cache=writeback "
              "2>>%s/launch.log",
-             sim_dir, ahci, qemu_bin, ide, work_dir);
+             sim_dir, qemu_bin, ahci, slow, ide, work_dir);
     if (pipe(p) < 0) {
         die("pipe: %s", strerror(errno));
     }
@@ -1417,6 +1434,12 @@ static void reset_target(void)
     }
     ctl_queue("memset %#llx %#llx 0", (unsigned long long)SCRATCH_LO,
               (unsigned long long)SCRATCH_LEN);
+    /*
+     * An empty map cache (what is locked stays: VRAM, ROMs): otherwise
+     * whether an input's DMA hits or maps depends on the inputs before
+     * it, and afl-fuzz sees the same input take other edges (stability)
+     */
+    ctl_queue("invalidate");
     ctl_flush();
 }
 
@@ -1575,6 +1598,28 @@ static void write_stats(void)
     }
 }
 
+/*
+ * Clear afl-fuzz's coverage map (the SysV segment of __AFL_SHM_ID, all
+ * of it).  A target started in the middle of an input fills it with
+ * QEMU's start-up edges: the input would get them, and afl-fuzz would
+ * find that input unstable, when nothing it did reached them.
+ */
+static void coverage_forget(void)
+{
+    const char *id = getenv("__AFL_SHM_ID");
+    struct shmid_ds ds;
+    void *map;
+
+    if (!id || shmctl(atoi(id), IPC_STAT, &ds) < 0) {
+        return;
+    }
+    map = shmat(atoi(id), NULL, 0);
+    if (map != (void *)-1) {
+        memset(map, 0, ds.shm_segsz);
+        shmdt(map);
+    }
+}
+
 static void run_one(const uint8_t *data, size_t len)
 {
     In in = { .p = data, .len = len };
@@ -1587,6 +1632,7 @@ static void run_one(const uint8_t *data, size_t len)
     }
     if (!tgt->generation) {
         target_start();
+        coverage_forget();
     }
     if (ctl_connect() < 0) {
         finding("hv", "cannot reach the simulator's control socket");
