@@ -168,15 +168,11 @@ class Toolstack:
         if r.returncode:
             return None, "xl create failed: " + r.stderr[-1500:]
         domid = self.xl("domid", NAME).stdout.strip()
-        rc, pid = xl_e2e.xs(self.env, "read", "/local/domain/%s/image/"
-                            "device-model-pid" % domid)
-        argv = None
-        if rc == 0 and pid.isdigit():
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = [x.decode() for x in f.read().split(b"\0")[:-1]]
+        pid = xl_e2e.dm_pid(self.env, domid)
+        argv = xl_e2e.dm_argv(pid) if pid else None
         self.xl("destroy", NAME)
-        if pid.isdigit():
-            xl_e2e.wait_for(lambda: not xl_e2e.alive(int(pid)), 15)
+        if pid:
+            xl_e2e.wait_for(lambda: not xl_e2e.alive(pid), 15)
         for p in xl_e2e.xl_processes(cfg_path):
             os.kill(p, signal.SIGKILL)
         return (argv, int(domid)) if argv else (None, "no device model")
@@ -215,10 +211,6 @@ def main():
     ap.add_argument("--qemu-img", help="default: build/qemu-img")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
-    if not os.environ.get("XLE2E_NS"):
-        env = dict(os.environ, XLE2E_NS="1")
-        os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
-                               sys.executable] + sys.argv, env)
     xl_e2e.private_namespace(True)
     a.xensim = os.path.abspath(a.xensim)
     a.dm = os.path.abspath(a.dm)

@@ -81,6 +81,34 @@ def xs(env, *args):
     return r.returncode, r.stdout.strip()
 
 
+def write_cfg(path, name, dm, body, dm_restrict=False):
+    """An HVM guest's xl.cfg: body (its disks and devices) between the
+    lines every guest of these tests shares; dm is device_model_override."""
+    with open(path, "w") as f:
+        f.write('type = "hvm"\nname = "%s"\nmemory = %d\nvcpus = 1\n'
+                % (name, MEMORY_MIB) + body +
+                'device_model_override = "%s"\n'
+                'vnc = 0\nserial = "none"\non_crash = "destroy"\n' % dm)
+        if dm_restrict:
+            f.write("dm_restrict = 1\n")
+
+
+def dm_pid(env, domid):
+    """The pid of the domain's device model as libxl recorded it, or 0."""
+    rc, pid = xs(env, "read", "/local/domain/%s/image/device-model-pid"
+                 % domid)
+    return int(pid) if rc == 0 and pid.isdigit() else 0
+
+
+def dm_argv(pid):
+    """The argv of a running process ([] when there is none)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [x.decode() for x in f.read().split(b"\0")[:-1]]
+    except (OSError, TypeError):
+        return []
+
+
 def xl_processes(*files):
     """Pids of xl processes still working on one of files (the background
     xl of a create or restore)."""
@@ -99,6 +127,14 @@ def xl_processes(*files):
 
 
 def private_namespace(restrict):
+    """Runs the rest of the script in a private mount namespace (the
+    script re-executes itself under `unshare -m`) with tmpfs over the
+    directories libxl writes; with restrict, the users dm_restrict runs
+    the device model as."""
+    if not os.environ.get("XLE2E_NS"):
+        env = dict(os.environ, XLE2E_NS="1")
+        os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
+                               sys.executable] + sys.argv, env)
     for d in ("/run", "/var/lib/xen", "/var/log/xen"):
         os.makedirs(d, exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "xensim-xl", d], check=True)
@@ -182,9 +218,7 @@ def migrate_checks(a, xl, xs, env, ctl_path, c, cfg, cur, pid, dm_pids,
         wait_for(lambda: not alive(pid), 15)
         xl("create", cfg)
         new = xl("domid", NAME).stdout.strip()
-        rc, npid = xs(env, "read", "/local/domain/%s/image/"
-                      "device-model-pid" % new)
-        pid = int(npid) if rc == 0 and npid.isdigit() else 0
+        pid = dm_pid(env, new)
         dm_pids.append(pid)
         cur = int(new) if new.isdigit() else cur
         wait_for(lambda: qmp_status(cur) == "running", 20)
@@ -243,9 +277,7 @@ def migrate_checks(a, xl, xs, env, ctl_path, c, cfg, cur, pid, dm_pids,
     diag(both)
 
     new = xl("domid", NAME).stdout.strip()
-    rc2, npid = xs(env, "read", "/local/domain/%s/image/device-model-pid"
-                   % new)
-    npid = int(npid) if rc2 == 0 and npid.isdigit() else 0
+    npid = dm_pid(env, new)
     dm_pids.append(npid)
     old_gone = wait_for(lambda: not alive(pid), 15)
     listed = xl("list").stdout
@@ -333,9 +365,7 @@ def toolstack_shutdown_checks(xl, xs, env, c, cfg, dm_pids):
     power button with S5, and the background xl destroys the domain."""
     r = xl("create", cfg)
     dom = xl("domid", NAME).stdout.strip()
-    rc, dpid = xs(env, "read", "/local/domain/%s/image/device-model-pid"
-                  % dom)
-    dpid = int(dpid) if rc == 0 and dpid.isdigit() else 0
+    dpid = dm_pid(env, dom)
     dm_pids.append(dpid)
     running = wait_for(lambda: qmp_status(dom) == "running", 20)
     c.cmd("ready")
@@ -406,9 +436,7 @@ def osstest_sequence(xl, xs, env, ctl_path, cfg, dm_pids, d):
 
     def refresh():
         state["dom"] = xl("domid", NAME).stdout.strip()
-        rc, pid = xs(env, "read", "/local/domain/%s/image/"
-                     "device-model-pid" % state["dom"])
-        state["pid"] = int(pid) if rc == 0 and pid.isdigit() else 0
+        state["pid"] = dm_pid(env, state["dom"])
         dm_pids.append(state["pid"])
         return state["dom"].isdigit() and state["pid"] and \
             wait_for(lambda: qmp_status(state["dom"]) == "running", 20)
@@ -545,27 +573,17 @@ def ahci_checks(a, xl, xs, env, c, d, dm_pids):
     with open(disk, "wb") as f:
         f.truncate(16 << 20)
     cfg = os.path.join(d, "ahci.cfg")
-    with open(cfg, "w") as f:
-        f.write('type = "hvm"\nname = "%s"\nmemory = %d\nvcpus = 1\n'
-                'hdtype = "ahci"\n'
-                'disk = [ "format=raw,vdev=hda,access=rw,backendtype=qdisk,'
-                'target=%s" ]\n'
-                'device_model_args_hvm = [ "-global", "%s" ]\n'
-                'device_model_override = "%s"\n'
-                'vnc = 0\nserial = "none"\non_crash = "destroy"\n'
-                % (AHCI_NAME, MEMORY_MIB, disk, EXTRA_ARG, a.dm))
-        if a.dm_restrict:
-            f.write("dm_restrict = 1\n")
+    write_cfg(cfg, AHCI_NAME, a.dm,
+              'hdtype = "ahci"\n'
+              'disk = [ "format=raw,vdev=hda,access=rw,backendtype=qdisk,'
+              'target=%s" ]\n'
+              'device_model_args_hvm = [ "-global", "%s" ]\n'
+              % (disk, EXTRA_ARG), a.dm_restrict)
     r = xl("create", cfg)
     dom = xl("domid", AHCI_NAME).stdout.strip()
-    rc, pid = xs(env, "read", "/local/domain/%s/image/device-model-pid"
-                 % dom)
-    pid = int(pid) if rc == 0 and pid.isdigit() else 0
+    pid = dm_pid(env, dom)
     dm_pids.append(pid)
-    argv = []
-    if pid:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            argv = [x.decode() for x in f.read().split(b"\0")[:-1]]
+    argv = dm_argv(pid)
     pairs = list(zip(argv, argv[1:]))
     report(r.returncode == 0 and ("-device", "ahci,id=ahci0") in pairs and
            ("-drive", "file=%s,if=none,id=ahcidisk-0,format=raw,"
@@ -613,10 +631,6 @@ def main():
                     help="dm_restrict = 1 (QEMU chrooted, as another user)")
     a = ap.parse_args()
 
-    if not os.environ.get("XLE2E_NS"):
-        env = dict(os.environ, XLE2E_NS="1")
-        os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
-                               sys.executable] + sys.argv, env)
     private_namespace(a.dm_restrict)
 
     # Absolute: the background xl (and so the device models it restarts)
@@ -667,17 +681,11 @@ def main():
             with open(iso, "wb") as f:
                 f.write(bytes([0x41 + i]) * (1 << 20))
         cfg = os.path.join(d, "guest.cfg")
-        with open(cfg, "w") as f:
-            f.write('type = "hvm"\nname = "%s"\nmemory = %d\nvcpus = 1\n'
-                    'disk = [ "format=raw,vdev=hda,access=rw,'
-                    'backendtype=qdisk,target=%s",\n'
-                    '         "format=raw,vdev=hdc,access=ro,devtype=cdrom,'
-                    'target=%s" ]\n'
-                    'device_model_override = "%s"\n'
-                    'vnc = 0\nserial = "none"\non_crash = "destroy"\n'
-                    % (NAME, MEMORY_MIB, disk, isos[0], a.dm))
-            if a.dm_restrict:
-                f.write("dm_restrict = 1\n")
+        write_cfg(cfg, NAME, a.dm,
+                  'disk = [ "format=raw,vdev=hda,access=rw,'
+                  'backendtype=qdisk,target=%s",\n'
+                  '         "format=raw,vdev=hdc,access=ro,devtype=cdrom,'
+                  'target=%s" ]\n' % (disk, isos[0]), a.dm_restrict)
 
         if a.osstest:
             osstest_sequence(xl, xs, env, paths["hv.ctl"], cfg, dm_pids, d)
@@ -697,14 +705,9 @@ def main():
                "xl list: %s is domain %d, not paused" % (NAME, DOMID))
         diag(r.stdout)
 
-        rc, pid = xs(env, "read", "/local/domain/%d/image/device-model-pid"
-                     % DOMID)
-        pid = int(pid) if rc == 0 and pid.isdigit() else 0
+        pid = dm_pid(env, DOMID)
         dm_pids.append(pid)
-        argv = []
-        if pid:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = [x.decode() for x in f.read().split(b"\0")[:-1]]
+        argv = dm_argv(pid)
         diag("device model argv as libxl built it: " + " ".join(argv))
 
         def has(opt, pred):
@@ -843,9 +846,7 @@ def main():
                   else 0))
         r = xl("restore", image)
         cur = xl("domid", NAME).stdout.strip()
-        rc, pid = xs(env, "read", "/local/domain/%s/image/device-model-pid"
-                     % cur)
-        pid = int(pid) if rc == 0 and pid.isdigit() else 0
+        pid = dm_pid(env, cur)
         dm_pids.append(pid)
         c.cmd("ready")
         mem, _ = c.cmd("memread 0x200000 16")
@@ -905,9 +906,7 @@ def main():
         r = xl("create", cfg)
         r2 = xl("domid", NAME)
         dom2 = r2.stdout.strip()
-        rc, pid2 = xs(env, "read", "/local/domain/%s/image/device-model-pid"
-                      % dom2)
-        pid2 = int(pid2) if rc == 0 and pid2.isdigit() else 0
+        pid2 = dm_pid(env, dom2)
         dm_pids.append(pid2)
         report(r.returncode == 0 and dom2 == str(rover + 1) and pid2 and
                wait_for(lambda: qmp_status(dom2) == "running", 20),
@@ -922,9 +921,7 @@ def main():
         dom3 = wait_for(lambda: xl("domid", NAME).stdout.strip() not in
                         ("", dom2) and xl("domid", NAME).stdout.strip(), 30)
         dom3 = dom3 or ""
-        pid3 = wait_for(lambda: xs(env, "read", "/local/domain/%s/image/"
-                                   "device-model-pid" % dom3)[1], 20)
-        pid3 = int(pid3) if pid3 and pid3.isdigit() else 0
+        pid3 = wait_for(lambda: dm_pid(env, dom3), 20)
         dm_pids.append(pid3)
         report(gone2 and dom3 == str(rover + 2) and pid3 and
                pid3 != pid2 and

@@ -51,7 +51,6 @@ xle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(xle)
 
 NAME = "xsimvga"
-MEMORY_MIB = 64
 VIDEORAM_MIB = 16
 BAR = 0xf0000000
 PRD_GPA = 0x300000          # guest RAM: the PRD table
@@ -170,10 +169,6 @@ def main():
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
 
-    if not os.environ.get("XLE2E_NS"):
-        env = dict(os.environ, XLE2E_NS="1")
-        os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
-                               sys.executable] + sys.argv, env)
     xle.private_namespace(False)
     check = Checks(a.known_failures)
 
@@ -202,9 +197,7 @@ def main():
         return r
 
     def dm_of(domid):
-        rc, pid = xle.xs(env, "read", "/local/domain/%s/image/"
-                         "device-model-pid" % domid)
-        pid = int(pid) if rc == 0 and pid.isdigit() else 0
+        pid = xle.dm_pid(env, domid)
         dm_pids.append(pid)
         return pid
 
@@ -236,14 +229,11 @@ def main():
             f.write(b"".join(sector(i) for i in range(DMA_SECTORS)))
             f.truncate(64 << 20)
         cfg = os.path.join(d, "vga.cfg")
-        with open(cfg, "w") as f:
-            f.write('type = "hvm"\nname = "%s"\nmemory = %d\nvcpus = 1\n'
-                    'vga = "stdvga"\nvideoram = %d\n'
-                    'disk = [ "format=raw,vdev=hda,access=rw,'
-                    'backendtype=qdisk,target=%s" ]\n'
-                    'device_model_override = "%s"\n'
-                    'vnc = 0\nserial = "none"\non_crash = "destroy"\n'
-                    % (NAME, MEMORY_MIB, VIDEORAM_MIB, disk, a.dm))
+        xle.write_cfg(cfg, NAME, a.dm,
+                      'vga = "stdvga"\nvideoram = %d\n'
+                      'disk = [ "format=raw,vdev=hda,access=rw,'
+                      'backendtype=qdisk,target=%s" ]\n'
+                      % (VIDEORAM_MIB, disk))
 
         r = xl("create", cfg)
         dom = xl("domid", NAME).stdout.strip()
@@ -280,10 +270,7 @@ def main():
         r2 = xl("restore", image)
         dom = xl("domid", NAME).stdout.strip()
         pid = dm_of(dom)
-        argv = []
-        if pid:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = [x.decode() for x in f.read().split(b"\0")[:-1]]
+        argv = xle.dm_argv(pid)
         status = xle.qmp_status(dom)
         if not check(r.returncode == 0 and gone and r2.returncode == 0 and
                      pid and any(x.startswith("fd:") for x in argv) and
