@@ -13,6 +13,7 @@ PKGS=(
     liburing-dev    # QEMU's linux_io_uring block engine (aio=io_uring)
     libxen-dev qemu-system-xen qemu-system-data seabios ipxe-qemu
     libtsan2        # the map cache's ThreadSanitizer run (check.d/21)
+    gcc-multilib    # 32-bit headers: check.d/20's 32-bit build is refused by name
     # The ioreq fuzzer (tests/fuzz): AFL++'s afl-fuzz and afl-clang-fast
     # (clang 14), which also builds the ASan+UBSan QEMU the suites run.
     afl++ clang
