@@ -37,6 +37,14 @@ trap 'rm -rf "$work"' EXIT
 
 git --git-dir="$cache/base.git" show base:hw/i386/xen/xen-mapcache.c \
     > "$work/stock.c"
+
+# mutate_ours SED WHAT: our file with one line changed by SED, or an
+# error naming WHAT when SED no longer finds its line
+mutate_ours() {
+    sed "$1" "$src" > "$work/mutant.c"
+    [ "$(diff "$src" "$work/mutant.c" | grep -c '^>')" = 1 ] ||
+        { echo "$2 not found" >&2; exit 1; }
+}
 case $name in
 mapcache72) cp "$work/stock.c" "$work/mutant.c" ;;
 mapcache72-unfixed)
@@ -52,21 +60,15 @@ invalidate-unmaps-locked)
     # ours, but an invalidate unmaps locked entries too (after the
     # grace period), with DMA still in flight into them: mc_doom__locked
     # evicts whatever the lock count says
-    sed 's/^    if (old < MCS_LOCK) {$/    if (old < MCS_LOCK || true) {/' \
-        "$build/assembled/qemu/hw/i386/xen/xen-mapcache.c" > "$work/mutant.c"
-    [ "$(diff "$build/assembled/qemu/hw/i386/xen/xen-mapcache.c" \
-          "$work/mutant.c" | grep -c '^>')" = 1 ] ||
-        { echo "mc_doom__locked()'s lock test not found" >&2; exit 1; }
+    mutate_ours 's/^    if (old < MCS_LOCK) {$/    if (old < MCS_LOCK || true) {/' \
+        "mc_doom__locked()'s lock test"
     ;;
 replace-rewrites-index)
     # ours, but xen_replace_cache_entry() gives the replaced mapping the
     # BAR's guest index, as 7.2's does: a reverse lookup of a VRAM
     # pointer then answers BAR + offset instead of VRAM's ram_addr
-    sed 's/^        old_bad = e->bad_pages;$/        qatomic_set(\&e->index, new_addr >> MC_SHIFT);\n&/' \
-        "$build/assembled/qemu/hw/i386/xen/xen-mapcache.c" > "$work/mutant.c"
-    [ "$(diff "$build/assembled/qemu/hw/i386/xen/xen-mapcache.c" \
-          "$work/mutant.c" | grep -c '^>')" = 1 ] ||
-        { echo "xen_replace_cache_entry()'s remap not found" >&2; exit 1; }
+    mutate_ours 's/^        old_bad = e->bad_pages;$/        qatomic_set(\&e->index, new_addr >> MC_SHIFT);\n&/' \
+        "xen_replace_cache_entry()'s remap"
     ;;
 *) echo "unknown mutant $name" >&2; exit 2 ;;
 esac
