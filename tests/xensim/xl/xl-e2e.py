@@ -81,6 +81,23 @@ def xs(env, *args):
     return r.returncode, r.stdout.strip()
 
 
+def stop_all(files, dm_pids, procs):
+    """Tears a run down: the xl processes still watching files, the
+    device models left behind, then procs (the daemons, newest first)."""
+    for p in xl_processes(*[f for f in files if f]):
+        os.kill(p, signal.SIGKILL)
+    for p in dm_pids:
+        if p and alive(p):
+            os.kill(p, signal.SIGKILL)
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 def write_cfg(path, name, dm, body, dm_restrict=False):
     """An HVM guest's xl.cfg: body (its disks and devices) between the
     lines every guest of these tests shares; dm is device_model_override."""
@@ -960,19 +977,8 @@ def main():
                "was left unsimulated (ENOSYS counted: %s)"
                % ", ".join(enosys[1:]))
     finally:
-        for p in xl_processes(*[f for f in (locals().get("cfg"),
-                                            locals().get("image")) if f]):
-            os.kill(p, signal.SIGKILL)
-        for p in dm_pids:
-            if p and alive(p):
-                os.kill(p, signal.SIGKILL)
-        for name, p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_all((locals().get("cfg"), locals().get("image")), dm_pids,
+                 [p for _, p in procs])
         for f in logs.values():
             f.close()
         if a.keep:

@@ -36,7 +36,6 @@ import importlib.util
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -367,18 +366,7 @@ def main():
               xle.wait_for(lambda: not pid or not xle.alive(pid), 15),
               "xl destroy: the restored domain and its device model gone")
     finally:
-        for p in xle.xl_processes(*[f for f in (cfg, image) if f]):
-            os.kill(p, signal.SIGKILL)
-        for p in dm_pids:
-            if p and xle.alive(p):
-                os.kill(p, signal.SIGKILL)
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        xle.stop_all((cfg, image), dm_pids, procs)
         for f in logs:
             f.close()
         if a.keep:
