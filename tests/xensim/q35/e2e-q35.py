@@ -253,15 +253,18 @@ def intx_routing(sim, qemu):
             c.cfg_write(31, 0, pirq_rout_reg(p), 0x80, 1)
         c.do("writel %#x 0x4" % (E1000_BAR + E1000_IMS))
 
-        def assert_intx():
+        def assert_intx(isa):
             # e1000's interrupt mitigation (on for 7.2 machines) holds a
             # cause set within 128 us of virtual time of the last raise
             # until its timer runs in QEMU's main loop: wait for the GSI,
             # as a guest waits for its interrupt, instead of reading the
             # level at once (under load that read came before the timer).
+            # QEMU sets the GSI and then the routed ISA IRQ, two DMOPs:
+            # wait for both, or a read between them sees the ISA IRQ low.
             c.do("writel %#x 0x4" % (E1000_BAR + E1000_ICS))
             end = time.monotonic() + 2
-            while c.irq(gsi) != 1 and time.monotonic() < end:
+            while ((c.irq(gsi), c.irq(isa)) != (1, 1) and
+                   time.monotonic() < end):
                 time.sleep(0.005)
 
         def deassert_intx():
@@ -276,7 +279,7 @@ def intx_routing(sim, qemu):
             # D25IR: slot 25's INTA -> PIRQ pirq; PIRQx_ROUT -> ISA IRQ
             c.do("writew %#x %#x" % (RCBA + D25IR, 0x3210 & ~7 | pirq))
             c.cfg_write(31, 0, pirq_rout_reg(pirq), isa, 1)
-            assert_intx()
+            assert_intx(isa)
             up, lv = c.irq(gsi), isa_levels()
             deassert_intx()
             down, lv2 = c.irq(gsi), isa_levels()
@@ -291,7 +294,7 @@ def intx_routing(sim, qemu):
         # reroute while asserted: PIRQE from IRQ 10 to 11, then disabled
         c.do("writew %#x %#x" % (RCBA + D25IR, 0x3214))
         c.cfg_write(31, 0, pirq_rout_reg(4), 10, 1)
-        assert_intx()
+        assert_intx(10)
         a = (c.irq(10), c.irq(11))
         c.cfg_write(31, 0, pirq_rout_reg(4), 11, 1)
         b = (c.irq(10), c.irq(11))
