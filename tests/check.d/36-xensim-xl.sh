@@ -31,54 +31,18 @@ total=$((1 + 2 * (plain + restrict)))
 # the launcher's argv against real libxl's, five xl.cfg files (argv_cases)
 argv_checks=10
 total=$((total + argv_checks))
-# the framebuffer across save/restore: ours, stock, the mutant (vram_run)
+# the framebuffer across save/restore: ours, stock (tap_xl ... VRAM), the mutant
 vram=11         # checks of xl-restore-vram.py
 total=$((total + 2 * vram + 1))
 tap_plan $total
 ok() { tap_ok "$@"; }
 notok() { tap_notok "$@"; }
 
-if [ ! -x /usr/lib/xen-4.17/bin/xl ] || ! command -v unshare >/dev/null ||
-   [ "$(id -u)" != 0 ]; then
-    for i in $(seq $total); do
-        tap_skip "xl end to end" "needs root, unshare and xen-utils-4.17 (mk/deps.sh)"
-    done
-    exit 0
-fi
-# make build builds them (tests/xensim's all: hv, shim, xenstored).
-tap_need "$out/xensim-hv" "$out/shim/libxensim-devxen.so" \
-    "$out/xenstored" && ok "xensim-hv, the devxen shim and xenstored built"
-
-run() {
-    local dm=$1 bin=$2 mode=$3 want=$4 seen=0 line
-    echo "# $dm, $mode: device_model_override = $bin"
-    while IFS= read -r line; do
-        if [[ $line =~ ^(not\ )?ok\ -\ (.*)$ ]]; then
-            seen=$((seen + 1))
-            if [ -n "${BASH_REMATCH[1]}" ]; then
-                notok "$dm, $mode: ${BASH_REMATCH[2]}"
-            else
-                ok "$dm, $mode: ${BASH_REMATCH[2]}"
-            fi
-        else
-            echo "$line"
-        fi
-    done < <(timeout 300 python3 "$TOP/tests/xensim/xl/xl-e2e.py" \
-                 --xensim "$out" --dm "$bin" \
-                 $([ "$mode" = dm_restrict ] && echo --dm-restrict) 2>&1)
-    while [ "$seen" -lt "$want" ]; do
-        seen=$((seen + 1))
-        notok "$dm, $mode: check $seen of $want did not run"
-    done
-}
+tap_xl_ready $total "xl end to end" || exit 0
 
 for dm in ours stock; do
-    case $dm in
-    ours) bin=$BUILD/qemu-system-x86_64 ;;
-    stock) bin=/usr/libexec/xen-qemu-system-i386 ;;
-    esac
-    run $dm "$bin" plain $plain
-    run $dm "$bin" dm_restrict $restrict
+    tap_xl $dm plain $plain xl-e2e.py
+    tap_xl $dm dm_restrict $restrict xl-e2e.py --dm-restrict
 done
 
 # build/xensim/run (the launcher) must build the argv real libxl builds
@@ -92,30 +56,8 @@ argv_cases() {
 argv_cases
 
 # The framebuffer across save/restore (a separate guest and toolstack).
-vram_run() {
-    local dm=$1 bin=$2 known=$3 seen=0 line
-    echo "# $dm, framebuffer across xl save/restore: $bin"
-    while IFS= read -r line; do
-        if [[ $line =~ ^(not\ )?ok\ -\ (.*)$ ]]; then
-            seen=$((seen + 1))
-            if [ -n "${BASH_REMATCH[1]}" ]; then
-                notok "$dm, VRAM: ${BASH_REMATCH[2]}"
-            else
-                ok "$dm, VRAM: ${BASH_REMATCH[2]}"
-            fi
-        else
-            echo "$line"
-        fi
-    done < <(timeout 300 python3 "$TOP/tests/xensim/xl/xl-restore-vram.py" \
-                 --xensim "$out" --dm "$bin" \
-                 ${known:+--known-failures "$known"} 2>&1)
-    while [ "$seen" -lt "$vram" ]; do
-        seen=$((seen + 1))
-        notok "$dm, VRAM: check $seen of $vram did not run"
-    done
-}
-vram_run ours "$BUILD/qemu-system-x86_64" ""
-vram_run stock /usr/libexec/xen-qemu-system-i386 "stock 7.2"
+tap_xl ours VRAM $vram xl-restore-vram.py
+tap_xl stock VRAM $vram xl-restore-vram.py --known-failures "stock 7.2"
 
 mutant=$BUILD/mutants/qemu-replace-rewrites-index
 if [ ! -x "$mutant" ]; then

@@ -12,43 +12,12 @@
 set -uo pipefail
 : "${TOP:?}" "${BUILD:?}"
 . "$(dirname "$0")/lib/tap.sh"
-out=$BUILD/xensim
 per_dm=10       # xl-e2e.py's OSSTEST_CHECKS
 total=$((1 + 2 * per_dm))
 tap_plan $total
 
-if [ ! -x /usr/lib/xen-4.17/bin/xl ] || ! command -v unshare >/dev/null ||
-   [ "$(id -u)" != 0 ]; then
-    for i in $(seq $total); do
-        tap_skip "osstest sequence" "needs root, unshare and xen-utils-4.17 (mk/deps.sh)"
-    done
-    exit 0
-fi
-tap_need "$out/xensim-hv" "$out/shim/libxensim-devxen.so" \
-    "$out/xenstored" && tap_ok "xensim-hv, the devxen shim and xenstored built"
+tap_xl_ready $total "osstest sequence" || exit 0
 
 for dm in ours stock; do
-    case $dm in
-    ours) bin=$BUILD/qemu-system-x86_64 ;;
-    stock) bin=/usr/libexec/xen-qemu-system-i386 ;;
-    esac
-    echo "# $dm: device_model_override = $bin"
-    seen=0
-    while IFS= read -r line; do
-        if [[ $line =~ ^(not\ )?ok\ -\ (.*)$ ]]; then
-            seen=$((seen + 1))
-            if [ -n "${BASH_REMATCH[1]}" ]; then
-                tap_notok "$dm: ${BASH_REMATCH[2]}"
-            else
-                tap_ok "$dm: ${BASH_REMATCH[2]}"
-            fi
-        else
-            echo "$line"
-        fi
-    done < <(timeout 900 python3 "$TOP/tests/xensim/xl/xl-e2e.py" \
-                 --xensim "$out" --dm "$bin" --osstest 2>&1)
-    while [ "$seen" -lt "$per_dm" ]; do
-        seen=$((seen + 1))
-        tap_notok "$dm: check $seen of $per_dm did not run"
-    done
+    tap_xl -t 900 $dm "" $per_dm xl-e2e.py --osstest
 done

@@ -28,6 +28,10 @@
 #                         BUILD/xensim ours=OUR-QEMU [stock=STOCK] ARG...,
 #                         stock when Debian's is installed.  Returns its
 #                         status, 1 when something is not built.
+#   tap_xl_ready N WHAT   whether Debian's xl can run here (N SKIPs if not)
+#   tap_xl [-t SECONDS] DM LABEL WANT SCRIPT ARG...
+#                         a tests/xensim/xl script with device model DM,
+#                         its results relayed (both: see below)
 # Results are numbered by the suite (tap_n).  Other output should be "# "
 # diagnostics; check.sh passes it through and counts only result lines.
 
@@ -120,4 +124,65 @@ tap_e2e() {
     args=("ours=$ours")
     [ -x "$stock" ] && args+=("stock=$stock")
     tap_run "" python3 "$script" "$sim" "${args[@]}" "$@"
+}
+
+# The suites that drive Debian's real xl under xensim (36, 37).
+#
+# tap_xl_ready N WHAT: where xl cannot run (not root, no unshare, no
+# xen-utils-4.17) N SKIPs named WHAT and non-zero, for the suite to
+# exit 0; else one result, that xensim's side of the toolstack is built
+# (a "not ok" naming what is missing), and 0.
+tap_xl_ready() {
+    local n=$1 what=$2 sim=$BUILD/xensim
+    if [ ! -x /usr/lib/xen-4.17/bin/xl ] || ! command -v unshare >/dev/null ||
+       [ "$(id -u)" != 0 ]; then
+        for _ in $(seq "$n"); do
+            tap_skip "$what" "needs root, unshare and xen-utils-4.17 (mk/deps.sh)"
+        done
+        return 1
+    fi
+    # make build builds them (tests/xensim's all: hv, shim, xenstored).
+    tap_need "$sim/xensim-hv" "$sim/shim/libxensim-devxen.so" \
+        "$sim/xenstored" && tap_ok "xensim-hv, the devxen shim and xenstored built"
+    return 0
+}
+
+# tap_xl [-t SECONDS] DM LABEL WANT SCRIPT ARG...: run
+# tests/xensim/xl/SCRIPT (default at most 300 s) with device model DM
+# (ours: BUILD/qemu-system-x86_64, stock: Debian's) and ARG...  The
+# script prints unnumbered "ok - ..." / "not ok - ..." lines and no plan:
+# each becomes a result named "DM, LABEL: ..." ("DM: ..." when LABEL is
+# empty), any other line of its stdout or stderr is passed on as it is,
+# and each of the WANT results it did not print is a "not ok ... check K
+# of WANT did not run".
+tap_xl() {
+    local secs=300 dm bin prefix want script seen=0 line
+    if [ "$1" = -t ]; then
+        secs=$2
+        shift 2
+    fi
+    dm=$1 prefix=$1${2:+, $2} want=$3 script=$4
+    shift 4
+    case $dm in
+    ours) bin=$BUILD/qemu-system-x86_64 ;;
+    stock) bin=/usr/libexec/xen-qemu-system-i386 ;;
+    esac
+    echo "# $prefix: $script, device_model_override = $bin"
+    while IFS= read -r line; do
+        if [[ $line =~ ^(not\ )?ok\ -\ (.*)$ ]]; then
+            seen=$((seen + 1))
+            if [ -n "${BASH_REMATCH[1]}" ]; then
+                tap_notok "$prefix: ${BASH_REMATCH[2]}"
+            else
+                tap_ok "$prefix: ${BASH_REMATCH[2]}"
+            fi
+        else
+            echo "$line"
+        fi
+    done < <(timeout "$secs" python3 "$TOP/tests/xensim/xl/$script" \
+                 --xensim "$BUILD/xensim" --dm "$bin" "$@" 2>&1)
+    while [ "$seen" -lt "$want" ]; do
+        seen=$((seen + 1))
+        tap_notok "$prefix: check $seen of $want did not run"
+    done
 }
