@@ -25,6 +25,20 @@
 /* memread's largest answer is 2 * 128 KiB of hex plus "ok ". */
 #define CTLC_MAX_LINE       (300 * 1024)
 
+int ctlc_errorf(char *err, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Fail the command, and mark the client out of step for good. */
+#define broken(c, ...) \
+    ((c)->broken = true, ctlc_errorf((c)->err, sizeof((c)->err), __VA_ARGS__))
+
 int ctlc_connect(CtlClient *c, const char *path, int intr_fd,
                  int timeout_ms)
 {
@@ -33,10 +47,7 @@ int ctlc_connect(CtlClient *c, const char *path, int intr_fd,
     c->timeout_ms = timeout_ms;
     c->fd = sockio_connect(path);
     if (c->fd < 0) {
-        snprintf(c->err, sizeof(c->err), "control socket %s: %s", path,
-                 strerror(errno));
-        c->broken = true;
-        return -1;
+        return broken(c, "control socket %s: %s", path, strerror(errno));
     }
     return 0;
 }
@@ -52,20 +63,6 @@ void ctlc_close(CtlClient *c)
     free(c->line);
     c->line = NULL;
     c->len = c->cap = 0;
-}
-
-static int broken(CtlClient *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int broken(CtlClient *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(c->err, sizeof(c->err), fmt, ap);
-    va_end(ap);
-    c->broken = true;
-    return -1;
 }
 
 static int vsend(CtlClient *c, const char *fmt, va_list ap)

@@ -57,4 +57,13 @@ int ctlc_cmd(CtlClient *c, const char **rest, const char *fmt, ...)
 int ctlc_value(CtlClient *c, uint64_t *val, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * The failure return of this client and of the clients built on it
+ * (the workload's Vcpu, Qmp and Ahci): the reason formatted into err,
+ * an array of size bytes, and -1.  Each file wraps it in its fail()
+ * macro, e.g. ctlc_errorf(x->err, sizeof(x->err), ...).
+ */
+int ctlc_errorf(char *err, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif /* XENSIM_CTLCLIENT_H */

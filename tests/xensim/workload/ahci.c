@@ -10,7 +10,6 @@
  * at a deadline; PCI and register values are checked before use.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,18 +70,7 @@
 
 #define PCI_CLASS_AHCI  0x010601
 
-static int fail(Ahci *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int fail(Ahci *a, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(a->err, sizeof(a->err), fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail(a, ...) ctlc_errorf((a)->err, sizeof((a)->err), __VA_ARGS__)
 
 static bool dm_exited(Ahci *a);
 

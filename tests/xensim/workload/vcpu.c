@@ -27,19 +27,9 @@
 
 #define PIECE       (64 * 1024)         /* bytes per memread/memwrite */
 
-static int fail(Vcpu *v, bool broken, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(Vcpu *v, bool broken, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(v->err, sizeof(v->err), fmt, ap);
-    va_end(ap);
-    v->broken |= broken;
-    return -1;
-}
+/* Fail the call (-1, v->err); with brk, the connection for good. */
+#define fail(v, brk, ...) \
+    ((v)->broken |= (brk), ctlc_errorf((v)->err, sizeof((v)->err), __VA_ARGS__))
 
 static int64_t now_ms(void)
 {
@@ -454,18 +444,7 @@ int vcpu_invalidate_pending(Vcpu *v, uint64_t *mask)
 
 /* QMP. */
 
-static int qmp_fail(Qmp *q, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int qmp_fail(Qmp *q, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(q->err, sizeof(q->err), fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define qmp_fail(q, ...) ctlc_errorf((q)->err, sizeof((q)->err), __VA_ARGS__)
 
 /* Read messages until one contains "return" or "error" (or, for the
  * greeting, "QMP"); events are skipped.  5 s deadline. */
