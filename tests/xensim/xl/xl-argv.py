@@ -178,13 +178,8 @@ class Toolstack:
         return (argv, int(domid)) if argv else (None, "no device model")
 
     def stop(self):
-        for p, log in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        xl_e2e.stop_procs([p for p, _ in self.procs])
+        for _, log in self.procs:
             log.close()
 
 

@@ -89,6 +89,12 @@ def stop_all(files, dm_pids, procs):
     for p in dm_pids:
         if p and alive(p):
             os.kill(p, signal.SIGKILL)
+    stop_procs(procs)
+
+
+def stop_procs(procs):
+    """SIGTERM each of procs (Popen objects) still running, newest first,
+    and SIGKILL one that has not exited 10 s later."""
     for p in reversed(procs):
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
