@@ -22,6 +22,9 @@ ABAR = 7
 PXCMD1 = 0x198
 FRE_POD_SUD = 0x16
 START = 0x01
+GHC = 0x04
+GHC_AE = 0x80000000
+GHC_HR = 0x01
 
 INPUTS = {
     # READ DMA EXT of 8 sectors with no PRD table at all (PRDTL = 0)
@@ -45,6 +48,34 @@ INPUTS = {
         m.ahci(port_=1, cmd=0xc8, count=16, prds=[(0, 0, 0xffff)]) +
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) + m.ahci_wait(1),
+    # READ SECTORS (PIO) of 16 sectors on port 1 after six reads that use
+    # up the throttle's burst, so that each block stays in flight; an
+    # HBA reset (GHC.HR) while one is read: the IDE reset's cancel waits
+    # for it, and its completion issues the next 512-byte block.  The
+    # port is started again and takes READ MULTIPLE (16-sector blocks:
+    # the unit's qiov is 8 KiB) before that block completes
+    "ahci-pio-reset-multiple.bin":
+        (m.ahci(port_=1, cmd=0x20, count=1, prds=[(0, 0, 0x1ff)]) +
+         m.ahci_wait(1)) * 6 +
+        m.ahci(port_=1, cmd=0x20, count=16, prds=[(0, 0, 0xffff)]) +
+        m.mmio_w(ABAR, GHC, GHC_AE | GHC_HR) +
+        m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
+        m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) +
+        m.ahci(port_=1, cmd=0xc4, count=16, prds=[(0, 0, 0xffff)]) +
+        m.ahci_wait(1) * 8,
+    # the same with WRITE SECTORS: the block the cancel let the command
+    # issue completes into READ MULTIPLE of 20 sectors, takes its first
+    # 16 and writes the next 4 (a read command writing to the disk), and
+    # READ MULTIPLE's own 8 KiB block then completes into a 2 KiB qiov
+    "ahci-pio-write-reset-multiple.bin":
+        (m.ahci(port_=1, cmd=0x20, count=1, prds=[(0, 0, 0x1ff)]) +
+         m.ahci_wait(1)) * 6 +
+        m.ahci(port_=1, cmd=0x30, count=16, prds=[(0, 0, 0xffff)]) +
+        m.mmio_w(ABAR, GHC, GHC_AE | GHC_HR) +
+        m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
+        m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) +
+        m.ahci(port_=1, cmd=0xc4, count=20, prds=[(0, 0, 0xffff)]) +
+        m.ahci_wait(1) * 8,
     # READ SECTORS (PIO) of 16 sectors on port 1; while its blocks are
     # still being read, an HBA reset (GHC.HR: the IDE reset cancels the
     # block in flight, whose completion issues the next one), then a PV
@@ -57,7 +88,7 @@ INPUTS = {
 }
 
 
-OPEN = {"ahci-pio-reset-unplug.bin"}
+OPEN = set()
 
 
 def main():
