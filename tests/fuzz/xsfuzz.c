@@ -384,7 +384,8 @@ static bool qmp_reset_seen;         /* a RESET event went by */
 static bool qmp_stop_seen;          /* a STOP event (guest poweroff) */
 
 /* Read lines until one contains want (or "error" when want is a
- * "return"); 0 on a match. */
+ * "return"); 0 on a match, -1 on an error reply or a closed socket, -2
+ * when timeout_ms passed. */
 static int qmp_wait(const char *want, int timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms;
@@ -415,7 +416,10 @@ static int qmp_wait(const char *want, int timeout_ms)
         int64_t left = deadline - now_ms();
         struct pollfd p = { .fd = qmp_fd, .events = POLLIN };
 
-        if (left <= 0 || poll(&p, 1, left) <= 0) {
+        if (left <= 0 || poll(&p, 1, left) == 0) {
+            return -2;
+        }
+        if (!(p.revents & POLLIN)) {
             return -1;
         }
         ssize_t n = recv(qmp_fd, qmp_buf + qmp_len,
@@ -430,7 +434,7 @@ static int qmp_wait(const char *want, int timeout_ms)
     }
 }
 
-static int qmp_exec(const char *json)
+static int qmp_send(const char *json)
 {
     size_t n = strlen(json);
 
@@ -438,7 +442,12 @@ static int qmp_exec(const char *json)
         send(qmp_fd, "\r\n", 2, MSG_NOSIGNAL) != 2) {
         return -1;
     }
-    return qmp_wait("\"return\"", 10000);
+    return 0;
+}
+
+static int qmp_exec(const char *json)
+{
+    return qmp_send(json) < 0 ? -1 : qmp_wait("\"return\"", 10000);
 }
 
 static int qmp_connect(void)
@@ -1387,6 +1396,55 @@ static bool decode_one(In *in)
 
 /* ---- one input ---- */
 
+/*
+ * The reset's QMP steps are bounded (XSFUZZ_QMP_REPLY_MS, 10 s); on a
+ * loaded host a reply may come later than that from a QEMU that is fine,
+ * so a live QEMU gets XSFUZZ_QMP_GRACE_MS more.  A reply within the
+ * grace is a harness event (a line in WORK/slow-qmp.log, not a finding);
+ * an error reply, a closed socket or no reply at all is a finding that
+ * names the step and how long it waited.
+ */
+static int qmp_reply_ms = 10000, qmp_grace_ms = 10000;
+
+static int qmp_step_late(const char *step, const char *want, char *why,
+                         size_t whylen)
+{
+    int64_t t0 = now_ms();
+    int rc = qmp_wait(want, qmp_reply_ms);
+    double load = 0;
+    FILE *f;
+
+    if (rc == -2 && qemu_alive()) {
+        rc = qmp_wait(want, qmp_grace_ms);
+        f = fopen("/proc/loadavg", "r");
+        if (f) {
+            if (fscanf(f, "%lf", &load) != 1) {
+                load = 0;
+            }
+            fclose(f);
+        }
+        if (rc == 0) {
+            char path[512];
+
+            snprintf(path, sizeof(path), "%s/slow-qmp.log", work_dir);
+            f = fopen(path, "a");
+            if (f) {
+                fprintf(f, "%ld %s: reply after %lld ms (load %.2f)\n",
+                        (long)time(NULL), step,
+                        (long long)(now_ms() - t0), load);
+                fclose(f);
+            }
+            return 0;
+        }
+    }
+    if (rc < 0) {
+        snprintf(why, whylen, "QMP %s: %s after %lld ms (load %.2f)", step,
+                 rc == -2 ? "no reply" : "error reply or socket closed",
+                 (long long)(now_ms() - t0), load);
+    }
+    return rc;
+}
+
 static void reset_target(void)
 {
     /* the simulator's side */
@@ -1407,18 +1465,24 @@ static void reset_target(void)
     ctl_flush();
     /* the machine */
     int64_t r0 = now_us();
+    char why[160] = "QMP: cannot connect or send";
+
     qmp_reset_seen = false;
     if (qmp_connect() < 0 ||
-        qmp_exec("{\"execute\": \"system_reset\"}") < 0 ||
-        (!qmp_reset_seen && qmp_wait("\"RESET\"", 10000) < 0) ||
-        (qmp_stop_seen && qmp_exec("{\"execute\": \"cont\"}") < 0)) {
+        qmp_send("{\"execute\": \"system_reset\"}") < 0 ||
+        qmp_step_late("system_reset", "\"return\"", why, sizeof(why)) < 0 ||
+        (!qmp_reset_seen &&
+         qmp_step_late("RESET event", "\"RESET\"", why, sizeof(why)) < 0) ||
+        (qmp_stop_seen &&
+         (qmp_send("{\"execute\": \"cont\"}") < 0 ||
+          qmp_step_late("cont", "\"return\"", why, sizeof(why)) < 0))) {
         for (int i = 0; i < 20 && qemu_alive(); i++) {
             usleep(50000);          /* it may be dying */
         }
         if (!qemu_alive()) {
             finding("crash", "QEMU died (at the reset after the input)");
         }
-        finding("qmp", "QMP system_reset/cont failed");
+        finding("qmp", why);
     }
     qmp_stop_seen = false;
     if (trace) {
@@ -1699,6 +1763,8 @@ int main(int argc, char **argv)
     findings_dir = env_or("XSFUZZ_FINDINGS", work_dir);
     restart_every = strtoul(env_or("XSFUZZ_RESTART_EVERY", "20000"), NULL, 0);
     trace = getenv("XSFUZZ_TRACE") != NULL;
+    qmp_reply_ms = atoi(env_or("XSFUZZ_QMP_REPLY_MS", "10000"));
+    qmp_grace_ms = atoi(env_or("XSFUZZ_QMP_GRACE_MS", "10000"));
     signal(SIGPIPE, SIG_IGN);
 
     tgt = mmap(NULL, sizeof(*tgt), PROT_READ | PROT_WRITE,
