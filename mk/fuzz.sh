@@ -92,7 +92,8 @@ echo "fuzz: findings: $new new, $known known ($crashes crashes, $hangs hangs" \
      "saved by afl-fuzz; $reports xsfuzz reports; $elapsed s wall)"
 for k in "${!why[@]}"; do echo "fuzz:   known x${why[$k]}: $k"; done
 # late QMP replies within xsfuzz's grace: the host's load, not findings
-slow=$(cat "$OUT"/work/slow-qmp.log 2>/dev/null | wc -l)
+slow=0
+[ -f "$OUT/work/slow-qmp.log" ] && slow=$(wc -l < "$OUT/work/slow-qmp.log")
 echo "fuzz: harness: $slow late QMP replies within the grace" \
      "(work/slow-qmp.log)"
 [ "$new" = 0 ]
