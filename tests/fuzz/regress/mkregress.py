@@ -26,6 +26,26 @@ GHC = 0x04
 GHC_AE = 0x80000000
 GHC_HR = 0x01
 
+
+def pio_reset_multiple(pio_cmd, multiple_count):
+    """PIO_CMD (READ or WRITE SECTORS) of 16 sectors on port 1 after six
+    reads that use up the throttle's burst, so that each block stays in
+    flight; an HBA reset (GHC.HR) while one is moved: the IDE reset's
+    cancel waits for it, and its completion issues the next 512-byte
+    block.  The port is started again and takes READ MULTIPLE of
+    MULTIPLE_COUNT sectors (16-sector blocks: the unit's qiov is 8 KiB)
+    before that block completes."""
+    return ((m.ahci(port_=1, cmd=0x20, count=1, prds=[(0, 0, 0x1ff)]) +
+             m.ahci_wait(1)) * 6 +
+            m.ahci(port_=1, cmd=pio_cmd, count=16, prds=[(0, 0, 0xffff)]) +
+            m.mmio_w(ABAR, GHC, GHC_AE | GHC_HR) +
+            m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
+            m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) +
+            m.ahci(port_=1, cmd=0xc4, count=multiple_count,
+                   prds=[(0, 0, 0xffff)]) +
+            m.ahci_wait(1) * 8)
+
+
 INPUTS = {
     # READ DMA EXT of 8 sectors with no PRD table at all (PRDTL = 0)
     "ahci-dma-no-prdt.bin":
@@ -48,36 +68,15 @@ INPUTS = {
         m.ahci(port_=1, cmd=0xc8, count=16, prds=[(0, 0, 0xffff)]) +
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
         m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) + m.ahci_wait(1),
-    # READ SECTORS (PIO) of 16 sectors on port 1 after six reads that use
-    # up the throttle's burst, so that each block stays in flight; an
-    # HBA reset (GHC.HR) while one is read: the IDE reset's cancel waits
-    # for it, and its completion issues the next 512-byte block.  The
-    # port is started again and takes READ MULTIPLE (16-sector blocks:
-    # the unit's qiov is 8 KiB) before that block completes
-    "ahci-pio-reset-multiple.bin":
-        (m.ahci(port_=1, cmd=0x20, count=1, prds=[(0, 0, 0x1ff)]) +
-         m.ahci_wait(1)) * 6 +
-        m.ahci(port_=1, cmd=0x20, count=16, prds=[(0, 0, 0xffff)]) +
-        m.mmio_w(ABAR, GHC, GHC_AE | GHC_HR) +
-        m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
-        m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) +
-        m.ahci(port_=1, cmd=0xc4, count=16, prds=[(0, 0, 0xffff)]) +
-        m.ahci_wait(1) * 8,
+    # READ SECTORS, then READ MULTIPLE across an HBA reset
+    "ahci-pio-reset-multiple.bin": pio_reset_multiple(0x20, 16),
     # the same with WRITE SECTORS: the block the cancel let the command
     # issue completes into READ MULTIPLE of 20 sectors, takes its first
     # 16 and writes the next 4 (a read command writing to the disk), and
     # READ MULTIPLE's own 8 KiB block then completes into a 2 KiB qiov
-    "ahci-pio-write-reset-multiple.bin":
-        (m.ahci(port_=1, cmd=0x20, count=1, prds=[(0, 0, 0x1ff)]) +
-         m.ahci_wait(1)) * 6 +
-        m.ahci(port_=1, cmd=0x30, count=16, prds=[(0, 0, 0xffff)]) +
-        m.mmio_w(ABAR, GHC, GHC_AE | GHC_HR) +
-        m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD) +
-        m.mmio_w(ABAR, PXCMD1, FRE_POD_SUD | START) +
-        m.ahci(port_=1, cmd=0xc4, count=20, prds=[(0, 0, 0xffff)]) +
-        m.ahci_wait(1) * 8,
+    "ahci-pio-write-reset-multiple.bin": pio_reset_multiple(0x30, 20),
     # READ SECTORS (PIO) of 16 sectors on port 1; while its blocks are
-    # still being read, an HBA reset (GHC.HR: the IDE reset cancels the
+    # still being read, a machine reset (CF9: the IDE reset cancels the
     # block in flight, whose completion issues the next one), then a PV
     # driver's unplug of the emulated disks (platform port 0x10,
     # UNPLUG_ALL_DISKS) while that one is in flight
