@@ -12,9 +12,13 @@ QEMUs wakes more threads per request.  QEMU names its threads only with
 
 usage: probe-threads.py SIM_DIR OURS STOCK [N]
 """
-import glob, os, sys, collections
+import collections
+import glob
+import os
+import sys
+
 sys.path.insert(0, os.path.join(sys.argv[1], "py"))
-from xensim import Guest
+from xensim import Guest  # noqa: E402
 
 def threads(pid):
     out = {}

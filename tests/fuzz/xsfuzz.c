@@ -1406,41 +1406,49 @@ static bool decode_one(In *in)
  */
 static int qmp_reply_ms = 10000, qmp_grace_ms = 10000;
 
-static int qmp_step_late(const char *step, const char *want, char *why,
-                         size_t whylen)
+static double load_1min(void)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double load = 0;
+
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1) {
+            load = 0;
+        }
+        fclose(f);
+    }
+    return load;
+}
+
+/*
+ * One step of the reset: send @json (NULL: nothing to send) and wait for
+ * a line holding @want; 0 when it came, in time or within the grace, else
+ * < 0 with the finding's text in @why.
+ */
+static int qmp_reset_step(const char *step, const char *json,
+                          const char *want, char *why, size_t whylen)
 {
     int64_t t0 = now_ms();
-    int rc = qmp_wait(want, qmp_reply_ms);
-    double load = 0;
+    int rc = json && qmp_send(json) < 0 ? -1 : qmp_wait(want, qmp_reply_ms);
+    char path[512];
     FILE *f;
 
     if (rc == -2 && qemu_alive()) {
         rc = qmp_wait(want, qmp_grace_ms);
-        f = fopen("/proc/loadavg", "r");
-        if (f) {
-            if (fscanf(f, "%lf", &load) != 1) {
-                load = 0;
-            }
-            fclose(f);
-        }
-        if (rc == 0) {
-            char path[512];
-
-            snprintf(path, sizeof(path), "%s/slow-qmp.log", work_dir);
-            f = fopen(path, "a");
-            if (f) {
-                fprintf(f, "%ld %s: reply after %lld ms (load %.2f)\n",
-                        (long)time(NULL), step,
-                        (long long)(now_ms() - t0), load);
-                fclose(f);
-            }
-            return 0;
-        }
     }
     if (rc < 0) {
         snprintf(why, whylen, "QMP %s: %s after %lld ms (load %.2f)", step,
                  rc == -2 ? "no reply" : "error reply or socket closed",
-                 (long long)(now_ms() - t0), load);
+                 (long long)(now_ms() - t0), load_1min());
+    } else if (now_ms() - t0 > qmp_reply_ms) {
+        snprintf(path, sizeof(path), "%s/slow-qmp.log", work_dir);
+        f = fopen(path, "a");
+        if (f) {
+            fprintf(f, "%ld %s: reply after %lld ms (load %.2f)\n",
+                    (long)time(NULL), step, (long long)(now_ms() - t0),
+                    load_1min());
+            fclose(f);
+        }
     }
     return rc;
 }
@@ -1465,17 +1473,18 @@ static void reset_target(void)
     ctl_flush();
     /* the machine */
     int64_t r0 = now_us();
-    char why[160] = "QMP: cannot connect or send";
+    char why[160] = "QMP: cannot connect";
 
     qmp_reset_seen = false;
     if (qmp_connect() < 0 ||
-        qmp_send("{\"execute\": \"system_reset\"}") < 0 ||
-        qmp_step_late("system_reset", "\"return\"", why, sizeof(why)) < 0 ||
+        qmp_reset_step("system_reset", "{\"execute\": \"system_reset\"}",
+                       "\"return\"", why, sizeof(why)) < 0 ||
         (!qmp_reset_seen &&
-         qmp_step_late("RESET event", "\"RESET\"", why, sizeof(why)) < 0) ||
+         qmp_reset_step("RESET event", NULL, "\"RESET\"", why,
+                        sizeof(why)) < 0) ||
         (qmp_stop_seen &&
-         (qmp_send("{\"execute\": \"cont\"}") < 0 ||
-          qmp_step_late("cont", "\"return\"", why, sizeof(why)) < 0))) {
+         qmp_reset_step("cont", "{\"execute\": \"cont\"}", "\"return\"",
+                        why, sizeof(why)) < 0)) {
         for (int i = 0; i < 20 && qemu_alive(); i++) {
             usleep(50000);          /* it may be dying */
         }
