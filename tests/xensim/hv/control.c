@@ -341,31 +341,6 @@ static int do_memset(Call *c)
     return ok_if(c, ret);
 }
 
-static int do_bench_pio(Call *c)
-{
-    /* N synchronous port reads, for a round-trip figure without the
-     * control socket in the loop. */
-    struct timespec t0, t1;
-    uint64_t i, n = c->v[1];
-    uint32_t v;
-    int ret = 0;
-
-    if (!n) {
-        return -EINVAL;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (i = 0; i < n && ret == 0; i++) {
-        ret = xensim_pio(c->s->cpu, c->v[0], 4, false, &v);
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (ret == 0) {
-        fprintf(c->s->out, "ok %llu\n", (unsigned long long)
-                (((t1.tv_sec - t0.tv_sec) * 1000000000ll +
-                  (t1.tv_nsec - t0.tv_nsec)) / n));
-    }
-    return ret;
-}
-
 static uint64_t elapsed_ns(const struct timespec *t0,
                            const struct timespec *t1)
 {
@@ -373,19 +348,25 @@ static uint64_t elapsed_ns(const struct timespec *t0,
            (t1->tv_nsec - t0->tv_nsec);
 }
 
-static int do_bench_mmio(Call *c)
+/*
+ * N synchronous SIZE-byte reads (SIZE the optional third number, else 4)
+ * of port or address V[0]: ok NS, the mean round trip seen by the vCPU.
+ */
+static int bench_reads(Call *c, bool pio)
 {
-    /* N synchronous 4-byte MMIO reads of ADDR: ok NS (mean round trip) */
     struct timespec t0, t1;
     uint64_t i, n = c->v[1], v;
+    unsigned size = c->v[2] ? c->v[2] : 4;
+    uint32_t v32;
     int ret = 0;
 
-    if (!n) {
+    if (!n || size > 8 || !((pio ? SZ_PIO : SZ_MMIO) & size)) {
         return -EINVAL;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (i = 0; i < n && ret == 0; i++) {
-        ret = xensim_mmio(c->s->cpu, c->v[0], 4, false, &v);
+        ret = pio ? xensim_pio(c->s->cpu, c->v[0], size, false, &v32) :
+                    xensim_mmio(c->s->cpu, c->v[0], size, false, &v);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (ret == 0) {
@@ -393,6 +374,16 @@ static int do_bench_mmio(Call *c)
                 (unsigned long long)(elapsed_ns(&t0, &t1) / n));
     }
     return ret;
+}
+
+static int do_bench_pio(Call *c)
+{
+    return bench_reads(c, true);
+}
+
+static int do_bench_mmio(Call *c)
+{
+    return bench_reads(c, false);
 }
 
 static int do_bench_bufwrite(Call *c)
@@ -603,8 +594,8 @@ static const Command commands[] = {
     { "memread", 0, 2, 0, 0, do_memread },
     { "memwrite", 0, 1, 0, 1, do_memwrite },
     { "memset", 0, 3, 0, 0, do_memset },
-    { "bench-pio", 0, 2, 0, 0, do_bench_pio },
-    { "bench-mmio", 0, 2, 0, 0, do_bench_mmio },
+    { "bench-pio", 0, 2, 1, 0, do_bench_pio },
+    { "bench-mmio", 0, 2, 1, 0, do_bench_mmio },
     { "bench-bufwrite", 0, 3, 0, 0, do_bench_bufwrite },
     { "irq", 0, 1, 0, 0, do_irq },
     { "waitirq", 0, 2, 1, 0, do_waitirq },

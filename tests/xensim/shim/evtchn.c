@@ -202,10 +202,15 @@ int evtchn_ioctl(DevFile *f, unsigned long cmd, void *arg)
     return ret;
 }
 
+/*
+ * The ports are received straight into the caller's buffer, one message
+ * each: a bad buffer is the kernel's EFAULT, as copy_to_user's in Linux
+ * (there the ports stay queued; here the one being received is lost).
+ */
 ssize_t evtchn_read(DevFile *f, void *buf, size_t count)
 {
-    uint32_t ports[DEVXEN_PAGE_SIZE / sizeof(uint32_t)];
-    size_t n = 0, want;
+    char *ports = buf;          /* any alignment: recv copies bytes */
+    size_t n, want;
     ssize_t r;
 
     count &= ~(sizeof(uint32_t) - 1);
@@ -217,8 +222,8 @@ ssize_t evtchn_read(DevFile *f, void *buf, size_t count)
     }
     want = count / sizeof(uint32_t);
     do {
-        r = recv(f->fd, &ports[n], sizeof(uint32_t), n ? MSG_DONTWAIT : 0);
-    } while (r < 0 && errno == EINTR && !n);
+        r = recv(f->fd, ports, sizeof(uint32_t), 0);
+    } while (r < 0 && errno == EINTR);
     if (r < 0) {
         return -errno;
     }
@@ -226,13 +231,13 @@ ssize_t evtchn_read(DevFile *f, void *buf, size_t count)
         return -EIO;            /* the hv went away */
     }
     for (n = 1; n < want; n++) {
-        if (recv(f->fd, &ports[n], sizeof(uint32_t), MSG_DONTWAIT) !=
+        if (recv(f->fd, ports + n * sizeof(uint32_t), sizeof(uint32_t),
+                 MSG_DONTWAIT) !=
             sizeof(uint32_t)) {
             break;
         }
     }
-    r = devxen_copy_out(buf, ports, n * sizeof(uint32_t));
-    return r < 0 ? r : (ssize_t)(n * sizeof(uint32_t));
+    return n * sizeof(uint32_t);
 }
 
 ssize_t evtchn_write(DevFile *f, const void *buf, size_t count)

@@ -61,9 +61,23 @@ static void resolve(void)
                      __ATOMIC_RELEASE);
 }
 
+/*
+ * This process's pid, for process_vm_readv/writev on itself: glibc makes
+ * getpid() a system call each time, and a copy per evtchn call should
+ * cost what copy_from_user costs, not three system calls.
+ */
+static pid_t shim_pid;
+
+static void shim_pid_reset(void)
+{
+    shim_pid = getpid();
+}
+
 __attribute__((constructor)) static void shim_init(void)
 {
     resolve();
+    shim_pid_reset();
+    pthread_atfork(NULL, NULL, shim_pid_reset);
     /*
      * The hv reads and writes hypercall buffers in this process: under
      * Yama's ptrace_scope 1 only a ptracer this process names may (the
@@ -81,7 +95,7 @@ int devxen_copy_in(void *dst, const void *usrc, size_t len)
     if (!len) {
         return 0;
     }
-    return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)len ?
+    return process_vm_readv(shim_pid, &l, 1, &r, 1, 0) == (ssize_t)len ?
            0 : -EFAULT;
 }
 
@@ -92,7 +106,7 @@ int devxen_copy_out(void *udst, const void *src, size_t len)
     if (!len) {
         return 0;
     }
-    return process_vm_writev(getpid(), &l, 1, &r, 1, 0) == (ssize_t)len ?
+    return process_vm_writev(shim_pid, &l, 1, &r, 1, 0) == (ssize_t)len ?
            0 : -EFAULT;
 }
 
@@ -114,7 +128,7 @@ long devxen_hypercall(DevFile *f, unsigned op, uint64_t a0, uint64_t a1,
                       uint64_t a2, uint64_t a3, uint64_t a4)
 {
     uint64_t call[6] = { op, a0, a1, a2, a3, a4 };
-    XenSimMsg req = { .op = XENSIM_OP_HYPERCALL, .arg = { getpid() } };
+    XenSimMsg req = { .op = XENSIM_OP_HYPERCALL, .arg = { shim_pid } };
     XenSimMsg rsp;
 
     if (xensim_call(f->conn, &req, call, sizeof(call), &rsp, NULL, 0,

@@ -829,9 +829,13 @@ int main(void)
     reply_is("inl 0x2000", "ok 0xffffffff");
     check(!strncmp(ctl("bench-pio 0x1004 100"), "ok ", 3),
           "bench-pio: 100 round trips");
+    check(!strncmp(ctl("bench-pio 0x1004 10 2"), "ok ", 3),
+          "bench-pio: 10 round trips of 2 bytes");
+    check(!strncmp(ctl("bench-pio 0x1004 10 8"), "err EINVAL", 10),
+          "bench-pio: no 8-byte port reads");
     reply_is("inb 0x2000", "ok 0xff");
     check(counter("ioreq_unclaimed") == 2, "unclaimed accesses counted");
-    check(counter("ioreq_pio") == 104, "PIO ioreqs counted");
+    check(counter("ioreq_pio") == 114, "PIO ioreqs counted");
 
     reply_is("outl 0xcf8 0x80001800", "ok");
     reply_is("inl 0xcfc", "ok 0x12345678");
@@ -896,7 +900,12 @@ int main(void)
               dm.last_buf_data == 1199 &&
               dm.buffered - 2 + (counter("ioreq_copy") - copies) == 1200,
               "1200 buffered writes all arrive (ring or sync fallback)");
-        check(dm.buf->read_pointer < IOREQ_BUFFER_SLOT_NUM &&
+        /*
+         * Xen rebases the pair at each write, so the read pointer was
+         * below 511 at the last one; the reader may have moved it up to
+         * the write pointer since.
+         */
+        check(dm.buf->read_pointer <= dm.buf->write_pointer &&
               dm.buf->write_pointer < 2 * IOREQ_BUFFER_SLOT_NUM,
               "BUFIOREQ_ATOMIC keeps the ring pointers canonical (%u %u)",
               dm.buf->read_pointer, dm.buf->write_pointer);
