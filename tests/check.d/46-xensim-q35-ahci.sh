@@ -9,7 +9,9 @@
 # A/B/C transfers with an unlocked lookup of their index in between
 # (QEMU 7.2's map cache dies of it: tests/xensim/q35/mutant-build.sh
 # mapcache72, then q35-workload.py on it ends "mapcache entry lock
-# overflow").  Then the verifier itself: a zeroed disk it still
+# overflow"), and a 4 MiB PIO command during which the vCPU's polls of
+# PxCI must be served (before series/37 none was: the whole command ran
+# with the BQL held).  Then the verifier itself: a zeroed disk it still
 # expects its pattern on must be reported and fail the run.  Debian's
 # stock QEMU 7.2 cannot start Q35 under Xen (check.d/45).
 set -uo pipefail

@@ -260,6 +260,8 @@ class Hba:
         if ata in (0x60, 0x61):
             fis[3], fis[11] = count & 0xff, count >> 8
             fis[12] = slot << 3
+        else:
+            fis[12], fis[13] = count & 0xff, count >> 8 & 0xff
         prdt = b"".join(struct.pack("<QII", a, 0, n - 1) for a, n in prds)
         hdr = struct.pack("<IIQ16x", 5 | (1 << 6 if write else 0) |
                           len(prds) << 16, 0, ct)
@@ -512,6 +514,38 @@ def phase_overlap(g, hba, disks, stats):
         error("overlap: B and C were not in flight at the CPU access")
 
 
+PIO_CHAIN_SECTORS = 8192       # 4 MiB: one PRD, 8192 PIO blocks
+PIO_CHAIN_MIN_POLLS = 4
+
+
+def phase_pio_chain(g, hba, disks, stats):
+    """A READ SECTORS EXT (PIO, one sector a block) of 4 MiB on port 2,
+    and the vCPU polling PxCI until it clears.  QEMU carries a PIO command
+    on from each block's completion; if the main loop holds the BQL across
+    the whole chain (completions that come back at once, as io_uring's for
+    page-cache hits), no ioreq is served until the command ends and every
+    poll but the last waits for it.  Each block may take the BQL; the
+    vCPU's register reads must be served while the command runs."""
+    p, d, gpa, n = 2, disks[2], BUF_LO, PIO_CHAIN_SECTORS
+    (ct, tbl), (h, hdr) = hba.build(p, 0, 0x24, 0, n, [(gpa, n * SECTOR)],
+                                    False)
+    g.ctl.do("memwrite %#x %s" % (ct, tbl.hex()))
+    g.ctl.do("memwrite %#x %s" % (h, hdr.hex()))
+    hba.pwr(p, 0x38, 1)
+    polls, end = 0, time.time() + 120
+    while hba.prd(p, 0x38) & 1 and time.time() < end:
+        polls += 1
+    wait_slots(hba, p, 1, "READ SECTORS EXT")
+    for lba in range(0, n, 128):        # memread's limit: 64 KiB a call
+        check_read(g, d, "pio-chain", lba, 128, gpa + lba * SECTOR, stats)
+    stats["pio_chain_polls"] = polls
+    if polls < PIO_CHAIN_MIN_POLLS:
+        error("pio-chain: %d register reads saw the PIO command outstanding "
+              "(at least %d expected): ioreqs waited for the whole command"
+              % (polls, PIO_CHAIN_MIN_POLLS))
+    return polls
+
+
 def check_images(imgs, disks):
     bad = 0
     for p, path in enumerate(imgs):
@@ -522,6 +556,14 @@ def check_images(imgs, disks):
                     if bad < 5:
                         error("disk %d sector %d: image differs" % (p, s))
     return bad
+
+
+def unthrottle(g):
+    """Every disk's I/O limit off; False (the new "throttled")."""
+    for p in range(PORTS):
+        g.qmp.run("block_set_io_throttle", device="ahcidisk-%d" % p, bps=0,
+                  bps_rd=0, bps_wr=0, iops=0, iops_rd=0, iops_wr=0)
+    return False
 
 
 def counters(ctl):
@@ -576,6 +618,8 @@ def main():
                     "all); the others run at full speed")
     ap.add_argument("--no-overlap", action="store_true",
                     help="skip the 2017 bug report's overlap phase")
+    ap.add_argument("--no-pio-chain", action="store_true",
+                    help="skip the 4 MiB PIO command polled from the vCPU")
     ap.add_argument("--zero-disk", type=int, metavar="N",
                     help="zero disk N's image while still expecting its "
                     "pattern: the verifier must report it (a self-test)")
@@ -640,11 +684,7 @@ def main():
             throttled = opts.throttle_iops > 0
             for b in range(opts.batches):
                 if throttled and b == opts.throttled_batches:
-                    for p in range(PORTS):
-                        g.qmp.run("block_set_io_throttle",
-                                  device="ahcidisk-%d" % p, bps=0, bps_rd=0,
-                                  bps_wr=0, iops=0, iops_rd=0, iops_wr=0)
-                    throttled = False
+                    throttled = unthrottle(g)
                 ncq_batch(g, hba, disks, rng, stats)
                 print("progress: batch %d/%d ios=%d errors=%d" %
                       (b + 1, opts.batches, stats["ios"], len(ERRORS)),
@@ -654,10 +694,7 @@ def main():
                                stats["verified"], len(ERRORS)), flush=True)
             if not opts.no_overlap:
                 if throttled:
-                    for p in range(PORTS):
-                        g.qmp.run("block_set_io_throttle",
-                                  device="ahcidisk-%d" % p, bps=0, bps_rd=0,
-                                  bps_wr=0, iops=0, iops_rd=0, iops_wr=0)
+                    throttled = unthrottle(g)
                 n_err = len(ERRORS)
                 try:
                     phase_overlap(g, hba, disks, stats)
@@ -669,6 +706,15 @@ def main():
                       "0, index %#x; B and C in flight at the CPU access: "
                       "%s)" % ("ok" if len(ERRORS) == n_err else "FAIL",
                                HOT >> 20, stats["overlap"]), flush=True)
+            if not opts.no_pio_chain:
+                if throttled:
+                    throttled = unthrottle(g)
+                n_err = len(ERRORS)
+                polls = phase_pio_chain(g, hba, disks, stats)
+                print("phase pio-chain: %s (READ SECTORS EXT of %d sectors "
+                      "on port 2, data verified; %d PxCI reads served while "
+                      "it ran)" % ("ok" if len(ERRORS) == n_err else "FAIL",
+                                   PIO_CHAIN_SECTORS, polls), flush=True)
             stats["io_secs"] = time.time() - t_io
             hv = counters(c)
             for k in ("fmem_maps", "fmem_unmaps"):
