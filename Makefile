@@ -8,6 +8,7 @@
 #   make bench    benchmarks (bench/), ratios against Debian's stock build
 #   make install  PREFIX=/usr/local: install the device model for Xen hosts
 #   make fuzz     the ioreq fuzzer for FUZZ_SECONDS (default 3600), tests/fuzz
+#   make tsan     QEMU under ThreadSanitizer through the threaded runs (mk/tsan.sh)
 
 SHELL := /bin/bash
 PREFIX ?= /usr/local
@@ -21,7 +22,7 @@ XEN_QTESTS := xen-ahci-ncq-test
 # Our unit tests inside QEMU's tree (tests/unit).
 UNIT_TESTS := test-xen-mapcache test-xen-mapcache-mutant
 
-.PHONY: print-qtests all deps base assemble configure build build-locked mutants sanitizers check run series bench install fuzz soak clean distclean
+.PHONY: print-qtests all deps base assemble configure build build-locked mutants sanitizers check run series bench install fuzz soak tsan clean distclean
 
 all: build
 
@@ -115,6 +116,9 @@ fuzz: build
 
 soak: build
 	@bash mk/soak.sh
+
+tsan: build
+	@bash mk/tsan.sh
 
 install: build
 	install -D -m 0755 $(BUILD)/qemu/qemu-system-x86_64 \
