@@ -17,9 +17,5 @@ export AFL_QUIET=1
 XEN_DM_QBUILD=$FBUILD XEN_DM_CC=afl-clang-fast XEN_DM_CXX=afl-clang-fast++ \
 XEN_DM_CONFIG_EXTRA="--enable-sanitizers --disable-werror --extra-ldflags=-latomic" \
     bash "$TOP/mk/configure.sh"
-nice ninja -C "$FBUILD" qemu-system-x86_64
-for d in share/qemu share/seabios lib/ipxe/qemu; do
-    mkdir -p "$FBUILD/qemu-bundle/usr/$(dirname $d)"
-    ln -sfn "/usr/$d" "$FBUILD/qemu-bundle/usr/$d"
-done
+build_variant "$FBUILD"
 ln -sf qemu-fuzz/qemu-system-x86_64 "$BUILD/qemu-system-x86_64-san"

@@ -10,8 +10,4 @@
 TBUILD=$BUILD/qemu-tsan
 XEN_DM_QBUILD=$TBUILD XEN_DM_CONFIG_EXTRA="--enable-tsan --disable-werror" \
     bash "$TOP/mk/configure.sh"
-nice ninja -C "$TBUILD" qemu-system-x86_64
-for d in share/qemu share/seabios lib/ipxe/qemu; do
-    mkdir -p "$TBUILD/qemu-bundle/usr/$(dirname $d)"
-    ln -sfn "/usr/$d" "$TBUILD/qemu-bundle/usr/$d"
-done
+build_variant "$TBUILD"

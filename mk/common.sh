@@ -29,3 +29,13 @@ export GIT_AUTHOR_DATE="2026-11-25T00:00:00Z" GIT_COMMITTER_DATE="2026-11-25T00:
 
 log() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# build_variant DIR: the QEMU binary of a variant build in DIR (configured
+# by mk/configure.sh), its qemu-bundle pointing at Debian's firmware.
+build_variant() {
+    nice ninja -C "$1" qemu-system-x86_64 || return
+    for d in share/qemu share/seabios lib/ipxe/qemu; do
+        mkdir -p "$1/qemu-bundle/usr/$(dirname $d)"
+        ln -sfn "/usr/$d" "$1/qemu-bundle/usr/$d"
+    done
+}
